@@ -1,0 +1,106 @@
+"""Replay storage: preallocated float32 ring buffers and uniform sampling."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+_FLOAT = 4  # bytes per float32
+
+
+class Batch(NamedTuple):
+    """A sampled mini-batch; rewards and terminations are shaped (B, 1)."""
+
+    states: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    next_states: torch.Tensor
+    dones: torch.Tensor
+
+
+def estimate_bytes(capacity: int, obs_dim: int, action_dim: int) -> int:
+    """Bytes the buffer's storage takes: obs, next obs, action, reward, termination, float32."""
+    return capacity * (2 * obs_dim + action_dim + 2) * _FLOAT
+
+
+class ReplayBuffer:
+    """Stores (s, a, r, s', terminated) transitions in preallocated float32 tensors.
+
+    `add` takes a leading environment dimension (N, ...) and writes N rows, wrapping around the
+    ring; `sample` draws uniformly, with replacement, from the rows written so far, using the
+    generator given at construction, so sampling is reproducible and checkpointable.
+    `dones` holds termination only: truncated transitions bootstrap.
+    """
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int,
+                 generator: torch.Generator | None = None, device: str | torch.device = "cpu"):
+        if capacity <= 0:
+            raise ValueError(f"capacity={capacity} must be positive.")
+        self.capacity, self.obs_dim, self.action_dim = capacity, obs_dim, action_dim
+        self.device = torch.device(device)
+        self.generator = generator if generator is not None else torch.Generator(self.device)
+        z = lambda *shape: torch.zeros(shape, dtype=torch.float32, device=self.device)  # noqa: E731
+        self.states = z(capacity, obs_dim)
+        self.actions = z(capacity, action_dim)
+        self.rewards = z(capacity, 1)
+        self.next_states = z(capacity, obs_dim)
+        self.dones = z(capacity, 1)
+        self.pos = 0  # next row to write
+        self.size = 0  # rows holding data
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self._fields())
+
+    def _fields(self) -> tuple[torch.Tensor, ...]:
+        return (self.states, self.actions, self.rewards, self.next_states, self.dones)
+
+    def add(self, states, actions, rewards, next_states, dones) -> None:
+        """Append N transitions: states (N, obs), actions (N, act), rewards (N,), next_states
+        (N, obs), dones (N,) meaning terminated. Single transitions may omit the N dimension."""
+        rows = [
+            torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device).reshape(-1, width)
+            for x, width in ((states, self.obs_dim), (actions, self.action_dim), (rewards, 1),
+                             (next_states, self.obs_dim), (dones, 1))
+        ]
+        n = rows[0].shape[0]
+        if any(r.shape[0] != n for r in rows):
+            raise ValueError(f"add() got different leading sizes {[r.shape[0] for r in rows]}.")
+        if n > self.capacity:  # only the newest `capacity` rows can be kept
+            rows, n = [r[-self.capacity:] for r in rows], self.capacity
+        first = min(n, self.capacity - self.pos)  # rows before the wrap
+        for store, r in zip(self._fields(), rows):
+            store[self.pos:self.pos + first] = r[:first]
+            store[:n - first] = r[first:]
+        self.pos = (self.pos + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int) -> Batch:
+        """Uniformly sampled batch of float32 tensors on the buffer's device."""
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer; add transitions first.")
+        idx = torch.randint(0, self.size, (batch_size,), generator=self.generator,
+                            device=self.device)
+        return Batch(*(t.index_select(0, idx) for t in self._fields()))
+
+    def state_dict(self) -> dict:
+        n = self.size
+        return {"states": self.states[:n].clone(), "actions": self.actions[:n].clone(),
+                "rewards": self.rewards[:n].clone(), "next_states": self.next_states[:n].clone(),
+                "dones": self.dones[:n].clone(), "pos": self.pos, "size": n,
+                "generator": self.generator.get_state()}
+
+    def load_state_dict(self, d: dict) -> None:
+        n = int(d["size"])
+        if n > self.capacity:
+            raise ValueError(f"saved buffer holds {n} rows, more than capacity {self.capacity}.")
+        for name, store in zip(("states", "actions", "rewards", "next_states", "dones"),
+                               self._fields()):
+            store[:n] = d[name]
+        self.pos, self.size = int(d["pos"]), n
+        self.generator.set_state(d["generator"])

@@ -1,0 +1,144 @@
+"""`ddpg` command line: train, eval, presets. The train flags are generated from config.Config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Sequence
+
+import tyro
+
+from ddpg import config as cfgmod
+from ddpg.config import Config
+from ddpg.errors import DDPGError
+
+USAGE = """usage: ddpg COMMAND [OPTIONS]
+
+Deep Deterministic Policy Gradient (DDPG) for continuous control.
+
+commands:
+  train     train a policy (bare `ddpg train` solves Pendulum-v1 with the `pendulum` preset)
+  eval      noise-free mean and std of a trained policy's return
+  presets   list the named presets and how they differ from the defaults
+
+Run `ddpg COMMAND --help` for a command's options.
+"""
+
+
+@dataclass(frozen=True)
+class TrainArgs:
+    config_values: Annotated[Config, tyro.conf.arg(name="")]
+    preset: str | None = None
+    """Named preset (see `ddpg presets`); default: the env's tuned preset, else 'default'.
+    Precedence: defaults < preset < --config file < flags."""
+    config: Path | None = None
+    """YAML file of config values applied on top of the preset."""
+
+
+TRAIN_DESCRIPTION = """Train DDPG and write a run directory: config.yaml (the resolved config),
+metrics.csv (one row per evaluation), tb/ (TensorBoard) and policy.pt (the trained policy).
+The defaults shown are those of the chosen preset and config file."""
+
+
+def _pre_parse(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--preset")
+    p.add_argument("--config")
+    p.add_argument("--env")
+    known, _ = p.parse_known_args(argv)
+    return known
+
+
+def cmd_train(argv: Sequence[str]) -> int:
+    pre = _pre_parse(argv)
+    base = cfgmod.resolve(pre.preset, pre.config, pre.env)
+    args = tyro.cli(TrainArgs, args=list(argv), prog="ddpg train", description=TRAIN_DESCRIPTION,
+                    default=TrainArgs(base, pre.preset, Path(pre.config) if pre.config else None))
+    from ddpg.trainer import train
+
+    result = train(args.config_values)
+    print(f"policy:       {result.run_dir / 'policy.pt'}")
+    print(f"eval return:  {result.final_return:.1f} +- {result.evaluations[-1]['eval_return_std']:.1f}"
+          f" over {args.config_values.eval_episodes} episodes at step {result.evaluations[-1]['step']}")
+    print(f"wall time:    {result.wall_time_s:.1f} s")
+    return 0
+
+
+def cmd_eval(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="ddpg eval", description=(
+        "Evaluate a trained policy without exploration noise and print the mean and standard "
+        "deviation of its return."))
+    p.add_argument("path", help="run directory or policy file (policy.pt)")
+    p.add_argument("--episodes", type=int, default=20, help="episodes to run (default: 20)")
+    p.add_argument("--seed", type=int, default=2_000_000,
+                   help="seed of the first episode; episode i uses seed+i (default: 2000000, "
+                        "apart from the seeds training evaluates on)")
+    p.add_argument("--env", default=None, help="environment id (default: the one it was "
+                   "trained on)")
+    a = p.parse_args(argv)
+    if a.episodes < 1:
+        p.error(f"--episodes {a.episodes}: use 1 or more episodes")
+    from ddpg.envs import make
+    from ddpg.evaluation import episode_seeds, evaluate
+    from ddpg.policy import load
+
+    policy = load(a.path)
+    env_id = a.env or policy.metadata.get("env")
+    if not env_id:
+        p.error("the policy file does not name its environment; pass --env ID")
+    env = make(env_id)
+    returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes))
+    print(f"{env_id}: return {returns.mean():.1f} +- {returns.std():.1f} over {a.episodes} "
+          f"episodes (seeds {a.seed}..{a.seed + a.episodes - 1})")
+    return 0
+
+
+def cmd_presets(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="ddpg presets", description=(
+        "List the named presets and the values in which each differs from the defaults."))
+    p.parse_args(argv)
+    env_for = {v: k for k, v in cfgmod.ENV_PRESETS.items()}
+    for name in cfgmod.PRESETS:
+        extra = f" (used by default for {env_for[name]})" if name in env_for else ""
+        print(f"{name}: {cfgmod.PRESET_DESCRIPTIONS.get(name, '')}{extra}")
+        for k, v in cfgmod.diff_from_defaults(cfgmod.from_preset(name)).items():
+            print(f"    {k} = {v!r}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "presets": cmd_presets}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from ddpg import __version__
+
+        print(f"ddpg {__version__}")
+        return 0
+    command = COMMANDS.get(argv[0])
+    if command is None:
+        import difflib
+
+        close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        print(f"ddpg: unknown command {argv[0]!r}.{hint} Commands: {', '.join(COMMANDS)}.",
+              file=sys.stderr)
+        return 2
+    try:
+        return command(argv[1:])
+    except DDPGError as e:
+        print(f"ddpg {argv[0]}: error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, (cfgmod.ConfigError,)) or type(e).__name__ == "EnvError" else 1
+    except KeyboardInterrupt:
+        print("ddpg: interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

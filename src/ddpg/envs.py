@@ -1,0 +1,102 @@
+"""Making and checking environments, and mapping normalised actions to the env's bounds."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from typing import Callable, Union
+
+import gymnasium as gym
+import numpy as np
+
+from ddpg.errors import EnvError
+
+EnvLike = Union[str, gym.Env, Callable[[], gym.Env]]
+
+# Environment-id prefixes whose dependencies are optional, and the install that brings them.
+_EXTRAS = {
+    "mujoco": "pip install 'ddpg[mujoco]'  (or: pip install 'gymnasium[mujoco]')",
+    "box2d": "pip install 'gymnasium[box2d]'",
+}
+_MUJOCO_IDS = ("HalfCheetah", "Hopper", "Walker2d", "Ant", "Humanoid", "Swimmer", "Reacher",
+               "InvertedPendulum", "InvertedDoublePendulum", "Pusher")
+
+
+def make(env_id: str, **kwargs) -> gym.Env:
+    """gym.make with errors that say what to do: close matches for unknown ids, and the
+    `pip install` that brings a missing optional dependency."""
+    try:
+        env = gym.make(env_id, **kwargs)
+    except gym.error.Error as e:
+        if env_id in gym.registry:
+            raise EnvError(f"environment {env_id!r} could not be created: {e}") from e
+        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise EnvError(f"unknown environment id {env_id!r}.{hint} "
+                       f"Use a registered gymnasium id such as 'Pendulum-v1'.") from e
+    except (ImportError, ModuleNotFoundError) as e:
+        extra = "mujoco" if env_id.startswith(_MUJOCO_IDS) or "mujoco" in str(e).lower() else \
+            "box2d" if "box2d" in str(e).lower() else None
+        fix = _EXTRAS.get(extra, f"install the missing package ({e.name or e})")
+        raise EnvError(f"environment {env_id!r} needs a package that is not installed "
+                       f"({e}). Fix: {fix}.") from e
+    check_spaces(env, env_id)
+    return env
+
+
+def check_spaces(env: gym.Env, name: str = "the environment") -> None:
+    """DDPG needs a Box action space with finite bounds and a flat Box observation space."""
+    a = env.action_space
+    if not isinstance(a, gym.spaces.Box):
+        raise EnvError(
+            f"{name} has a {type(a).__name__} action space ({a}); DDPG needs a continuous Box "
+            f"action space. For discrete actions use a DQN- or PPO-style algorithm instead."
+        )
+    if not (np.all(np.isfinite(a.low)) and np.all(np.isfinite(a.high))):
+        raise EnvError(
+            f"{name} has non-finite action bounds low={a.low}, high={a.high}; DDPG squashes its "
+            f"actions with tanh and needs finite bounds. Wrap the env with "
+            f"gymnasium.wrappers.ClipAction or RescaleAction to give it finite bounds."
+        )
+    if np.any(a.high <= a.low):
+        raise EnvError(f"{name} has action bounds with high <= low (low={a.low}, high={a.high}).")
+    o = env.observation_space
+    if not isinstance(o, gym.spaces.Box) or len(o.shape) != 1:
+        raise EnvError(
+            f"{name} has observation space {o}; ddpg supports flat Box observations. Wrap the env "
+            f"with gymnasium.wrappers.FlattenObservation (Dict/Tuple/image observations)."
+        )
+
+
+def env_factory(env: EnvLike, **kwargs) -> tuple[Callable[[], gym.Env], str]:
+    """A function that makes a fresh instance, and a display name. An env instance is used as it
+    is the first time and deep-copied after that (for the separate evaluation environment)."""
+    if isinstance(env, str):
+        return (lambda: make(env, **kwargs)), env
+    if isinstance(env, gym.Env):
+        check_spaces(env, repr(env))
+        name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+        first = [env]
+
+        def instance() -> gym.Env:
+            return first.pop() if first else copy.deepcopy(env)
+
+        return instance, name
+    if callable(env):
+        probe = env()
+        check_spaces(probe, repr(probe))
+        name = probe.spec.id if probe.spec is not None else type(probe.unwrapped).__name__
+        first = [probe]
+        return (lambda: first.pop() if first else env()), name
+    raise EnvError(f"env={env!r} is not an environment id, a gymnasium.Env or a function "
+                   f"returning one.")
+
+
+def to_env_action(a: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Map a normalised action in [-1, 1] to [low, high] per dimension."""
+    return low + (np.clip(a, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
+
+
+def from_env_action(a: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Map an action in [low, high] to [-1, 1] per dimension."""
+    return 2.0 * (np.asarray(a) - low) / (high - low) - 1.0

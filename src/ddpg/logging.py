@@ -1,0 +1,91 @@
+"""Run logging: metrics.csv, TensorBoard event files and a live progress display."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+METRICS_FILE = "metrics.csv"
+# One row per evaluation. Wall-clock columns are time_s and steps_per_s; the rest are
+# reproducible for a given seed on a given machine.
+COLUMNS = ("step", "episodes", "updates", "eval_return_mean", "eval_return_std",
+           "train_return_last", "critic_loss", "actor_loss", "q_mean", "sigma",
+           "time_s", "steps_per_s")
+
+
+class RunLogger:
+    def __init__(self, run_dir: Path, total_steps: int, tensorboard: bool = True,
+                 progress: bool = True) -> None:
+        self.run_dir, self.total_steps = run_dir, total_steps
+        self._csv_file = open(run_dir / METRICS_FILE, "w", newline="")
+        self._csv = csv.DictWriter(self._csv_file, fieldnames=COLUMNS)
+        self._csv.writeheader()
+        self._tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter  # slow import: only when asked
+
+            self._tb = SummaryWriter(log_dir=str(run_dir / "tb"))
+        self._progress = None
+        self._start = time.perf_counter()
+        self.last_eval: float | None = None
+        self.last_episode: float | None = None
+        if progress and sys.stderr.isatty():
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeRemainingColumn)
+
+            self._progress = Progress(
+                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} steps/s"), TextColumn("ep {task.fields[ep]}"),
+                TextColumn("eval {task.fields[ev]}"), TextColumn("ETA"), TimeRemainingColumn(),
+                transient=False)
+            self._task = self._progress.add_task("train", total=total_steps, rate="-", ep="-",
+                                                 ev="-")
+            self._progress.start()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._start
+
+    def episode(self, step: int, ret: float, length: int) -> None:
+        self.last_episode = ret
+        if self._tb is not None:
+            self._tb.add_scalar("train/episode_return", ret, step)
+            self._tb.add_scalar("train/episode_length", length, step)
+
+    def step(self, step: int) -> None:
+        if self._progress is not None:
+            fmt = lambda x: "-" if x is None else f"{x:.1f}"  # noqa: E731
+            self._progress.update(self._task, completed=step, rate=f"{step / self.elapsed:.0f}",
+                                  ep=fmt(self.last_episode), ev=fmt(self.last_eval))
+
+    def evaluation(self, row: dict[str, Any]) -> None:
+        self.last_eval = row["eval_return_mean"]
+        row = dict(row, time_s=round(self.elapsed, 3),
+                   steps_per_s=round(row["step"] / max(self.elapsed, 1e-9), 2))
+        self._csv.writerow({k: row.get(k, "") for k in COLUMNS})
+        self._csv_file.flush()
+        if self._tb is not None:
+            for k in ("eval_return_mean", "eval_return_std", "critic_loss", "actor_loss",
+                      "q_mean", "sigma", "steps_per_s"):
+                if row.get(k) not in (None, ""):
+                    self._tb.add_scalar(f"{'eval' if k.startswith('eval') else 'train'}/{k}",
+                                        row[k], row["step"])
+            self._tb.flush()
+        if self._progress is None:
+            print(f"step {row['step']:>8}  eval {row['eval_return_mean']:9.1f} "
+                  f"+- {row['eval_return_std']:6.1f}  {row['steps_per_s']:7.1f} steps/s",
+                  file=sys.stderr, flush=True)
+        else:
+            self.step(row["step"])
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+        self._csv_file.close()

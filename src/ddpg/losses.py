@@ -1,0 +1,48 @@
+"""The DDPG equations as pure tensor functions."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+
+
+def _check_column(name: str, t: torch.Tensor, batch: int) -> None:
+    if t.shape != (batch, 1):
+        raise ValueError(
+            f"{name} has shape {tuple(t.shape)}, expected ({batch}, 1); reshape it with "
+            f".view(-1, 1) (a (B,) tensor would silently broadcast to (B, B))."
+        )
+
+
+def td_target(rewards: torch.Tensor, dones: torch.Tensor, next_q: torch.Tensor,
+              gamma: float) -> torch.Tensor:
+    """y = r + gamma * (1 - done) * Q'(s', mu'(s')), all (B, 1); done means terminated."""
+    batch = next_q.shape[0]
+    _check_column("next_q", next_q, batch)
+    _check_column("rewards", rewards, batch)
+    _check_column("dones", dones, batch)
+    return rewards + gamma * (1.0 - dones) * next_q
+
+
+def critic_loss(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared TD error (Q(s, a) - y)^2."""
+    if q.shape != target.shape:
+        raise ValueError(f"q {tuple(q.shape)} and target {tuple(target.shape)} differ in shape.")
+    return torch.mean((q - target) ** 2)
+
+
+def actor_loss(q_pi: torch.Tensor) -> torch.Tensor:
+    """Deterministic policy gradient objective: -E[Q(s, mu(s))]."""
+    return -q_pi.mean()
+
+
+@torch.no_grad()
+def polyak_update(params: Iterable[torch.Tensor], target_params: Iterable[torch.Tensor],
+                  tau: float) -> None:
+    """theta' <- tau * theta + (1 - tau) * theta', in place (theta' + tau (theta - theta'))."""
+    params, target_params = list(params), list(target_params)
+    if len(params) != len(target_params):
+        raise ValueError(f"{len(params)} parameters but {len(target_params)} target parameters.")
+    if params:
+        torch._foreach_lerp_(target_params, params, tau)

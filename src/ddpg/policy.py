@@ -1,0 +1,108 @@
+"""A trained policy as users load it: numpy observation in, action in the env's units out.
+
+File format (`policy.pt`): a torch file holding only tensors, strings and numbers, read with
+`torch.load(weights_only=True)` so loading never runs code from the file:
+{"format": "ddpg-policy", "version": 1, "metadata": <JSON string>, "actor": <state_dict>}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ddpg import __version__
+from ddpg.config import NetworkConfig
+from ddpg.envs import to_env_action
+from ddpg.errors import PolicyFileError
+from ddpg.networks import Actor
+
+FORMAT, VERSION = "ddpg-policy", 1
+POLICY_FILE = "policy.pt"
+
+
+class Policy:
+    """mu(s) with the env's action bounds: `act(obs)` takes (obs_dim,) or (N, obs_dim) numpy
+    observations and returns actions in [low, high] of the same leading shape."""
+
+    def __init__(self, actor: Actor, low: np.ndarray, high: np.ndarray,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self.actor = actor.eval()
+        self.low = np.asarray(low, dtype=np.float32)
+        self.high = np.asarray(high, dtype=np.float32)
+        self.metadata = dict(metadata or {})
+        first = next(m for m in self.actor.net if isinstance(m, torch.nn.Linear))
+        self.obs_dim = int(first.in_features)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        o = np.asarray(obs, dtype=np.float32)
+        single = o.ndim == 1
+        if o.shape[-1] != self.obs_dim or o.ndim not in (1, 2):
+            raise ValueError(f"observation has shape {o.shape}; expected ({self.obs_dim},) "
+                             f"or (N, {self.obs_dim}).")
+        a = self.actor(torch.from_numpy(o.reshape(-1, self.obs_dim))).numpy()
+        a = to_env_action(a, self.low, self.high)
+        return a[0] if single else a
+
+    __call__ = act
+
+    def save(self, path: str | Path) -> Path:
+        meta = dict(self.metadata, low=self.low.tolist(), high=self.high.tolist(),
+                    ddpg_version=__version__, torch_version=torch.__version__)
+        payload = {"format": FORMAT, "version": VERSION, "metadata": json.dumps(meta),
+                   "actor": {k: v.detach().cpu() for k, v in self.actor.state_dict().items()}}
+        return atomic_torch_save(payload, path)
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """Write to a temporary file in the same directory, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | Path) -> Policy:
+    """Load a policy from a run directory or a policy file."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / POLICY_FILE
+    if not p.is_file():
+        raise PolicyFileError(f"no policy at {str(path)!r}: give a run directory holding "
+                              f"{POLICY_FILE} or the path of a policy file.")
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise PolicyFileError(f"{str(p)!r} is not a readable ddpg policy file (corrupt, "
+                              f"truncated or another format): {e}") from e
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise PolicyFileError(f"{str(p)!r} is not a ddpg policy file (no {FORMAT!r} header).")
+    if payload.get("version") != VERSION:
+        raise PolicyFileError(f"{str(p)!r} has policy format version {payload.get('version')!r}; "
+                              f"this ddpg reads version {VERSION}. Re-export it with a matching "
+                              f"ddpg version.")
+    try:
+        meta = json.loads(payload["metadata"])
+        net = NetworkConfig(**{k: tuple(v) if isinstance(v, list) else v
+                               for k, v in meta["network"].items()})
+        actor = Actor(int(meta["obs_dim"]), int(meta["action_dim"]), 1.0, net.hidden_sizes,
+                      net.activation, net.norm, net.init)
+        actor.load_state_dict(payload["actor"])
+        return Policy(actor, np.array(meta["low"]), np.array(meta["high"]), meta)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise PolicyFileError(f"{str(p)!r} is a damaged ddpg policy file: {e}") from e

@@ -1,0 +1,56 @@
+"""One DDPG gradient step: the critic regresses on the TD target, then the actor ascends
+Q(s, mu(s)), then both targets move by Polyak averaging."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ddpg.buffer import Batch
+from ddpg.losses import actor_loss, critic_loss, polyak_update, td_target
+
+
+def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
+              critic_target: nn.Module, actor_optimizer: torch.optim.Optimizer,
+              critic_optimizer: torch.optim.Optimizer, batch: Batch, tau: float,
+              gamma: float) -> dict[str, torch.Tensor]:
+    """The update on a given batch. Returns detached tensors (no host sync): critic_loss,
+    actor_loss and q (the mean of Q(s, a) over the batch)."""
+    states, actions, rewards, next_states, dones = batch
+
+    # Critic: minimise (Q(s, a) - y)^2 with y = r + gamma (1 - done) Q'(s', mu'(s')).
+    with torch.no_grad():
+        y = td_target(rewards, dones, critic_target(next_states, actor_target(next_states)), gamma)
+    q = critic(states, actions)
+    loss_q = critic_loss(q, y)
+    critic_optimizer.zero_grad(set_to_none=True)
+    loss_q.backward()
+    critic_optimizer.step()
+
+    # Actor: maximise Q(s, mu(s)) through the updated critic; the critic's parameters get no
+    # gradient here (the seed's code computes one and discards it at the next zero_grad).
+    critic.requires_grad_(False)
+    try:
+        loss_pi = actor_loss(critic(states, actor(states)))
+        actor_optimizer.zero_grad(set_to_none=True)
+        loss_pi.backward()
+    finally:
+        critic.requires_grad_(True)
+    actor_optimizer.step()
+
+    # Targets: theta' <- tau theta + (1 - tau) theta'.
+    polyak_update(critic.parameters(), critic_target.parameters(), tau)
+    polyak_update(actor.parameters(), actor_target.parameters(), tau)
+    return {"critic_loss": loss_q.detach(), "actor_loss": loss_pi.detach(), "q": q.detach().mean()}
+
+
+def ddpg_update(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
+                critic_target: nn.Module, actor_optimizer: torch.optim.Optimizer,
+                critic_optimizer: torch.optim.Optimizer, replay_buffer, tau: float = 0.001,
+                *, batch_size: int = 64, gamma: float = 0.99) -> dict[str, torch.Tensor]:
+    """The seed's `ddpg_update`: sample a batch from `replay_buffer` (anything with
+    `.sample(batch_size)` returning float32 (states, actions, rewards, next_states, dones),
+    rewards and dones shaped (B, 1), dones meaning termination) and take one DDPG step."""
+    batch = Batch(*replay_buffer.sample(batch_size=batch_size))
+    return ddpg_step(actor, critic, actor_target, critic_target, actor_optimizer,
+                     critic_optimizer, batch, tau, gamma)
