@@ -39,6 +39,7 @@ class TrainResult:
     agent: DDPGAgent
     policy: Policy
     run_dir: Path
+    buffer: ReplayBuffer
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     wall_time_s: float = 0.0
 
@@ -109,7 +110,7 @@ def train(config: Config | None = None, env: EnvLike | None = None, *,
     meta = {"env": env_name, "obs_dim": obs_dim, "action_dim": action_dim,
             "network": cfgmod.to_dict(config)["network"], "seed": config.seed}
     seeds = episode_seeds(config.eval_seed, config.eval_episodes)
-    result = TrainResult(agent, Policy(agent.actor, low, high, meta), run_dir)
+    result = TrainResult(agent, Policy(agent.actor, low, high, meta), run_dir, buffer)
 
     def act_eval(o: np.ndarray) -> np.ndarray:
         return to_env_action(agent.act(o[None])[0], low, high)

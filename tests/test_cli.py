@@ -1,0 +1,71 @@
+import subprocess
+import sys
+
+import pytest
+
+from ddpg.cli import main
+
+TINY = ["--total-steps", "120", "--warmup-steps", "60", "--batch-size", "8",
+        "--network.hidden-sizes", "16", "16", "--eval-every", "60", "--eval-episodes", "1",
+        "--no-tensorboard", "--no-progress"]
+
+
+def test_top_level_help_lists_commands(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for cmd in ("train", "eval", "presets"):
+        assert cmd in out
+    assert main([]) == 2
+
+
+def test_console_script_and_train_help():
+    out = subprocess.run([sys.executable, "-m", "ddpg.cli", "train", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for flag in ("--preset", "--config", "--env", "--seed", "--total-steps", "--out",
+                 "--noise.kind", "--network.hidden-sizes", "--batch-size"):
+        assert flag in out, flag
+    assert "(default: 10000)" in out  # shows the pendulum preset's budget, not the bare default
+
+
+def test_presets_lists_differences(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "seed:" in out and "pendulum:" in out and "total_steps = 10000" in out
+
+
+def test_train_then_eval(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path), "--run-name", "r", *TINY]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "r" / "policy.pt") in out and "eval return:" in out
+    cfg = (tmp_path / "r" / "config.yaml").read_text()
+    assert "total_steps: 120" in cfg and "tau: 0.005" in cfg  # flags over the pendulum preset
+    assert main(["eval", str(tmp_path / "r"), "--episodes", "2"]) == 0
+    assert "Pendulum-v1: return" in capsys.readouterr().out
+
+
+def test_config_file_and_flag_precedence(tmp_path, capsys):
+    f = tmp_path / "c.yaml"
+    f.write_text("tau: 0.02\nseed: 7\n")
+    assert main(["train", "--config", str(f), "--seed", "3", "--out", str(tmp_path),
+                 "--run-name", "p", *TINY]) == 0
+    cfg = (tmp_path / "p" / "config.yaml").read_text()
+    assert "tau: 0.02" in cfg and "seed: 3" in cfg
+
+
+@pytest.mark.parametrize("args,code,msg", [
+    (["train", "--env", "Pendulum-v9"], 2, "unknown environment id 'Pendulum-v9'"),
+    (["train", "--env", "CartPole-v1"], 2, "Discrete action space"),
+    (["train", "--tau", "0"], 2, "tau=0.0"),
+    (["train", "--preset", "nope"], 2, "unknown preset 'nope'"),
+    (["eval", "/nonexistent/run"], 1, "no policy at '/nonexistent/run'"),
+    (["trian"], 2, "Did you mean 'train'"),
+])
+def test_errors_exit_codes_and_messages(tmp_path, capsys, args, code, msg):
+    assert main([*args, *(["--out", str(tmp_path)] if args[0] == "train" else [])]) == code
+    assert msg in capsys.readouterr().err
+
+
+def test_eval_rejects_zero_episodes(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["eval", str(tmp_path), "--episodes", "0"])
+    assert e.value.code == 2 and "--episodes 0" in capsys.readouterr().err
