@@ -8,11 +8,12 @@ from ddpg.losses import actor_loss, critic_loss, polyak_update, td_target  # noq
 from ddpg.networks import Actor, Critic  # noqa: E402
 from ddpg.noise import GaussianNoise, OUNoise, SigmaSchedule  # noqa: E402
 from ddpg.policy import Policy, load  # noqa: E402
-from ddpg.trainer import TrainResult, train  # noqa: E402
+from ddpg.trainer import TrainResult, resume, train  # noqa: E402
 from ddpg.update import ddpg_step, ddpg_update  # noqa: E402
 
 __all__ = [
     "Actor", "Batch", "Config", "Critic", "GaussianNoise", "NetworkConfig", "NoiseConfig",
     "OUNoise", "Policy", "ReplayBuffer", "SigmaSchedule", "TrainResult", "actor_loss",
-    "critic_loss", "ddpg_step", "ddpg_update", "load", "polyak_update", "td_target", "train",
+    "critic_loss", "ddpg_step", "ddpg_update", "load", "polyak_update", "resume", "td_target",
+    "train",
 ]

@@ -49,6 +49,7 @@ class ReplayBuffer:
         self.dones = z(capacity, 1)
         self.pos = 0  # next row to write
         self.size = 0  # rows holding data
+        self.total = 0  # rows ever added; row j (absolute) lives at position j % capacity
 
     def __len__(self) -> int:
         return self.size
@@ -71,7 +72,9 @@ class ReplayBuffer:
         n = rows[0].shape[0]
         if any(r.shape[0] != n for r in rows):
             raise ValueError(f"add() got different leading sizes {[r.shape[0] for r in rows]}.")
+        self.total += n
         if n > self.capacity:  # only the newest `capacity` rows can be kept
+            self.pos = (self.pos + n - self.capacity) % self.capacity  # where they would go
             rows, n = [r[-self.capacity:] for r in rows], self.capacity
         first = min(n, self.capacity - self.pos)  # rows before the wrap
         for store, r in zip(self._fields(), rows):
@@ -88,19 +91,35 @@ class ReplayBuffer:
                             device=self.device)
         return Batch(*(t.index_select(0, idx) for t in self._fields()))
 
+    # --- saving: rows by absolute index, so checkpoints can store only what is new ---------
+
+    FIELDS = ("states", "actions", "rewards", "next_states", "dones")
+
+    def rows(self, start: int, end: int) -> dict[str, torch.Tensor]:
+        """Copies of the rows with absolute indices [start, end), oldest first; they must still
+        be in the buffer (end - capacity <= start <= end <= total)."""
+        if not (max(0, self.total - self.capacity) <= start <= end <= self.total):
+            raise ValueError(f"rows [{start}, {end}) are not held (held: "
+                             f"[{max(0, self.total - self.capacity)}, {self.total})).")
+        idx = torch.arange(start, end, device=self.device) % self.capacity
+        return {name: t.index_select(0, idx).cpu() for name, t in zip(self.FIELDS, self._fields())}
+
+    def restore(self, total: int, start: int, rows: dict[str, torch.Tensor]) -> None:
+        """Set the buffer to hold `total` rows ever added, of which `rows` are those with
+        absolute indices [start, total) (start = max(0, total - capacity))."""
+        if start != max(0, total - self.capacity):
+            raise ValueError(f"restore needs rows from {max(0, total - self.capacity)}, got {start}.")
+        idx = torch.arange(start, total, device=self.device) % self.capacity
+        for name, store in zip(self.FIELDS, self._fields()):
+            store.index_copy_(0, idx, rows[name].to(self.device, torch.float32))
+        self.total, self.size, self.pos = total, min(total, self.capacity), total % self.capacity
+
     def state_dict(self) -> dict:
-        n = self.size
-        return {"states": self.states[:n].clone(), "actions": self.actions[:n].clone(),
-                "rewards": self.rewards[:n].clone(), "next_states": self.next_states[:n].clone(),
-                "dones": self.dones[:n].clone(), "pos": self.pos, "size": n,
+        """Everything, for small buffers and tests (checkpoints save rows incrementally)."""
+        start = max(0, self.total - self.capacity)
+        return {"total": self.total, "start": start, "rows": self.rows(start, self.total),
                 "generator": self.generator.get_state()}
 
     def load_state_dict(self, d: dict) -> None:
-        n = int(d["size"])
-        if n > self.capacity:
-            raise ValueError(f"saved buffer holds {n} rows, more than capacity {self.capacity}.")
-        for name, store in zip(("states", "actions", "rewards", "next_states", "dones"),
-                               self._fields()):
-            store[:n] = d[name]
-        self.pos, self.size = int(d["pos"]), n
+        self.restore(int(d["total"]), int(d["start"]), d["rows"])
         self.generator.set_state(d["generator"])

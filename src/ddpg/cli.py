@@ -12,7 +12,7 @@ import tyro
 
 from ddpg import config as cfgmod
 from ddpg.config import Config
-from ddpg.errors import DDPGError
+from ddpg.errors import ConfigError, DDPGError, EnvError
 
 USAGE = """usage: ddpg COMMAND [OPTIONS]
 
@@ -35,11 +35,16 @@ class TrainArgs:
     Precedence: defaults < preset < --config file < flags."""
     config: Path | None = None
     """YAML file of config values applied on top of the preset."""
+    resume: Path | None = None
+    """Continue the run in this directory from its newest valid checkpoint, with its saved
+    config; only --total-steps may be given with it (to extend the run)."""
 
 
 TRAIN_DESCRIPTION = """Train DDPG and write a run directory: config.yaml (the resolved config),
-metrics.csv (one row per evaluation), tb/ (TensorBoard) and policy.pt (the trained policy).
-The defaults shown are those of the chosen preset and config file."""
+metrics.csv (one row per evaluation), tb/ (TensorBoard), checkpoints/ (full training state, for
+--resume) and policy.pt (the trained policy). The defaults shown are those of the chosen preset
+and config file. SIGINT/SIGTERM write a checkpoint and exit with 130/143; a second Ctrl-C exits
+at once."""
 
 
 def _pre_parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -56,12 +61,29 @@ def cmd_train(argv: Sequence[str]) -> int:
     base = cfgmod.resolve(pre.preset, pre.config, pre.env)
     args = tyro.cli(TrainArgs, args=list(argv), prog="ddpg train", description=TRAIN_DESCRIPTION,
                     default=TrainArgs(base, pre.preset, Path(pre.config) if pre.config else None))
-    from ddpg.trainer import train
+    from ddpg.trainer import Interrupted, resume, train
 
-    result = train(args.config_values)
+    try:
+        if args.resume is not None:
+            given = {a.split("=")[0] for a in argv if a.startswith("--")}
+            extra = given - {"--resume", "--total-steps"}
+            if extra:
+                print(f"ddpg train: error: --resume continues a run with its saved config; "
+                      f"drop {', '.join(sorted(extra))} (only --total-steps may be given).",
+                      file=sys.stderr)
+                return 2
+            steps = args.config_values.total_steps if "--total-steps" in given else None
+            result = resume(args.resume, total_steps=steps)
+        else:
+            result = train(args.config_values)
+    except Interrupted as e:
+        print(f"ddpg train: {e}", file=sys.stderr)
+        return e.exit_code
     print(f"policy:       {result.run_dir / 'policy.pt'}")
-    print(f"eval return:  {result.final_return:.1f} +- {result.evaluations[-1]['eval_return_std']:.1f}"
-          f" over {args.config_values.eval_episodes} episodes at step {result.evaluations[-1]['step']}")
+    last = result.evaluations[-1]
+    print(f"eval return:  {last['eval_return_mean']:.1f} +- {last['eval_return_std']:.1f} over "
+          f"{result.agent.config.eval_episodes} episodes at "
+          f"step {last['step']}")
     print(f"wall time:    {result.wall_time_s:.1f} s")
     return 0
 
@@ -132,9 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return command(argv[1:])
+    except (ConfigError, EnvError) as e:  # usage errors
+        print(f"ddpg {argv[0]}: error: {e}", file=sys.stderr)
+        return 2
     except DDPGError as e:
         print(f"ddpg {argv[0]}: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, (cfgmod.ConfigError,)) or type(e).__name__ == "EnvError" else 1
+        return 1
     except KeyboardInterrupt:
         print("ddpg: interrupted.", file=sys.stderr)
         return 130

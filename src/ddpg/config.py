@@ -12,7 +12,7 @@ import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, get_args
 
 import yaml
 
@@ -23,6 +23,7 @@ Norm = Literal["none", "layer", "batch"]
 Init = Literal["default", "paper"]
 NoiseKind = Literal["gaussian", "ou"]
 ScheduleKind = Literal["constant", "linear", "exponential"]
+NonFinite = Literal["stop", "skip"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,15 @@ class Config:
     """Parent directory of run directories."""
     run_name: str = ""
     """Run directory name under out; empty: <env>-<preset>-s<seed>-<timestamp>."""
+    checkpoint_every: int = 10_000
+    """Write a full-state checkpoint every this many environment steps (0: only at the end)."""
+    keep_checkpoints: int = 3
+    """How many of the newest checkpoints to keep."""
+    save_buffer: bool = True
+    """Save the replay buffer in checkpoints (incrementally), so a resumed run is exact."""
+    on_nonfinite: NonFinite = "stop"
+    """A NaN or infinite observation or reward from the environment: 'stop' training with the
+    step number, or 'skip' the transition and reset that environment."""
     tensorboard: bool = True
     """Write TensorBoard event files."""
     progress: bool = True
@@ -144,6 +154,9 @@ def validate(c: Config) -> None:
         ("eval_every", c.eval_every, c.eval_every >= 0, "use 0 (end only) or a positive interval"),
         ("eval_episodes", c.eval_episodes, c.eval_episodes >= 1, "use 1 or more"),
         ("threads", c.threads, c.threads >= 0, "use 0 (auto) or a positive count"),
+        ("checkpoint_every", c.checkpoint_every, c.checkpoint_every >= 0,
+         "use 0 (end only) or a positive interval"),
+        ("keep_checkpoints", c.keep_checkpoints, c.keep_checkpoints >= 1, "keep at least 1"),
         ("network.hidden_sizes", c.network.hidden_sizes,
          len(c.network.hidden_sizes) >= 1 and all(h > 0 for h in c.network.hidden_sizes),
          "give one or more positive widths, e.g. 400 300"),
@@ -160,6 +173,15 @@ def validate(c: Config) -> None:
         ("noise.theta", c.noise.theta, c.noise.theta >= 0, "use a non-negative rate"),
         ("noise.dt", c.noise.dt, c.noise.dt > 0, "use a positive time step"),
     ]
+    for name, value, kind in (("network.activation", c.network.activation, Activation),
+                              ("network.norm", c.network.norm, Norm),
+                              ("network.init", c.network.init, Init),
+                              ("noise.kind", c.noise.kind, NoiseKind),
+                              ("noise.schedule", c.noise.schedule, ScheduleKind),
+                              ("on_nonfinite", c.on_nonfinite, NonFinite)):
+        choices = get_args(kind)
+        checks.append((name, value, value in choices,
+                       f"use one of {', '.join(choices)}{_suggest(str(value), list(choices))}"))
     for name, value, ok, rule in checks:
         if not ok:
             _fail(name, value, rule)

@@ -100,3 +100,47 @@ def to_env_action(a: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarra
 def from_env_action(a: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Map an action in [low, high] to [-1, 1] per dimension."""
     return 2.0 * (np.asarray(a) - low) / (high - low) - 1.0
+
+
+class EpisodeRecorder(gym.Wrapper):
+    """Records what re-creates the current episode exactly: how it was reset (the seed, or the
+    env's random-generator state just before an unseeded reset) and every action since. A
+    checkpoint stores this; `restore` re-runs the reset and replays the actions, which puts a
+    deterministic environment (classic control, MuJoCo) back in the same state, time-limit
+    counter included, without pickling the environment."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self._start: dict = {}
+        self._actions: list[np.ndarray] = []
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self._start = {"seed": int(seed)}
+        else:
+            self._start = {"rng": self.env.unwrapped.np_random.bit_generator.state}
+        self._actions = []
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action):
+        self._actions.append(np.array(action, copy=True))
+        return self.env.step(action)
+
+    def episode_state(self) -> dict:
+        return {"start": self._start, "actions": [a.tolist() for a in self._actions]}
+
+    def restore(self, state: dict) -> np.ndarray:
+        """Re-create the recorded episode; returns the current observation."""
+        start = state["start"]
+        if "seed" in start:
+            obs, _ = self.reset(seed=start["seed"])
+        else:
+            kind = getattr(np.random, start["rng"]["bit_generator"])
+            rng = np.random.Generator(kind())
+            rng.bit_generator.state = start["rng"]
+            self.env.unwrapped.np_random = rng
+            obs, _ = self.reset()
+        dtype = self.action_space.dtype
+        for a in state["actions"]:
+            obs, *_ = self.step(np.asarray(a, dtype=dtype))
+        return obs

@@ -19,3 +19,7 @@ class PolicyFileError(DDPGError, ValueError):
 
 class TrainingError(DDPGError, RuntimeError):
     """Training cannot go on (non-finite observations, rewards or losses)."""
+
+
+class CheckpointError(DDPGError):
+    """A checkpoint that cannot be written or read (disk full, corrupt, foreign, other version)."""

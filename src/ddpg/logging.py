@@ -18,20 +18,37 @@ COLUMNS = ("step", "episodes", "updates", "eval_return_mean", "eval_return_std",
 
 class RunLogger:
     def __init__(self, run_dir: Path, total_steps: int, tensorboard: bool = True,
-                 progress: bool = True) -> None:
+                 progress: bool = True, resume: dict[str, Any] | None = None,
+                 step: int = 0) -> None:
+        """With `resume` (a state_dict() from a checkpoint taken at `step`), continue the run's
+        logs: metrics.csv is cut back to the rows it had then and appended to, and TensorBoard
+        drops events after `step`, so no row is duplicated or missing."""
         self.run_dir, self.total_steps = run_dir, total_steps
-        self._csv_file = open(run_dir / METRICS_FILE, "w", newline="")
-        self._csv = csv.DictWriter(self._csv_file, fieldnames=COLUMNS)
-        self._csv.writeheader()
+        path = run_dir / METRICS_FILE
+        self.rows, self.offset = 0, 0.0
+        self.last_eval: float | None = None
+        self.last_episode: float | None = None
+        if resume is None:
+            self._csv_file = open(path, "w", newline="")
+            self._csv = csv.DictWriter(self._csv_file, fieldnames=COLUMNS)
+            self._csv.writeheader()
+        else:
+            self.rows, self.offset = int(resume["rows"]), float(resume["elapsed"])
+            self.last_eval, self.last_episode = resume["last_eval"], resume["last_episode"]
+            lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+            kept = lines[: 1 + self.rows] if lines else [",".join(COLUMNS) + "\r\n"]
+            self._csv_file = open(path, "w", newline="")
+            self._csv_file.writelines(kept)
+            self._csv = csv.DictWriter(self._csv_file, fieldnames=COLUMNS)
+        self._csv_file.flush()
         self._tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # slow import: only when asked
 
-            self._tb = SummaryWriter(log_dir=str(run_dir / "tb"))
+            self._tb = SummaryWriter(log_dir=str(run_dir / "tb"),
+                                     purge_step=step + 1 if resume is not None else None)
         self._progress = None
         self._start = time.perf_counter()
-        self.last_eval: float | None = None
-        self.last_episode: float | None = None
         if progress and sys.stderr.isatty():
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeRemainingColumn)
@@ -41,13 +58,18 @@ class RunLogger:
                 TextColumn("{task.fields[rate]} steps/s"), TextColumn("ep {task.fields[ep]}"),
                 TextColumn("eval {task.fields[ev]}"), TextColumn("ETA"), TimeRemainingColumn(),
                 transient=False)
-            self._task = self._progress.add_task("train", total=total_steps, rate="-", ep="-",
-                                                 ev="-")
+            self._task = self._progress.add_task("train", total=total_steps, completed=step,
+                                                 rate="-", ep="-", ev="-")
             self._progress.start()
 
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self._start
+        """Training wall time in seconds, summed over interrupted and resumed parts."""
+        return self.offset + time.perf_counter() - self._start
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "elapsed": self.elapsed, "last_eval": self.last_eval,
+                "last_episode": self.last_episode}
 
     def episode(self, step: int, ret: float, length: int) -> None:
         self.last_episode = ret
@@ -67,6 +89,7 @@ class RunLogger:
                    steps_per_s=round(row["step"] / max(self.elapsed, 1e-9), 2))
         self._csv.writerow({k: row.get(k, "") for k in COLUMNS})
         self._csv_file.flush()
+        self.rows += 1
         if self._tb is not None:
             for k in ("eval_return_mean", "eval_return_std", "critic_loss", "actor_loss",
                       "q_mean", "sigma", "steps_per_s"):

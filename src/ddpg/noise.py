@@ -77,7 +77,7 @@ class OUNoise:
             self.x[np.asarray(mask, dtype=bool)] = self.mu
 
     def state_dict(self) -> dict:
-        return {"rng": self.rng.bit_generator.state, "x": self.x.copy()}
+        return {"rng": self.rng.bit_generator.state, "x": self.x.tolist()}
 
     def load_state_dict(self, d: dict) -> None:
         self.rng.bit_generator.state = d["rng"]

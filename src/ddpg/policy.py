@@ -8,8 +8,6 @@ File format (`policy.pt`): a torch file holding only tensors, strings and number
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from ddpg import __version__
 from ddpg.config import NetworkConfig
 from ddpg.envs import to_env_action
 from ddpg.errors import PolicyFileError
+from ddpg.fileio import atomic_torch_save
 from ddpg.networks import Actor
 
 FORMAT, VERSION = "ddpg-policy", 1
@@ -58,23 +57,6 @@ class Policy:
         payload = {"format": FORMAT, "version": VERSION, "metadata": json.dumps(meta),
                    "actor": {k: v.detach().cpu() for k, v in self.actor.state_dict().items()}}
         return atomic_torch_save(payload, path)
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """Write to a temporary file in the same directory, fsync, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def load(path: str | Path) -> Policy:

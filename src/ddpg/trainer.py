@@ -1,11 +1,15 @@
-"""The environment loop: collect with exploration noise, update, evaluate, log, save."""
+"""The environment loop: collect with exploration noise, update, evaluate, log, checkpoint."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import signal
+import sys
+import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,13 +19,27 @@ import torch
 
 from ddpg import config as cfgmod
 from ddpg.agent import DDPGAgent
-from ddpg.buffer import ReplayBuffer
+from ddpg.buffer import ReplayBuffer, estimate_bytes
+from ddpg.checkpoint import CheckpointManager, Loaded, estimate_checkpoint_bytes
 from ddpg.config import Config
-from ddpg.envs import EnvLike, env_factory, to_env_action
-from ddpg.errors import TrainingError
+from ddpg.envs import EnvLike, EpisodeRecorder, env_factory, to_env_action
+from ddpg.errors import CheckpointError, ConfigError, DDPGError, TrainingError
 from ddpg.evaluation import episode_seeds, evaluate
 from ddpg.logging import RunLogger
 from ddpg.policy import POLICY_FILE, Policy
+from ddpg.system import available_cores, available_memory, human_bytes
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+class Interrupted(DDPGError):
+    """SIGINT or SIGTERM stopped training after a checkpoint was written."""
+
+    def __init__(self, signum: int, run_dir: Path, step: int) -> None:
+        self.signum, self.run_dir, self.step = signum, run_dir, step
+        self.exit_code = 128 + signum
+        super().__init__(f"{signal.Signals(signum).name} at step {step}: checkpoint written. "
+                         f"Resume with: ddpg train --resume {run_dir}")
 
 
 @dataclass
@@ -47,18 +65,10 @@ class TrainResult:
     def final_return(self) -> float:
         return self.evaluations[-1]["eval_return_mean"]
 
-    @property
-    def steps_to_solve(self) -> Callable[[float], int | None]:
-        """steps_to_solve(threshold): first evaluated step with mean return >= threshold."""
-        return lambda threshold: next((r["step"] for r in self.evaluations
-                                       if r["eval_return_mean"] >= threshold), None)
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    def steps_to_solve(self, threshold: float) -> int | None:
+        """First evaluated step whose mean return is >= threshold."""
+        return next((r["step"] for r in self.evaluations
+                     if r["eval_return_mean"] >= threshold), None)
 
 
 def seed_streams(seed: int) -> dict[str, Any]:
@@ -78,8 +88,276 @@ def make_run_dir(config: Config, env_name: str) -> Path:
     while run_dir.exists() and not config.run_name:  # never overwrite an earlier run
         run_dir = Path(config.out) / f"{name}-{suffix}"
         suffix += 1
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"out={config.out!r}: cannot create or write the run directory "
+                          f"{str(run_dir)!r} ({e.strerror or e}); choose a writable --out.") from e
     return run_dir
+
+
+class Trainer:
+    """One training run: its environments, agent, buffer, counters and files."""
+
+    def __init__(self, config: Config, env: EnvLike | None = None, *,
+                 resume: Loaded | None = None, run_dir: Path | None = None,
+                 on_step: Callable[[StepContext], bool | None] | None = None,
+                 on_eval: Callable[[dict[str, Any]], bool | None] | None = None) -> None:
+        self.config, self.on_step, self.on_eval = config, on_step, on_eval
+        factory, self.env_name = env_factory(env if env is not None else config.env)
+        torch.set_num_threads(config.threads or available_cores())
+        torch.manual_seed(config.seed)  # network initialisation
+        self.rngs = seed_streams(config.seed)
+
+        n = config.num_envs
+        self.envs = gym.vector.SyncVectorEnv([lambda: EpisodeRecorder(factory())] * n,
+                                             autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        self.eval_env = factory()
+        space = self.envs.single_action_space
+        self.low, self.high = space.low.astype(np.float32), space.high.astype(np.float32)
+        self.obs_dim = self.envs.single_observation_space.shape[0]
+        self.action_dim = space.shape[0]
+        self.agent = DDPGAgent(self.obs_dim, self.action_dim, config, self.rngs["noise"])
+        capacity = min(config.buffer_size, config.total_steps)
+        self._check_memory(capacity)
+        self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
+                                   config.device)
+        self.run_dir = run_dir or make_run_dir(config, self.env_name)
+        self.checkpoints = CheckpointManager(self.run_dir / CHECKPOINT_DIR,
+                                             config.keep_checkpoints)
+        meta = {"env": self.env_name, "obs_dim": self.obs_dim, "action_dim": self.action_dim,
+                "network": cfgmod.to_dict(config)["network"], "seed": config.seed}
+        self.policy = Policy(self.agent.actor, self.low, self.high, meta)
+        self.seeds = episode_seeds(config.eval_seed, config.eval_episodes)
+        self.evaluations: list[dict[str, Any]] = []
+
+        # counters and accumulators: everything below is in the checkpoint
+        self.sums = torch.zeros(3, device=self.agent.device)  # critic loss, actor loss, Q
+        self.n_sums = 0
+        self.ep_return, self.ep_len = np.zeros(n), np.zeros(n, dtype=np.int64)
+        self.episodes, self.step, self.skipped = 0, 0, 0
+        self.next_eval = config.eval_every or config.total_steps
+        self.next_checkpoint = config.checkpoint_every or config.total_steps
+        self._signal: int | None = None
+
+        if resume is None:
+            (self.run_dir / "config.yaml").write_text(
+                cfgmod.to_yaml(dataclasses.replace(config, env=self.env_name)))
+            self.log = RunLogger(self.run_dir, config.total_steps, config.tensorboard,
+                                 config.progress)
+            self.obs, _ = self.envs.reset(seed=[config.seed + i for i in range(n)])
+        else:
+            self._load(resume)
+
+    # --- setup ----------------------------------------------------------------------------------
+
+    def _check_memory(self, capacity: int) -> None:
+        c = self.config
+        need = estimate_bytes(capacity, self.obs_dim, self.action_dim)
+        n_params = sum(p.numel() for net in (self.agent.actor, self.agent.critic)
+                       for p in net.parameters())
+        disk = estimate_checkpoint_bytes(capacity, self.obs_dim, self.action_dim, n_params,
+                                         c.save_buffer)
+        avail = available_memory()
+        print(f"replay buffer: {capacity:,} transitions, {human_bytes(need)} in memory "
+              f"({human_bytes(avail)} available); checkpoint: about {human_bytes(disk)} on disk",
+              file=sys.stderr)
+        if avail is not None and need > avail:
+            fits = int(avail * 0.8) // max(need // capacity, 1)
+            raise ConfigError(
+                f"buffer_size={c.buffer_size}: the replay buffer needs {human_bytes(need)} but "
+                f"only {human_bytes(avail)} of memory is available; use buffer_size <= {fits:,}.")
+
+    # --- checkpoints ----------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent.state_dict(),
+            "counters": {"step": self.step, "episodes": self.episodes, "skipped": self.skipped,
+                         "next_eval": self.next_eval, "next_checkpoint": self.next_checkpoint,
+                         "n_sums": self.n_sums},
+            "sums": self.sums.cpu(),
+            "episode": {"return": torch.from_numpy(self.ep_return.copy()),
+                        "length": torch.from_numpy(self.ep_len.copy()),
+                        "obs": torch.from_numpy(np.array(self.obs, dtype=np.float32)),
+                        "envs": [e.episode_state() for e in self.envs.envs]},
+            "rng": {"warmup": self.rngs["warmup"].bit_generator.state,
+                    "sampling": self.rngs["sampling"].get_state(),
+                    "torch": torch.get_rng_state()},
+            "log": self.log.state_dict(),
+            "evaluations": self.evaluations,
+        }
+
+    def _load(self, loaded: Loaded) -> None:
+        s = loaded.state
+        try:
+            self.agent.load_state_dict(s["agent"])
+            c = s["counters"]
+            self.step, self.episodes, self.skipped = c["step"], c["episodes"], c["skipped"]
+            self.next_eval, self.next_checkpoint = c["next_eval"], c["next_checkpoint"]
+            self.n_sums = c["n_sums"]
+            self.sums.copy_(s["sums"])
+            ep = s["episode"]
+            self.ep_return, self.ep_len = ep["return"].numpy().copy(), ep["length"].numpy().copy()
+            self.rngs["warmup"].bit_generator.state = s["rng"]["warmup"]
+            self.rngs["sampling"].set_state(s["rng"]["sampling"])
+            torch.set_rng_state(s["rng"]["torch"])
+            self.evaluations = list(s["evaluations"])
+            if loaded.buffer is not None:
+                self.buffer.restore(loaded.buffer["total"], loaded.buffer["start"],
+                                    loaded.buffer["rows"])
+            obs = np.stack([e.restore(st) for e, st in zip(self.envs.envs, ep["envs"])])
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise CheckpointError(f"checkpoint of step {loaded.step} does not fit this run's "
+                                  f"configuration: {e!r}") from e
+        saved_obs = ep["obs"].numpy()
+        if not np.array_equal(obs.astype(np.float32), saved_obs):
+            print("warning: replaying the current episode did not reproduce the saved "
+                  "observation (the environment is not deterministic); the resumed run "
+                  "continues from the replayed state and will differ from an uninterrupted one.",
+                  file=sys.stderr)
+        self.obs = obs
+        self.checkpoints.adopt(loaded)
+        self.log = RunLogger(self.run_dir, self.config.total_steps, self.config.tensorboard,
+                             self.config.progress, resume=s["log"], step=self.step)
+
+    def save_checkpoint(self) -> Path:
+        params = [*self.agent.actor.parameters(), *self.agent.critic.parameters()]
+        if not all(bool(torch.isfinite(p).all()) for p in params):
+            self._diverged("the network parameters")
+        info = {"config": cfgmod.to_dict(self.config), "env": self.env_name}
+        return self.checkpoints.save(self.step, self._state(), info,
+                                     self.buffer if self.config.save_buffer else None)
+
+    def _diverged(self, what: str) -> None:
+        steps = self.checkpoints.steps()
+        kept = f"step {steps[-1]}, resume with `ddpg train --resume {self.run_dir}`" \
+            if steps else "none yet"
+        c = self.config
+        raise TrainingError(
+            f"training diverged: {what} became non-finite by step {self.step}. No checkpoint "
+            f"was written; the last good one ({kept}) is kept. Try a lower learning rate "
+            f"(actor_lr={c.actor_lr}, critic_lr={c.critic_lr}) or a smaller tau (tau={c.tau}).")
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def _collect(self) -> np.ndarray:
+        """One step of every environment; stores the transitions. Returns the rewards."""
+        c, n = self.config, self.config.num_envs
+        if self.step < c.warmup_steps:
+            action = self.rngs["warmup"].uniform(-1.0, 1.0, (n, self.action_dim))
+            action = action.astype(np.float32)
+        else:
+            action = self.agent.act(self.obs, self.step)
+            if not np.isfinite(action).all():
+                self._diverged("the policy's actions")
+        next_obs, reward, terminated, truncated, info = self.envs.step(
+            to_env_action(action, self.low, self.high))
+        final_next = next_obs.copy()  # the real s' where an episode ended and autoreset
+        if "_final_obs" in info:
+            for i in np.flatnonzero(info["_final_obs"]):
+                final_next[i] = info["final_obs"][i]
+        done = np.logical_or(terminated, truncated)
+        good = np.isfinite(final_next).all(axis=1) & np.isfinite(reward)
+        if not good.all():
+            if c.on_nonfinite == "stop":
+                raise TrainingError(
+                    f"the environment returned a non-finite observation or reward at step "
+                    f"{self.step} (reward={reward}); check the environment, or pass "
+                    f"--on-nonfinite skip to drop such transitions and reset the environment.")
+            for i in np.flatnonzero(~good):  # skip: drop the transition, start a new episode
+                self.skipped += 1
+                if not done[i]:
+                    next_obs[i], _ = self.envs.envs[i].reset()
+            done = done | ~good
+        self.buffer.add(self.obs[good], action[good], reward[good], final_next[good],
+                        terminated[good])
+        self.obs = next_obs
+        self.step += n
+        self.ep_return += np.where(good, reward, 0.0)
+        self.ep_len += 1
+        for i in np.flatnonzero(done):
+            self.episodes += 1
+            self.log.episode(self.step, float(self.ep_return[i]), int(self.ep_len[i]))
+        if done.any():
+            self.agent.noise.reset(done)
+            self.ep_return[done], self.ep_len[done] = 0.0, 0
+        return reward
+
+    def _update(self) -> None:
+        c = self.config
+        for _ in range(c.updates_per_step * c.num_envs):
+            info = self.agent.update(self.buffer.sample(c.batch_size))
+            self.sums += torch.stack((info["critic_loss"], info["actor_loss"], info["q"]))
+            self.n_sums += 1
+
+    def _evaluate(self) -> dict[str, Any]:
+        def act(o: np.ndarray) -> np.ndarray:
+            return to_env_action(self.agent.act(o[None])[0], self.low, self.high)
+
+        returns = evaluate(act, self.eval_env, self.seeds)
+        means = (self.sums / max(self.n_sums, 1)).tolist()  # the one host sync per evaluation
+        if self.n_sums and not all(math.isfinite(x) for x in means):
+            self._diverged(f"the losses (critic {means[0]}, actor {means[1]})")
+        has = bool(self.n_sums)
+        row = {"step": self.step, "episodes": self.episodes, "updates": self.agent.updates,
+               "eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
+               "train_return_last": "" if self.log.last_episode is None else self.log.last_episode,
+               "critic_loss": means[0] if has else "", "actor_loss": means[1] if has else "",
+               "q_mean": means[2] if has else "", "sigma": self.agent.noise.schedule(self.step)}
+        self.sums.zero_()
+        self.n_sums = 0
+        return row
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._signal is not None:  # a second signal: leave now; checkpoints are atomic
+            os._exit(128 + signum)
+        self._signal = signum
+
+    def run(self) -> TrainResult:
+        c = self.config
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                handlers[sig] = signal.signal(sig, self._on_signal)
+        stop = False
+        try:
+            while self.step < c.total_steps and not stop:
+                reward = self._collect()
+                if self.step >= c.warmup_steps:
+                    self._update()
+                if self.on_step is not None and self.on_step(
+                        StepContext(self.step, self.episodes, reward, self.agent)) is False:
+                    stop = True
+                end = self.step >= c.total_steps or stop
+                if self.step >= self.next_eval or end:
+                    while self.next_eval <= self.step:
+                        self.next_eval += c.eval_every or c.total_steps
+                    row = self._evaluate()
+                    self.log.evaluation(row)
+                    self.evaluations.append(row)
+                    if self.on_eval is not None and self.on_eval(row) is False:
+                        stop = end = True
+                if self.step >= self.next_checkpoint or end or self._signal is not None:
+                    while self.next_checkpoint <= self.step:
+                        self.next_checkpoint += c.checkpoint_every or c.total_steps
+                    self.save_checkpoint()
+                    self.policy.save(self.run_dir / POLICY_FILE)
+                if self._signal is not None:
+                    raise Interrupted(self._signal, self.run_dir, self.step)
+                if self.step % 100 < c.num_envs:
+                    self.log.step(self.step)
+        finally:
+            for sig, h in handlers.items():
+                signal.signal(sig, h)
+            self.log.close()
+            self.envs.close()
+            self.eval_env.close()
+        return TrainResult(self.agent, self.policy, self.run_dir, self.buffer, self.evaluations,
+                           self.log.elapsed)
 
 
 def train(config: Config | None = None, env: EnvLike | None = None, *,
@@ -87,107 +365,33 @@ def train(config: Config | None = None, env: EnvLike | None = None, *,
           on_eval: Callable[[dict[str, Any]], bool | None] | None = None) -> TrainResult:
     """Train DDPG. `env` is an environment id, a gymnasium.Env or a function returning one
     (default: config.env). A callback returning False stops training early. Returns the agent,
-    the noise-free policy (also saved as run_dir/policy.pt) and the evaluation rows."""
-    config = config or cfgmod.resolve()
-    factory, env_name = env_factory(env if env is not None else config.env)
-    torch.set_num_threads(config.threads or available_cores())
-    torch.manual_seed(config.seed)  # network initialisation
-    rngs = seed_streams(config.seed)
+    the noise-free policy (also saved as run_dir/policy.pt), the buffer and the evaluation rows.
+    Checkpoints go to run_dir/checkpoints; `resume(run_dir)` continues an interrupted run."""
+    return Trainer(config or cfgmod.resolve(), env, on_step=on_step, on_eval=on_eval).run()
 
-    n = config.num_envs
-    envs = gym.vector.SyncVectorEnv([factory] * n, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-    eval_env = factory()
-    space = envs.single_action_space
-    low, high = space.low.astype(np.float32), space.high.astype(np.float32)
-    obs_dim, action_dim = envs.single_observation_space.shape[0], space.shape[0]
 
-    agent = DDPGAgent(obs_dim, action_dim, config, rngs["noise"])
-    buffer = ReplayBuffer(min(config.buffer_size, config.total_steps), obs_dim, action_dim,
-                          rngs["sampling"], config.device)
-    run_dir = make_run_dir(config, env_name)
-    (run_dir / "config.yaml").write_text(cfgmod.to_yaml(replace(config, env=env_name)))
-    log = RunLogger(run_dir, config.total_steps, config.tensorboard, config.progress)
-    meta = {"env": env_name, "obs_dim": obs_dim, "action_dim": action_dim,
-            "network": cfgmod.to_dict(config)["network"], "seed": config.seed}
-    seeds = episode_seeds(config.eval_seed, config.eval_episodes)
-    result = TrainResult(agent, Policy(agent.actor, low, high, meta), run_dir, buffer)
-
-    def act_eval(o: np.ndarray) -> np.ndarray:
-        return to_env_action(agent.act(o[None])[0], low, high)
-
-    sums = torch.zeros(3, device=agent.device)  # critic loss, actor loss, q since last eval
-    n_sums = 0
-    ep_return, ep_len = np.zeros(n), np.zeros(n, dtype=np.int64)
-    episodes, step, next_eval = 0, 0, config.eval_every or config.total_steps
-    stop = False
-    obs, _ = envs.reset(seed=[config.seed + i for i in range(n)])
-    try:
-        while step < config.total_steps and not stop:
-            if step < config.warmup_steps:
-                action = rngs["warmup"].uniform(-1.0, 1.0, (n, action_dim)).astype(np.float32)
-            else:
-                action = agent.act(obs, step)
-            next_obs, reward, terminated, truncated, info = envs.step(
-                to_env_action(action, low, high))
-            final_next = next_obs.copy()  # the real s' where an episode ended and autoreset
-            if "_final_obs" in info:
-                for i in np.flatnonzero(info["_final_obs"]):
-                    final_next[i] = info["final_obs"][i]
-            if not (np.all(np.isfinite(final_next)) and np.all(np.isfinite(reward))):
-                raise TrainingError(
-                    f"the environment returned a non-finite observation or reward at step "
-                    f"{step} (reward={reward}); check the environment or wrap it to clip values.")
-            buffer.add(obs, action, reward, final_next, terminated)
-            obs = next_obs
-            step += n
-            ep_return += reward
-            ep_len += 1
-            done = np.logical_or(terminated, truncated)
-            for i in np.flatnonzero(done):
-                episodes += 1
-                log.episode(step, float(ep_return[i]), int(ep_len[i]))
-            if done.any():
-                agent.noise.reset(done)
-                ep_return[done], ep_len[done] = 0.0, 0
-
-            if step >= config.warmup_steps:
-                for _ in range(config.updates_per_step * n):
-                    info_t = agent.update(buffer.sample(config.batch_size))
-                    sums += torch.stack((info_t["critic_loss"], info_t["actor_loss"], info_t["q"]))
-                    n_sums += 1
-            if on_step is not None and on_step(StepContext(step, episodes, reward, agent)) is False:
-                stop = True
-            if step >= next_eval or step >= config.total_steps or stop:
-                while next_eval <= step:
-                    next_eval += config.eval_every or config.total_steps
-                returns = evaluate(act_eval, eval_env, seeds)
-                means = (sums / max(n_sums, 1)).tolist()  # the one host sync per evaluation
-                if n_sums and not all(math.isfinite(x) for x in means):
-                    raise TrainingError(
-                        f"non-finite loss at step {step} (critic {means[0]}, actor {means[1]}); "
-                        f"try a lower learning rate (critic_lr={config.critic_lr}) or a smaller "
-                        f"tau (tau={config.tau}).")
-                row = {"step": step, "episodes": episodes, "updates": agent.updates,
-                       "eval_return_mean": float(returns.mean()),
-                       "eval_return_std": float(returns.std()),
-                       "train_return_last": log.last_episode if log.last_episode is not None
-                       else "",
-                       "critic_loss": means[0] if n_sums else "",
-                       "actor_loss": means[1] if n_sums else "",
-                       "q_mean": means[2] if n_sums else "",
-                       "sigma": agent.noise.schedule(step)}
-                sums.zero_()
-                n_sums = 0
-                log.evaluation(row)
-                result.evaluations.append(row)
-                if on_eval is not None and on_eval(row) is False:
-                    stop = True
-            elif step % 100 < n:
-                log.step(step)
-    finally:
-        log.close()
-        envs.close()
-        eval_env.close()
-    result.wall_time_s = log.elapsed
-    result.policy.save(run_dir / POLICY_FILE)
-    return result
+def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int | None = None,
+           on_step: Callable[[StepContext], bool | None] | None = None,
+           on_eval: Callable[[dict[str, Any]], bool | None] | None = None) -> TrainResult:
+    """Continue the run in `run_dir` from its newest valid checkpoint, with its saved config
+    (optionally a new total_steps). Newer damaged checkpoints are reported and skipped."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"--resume {str(run_dir)!r}: no such run directory.")
+    loaded, problems = CheckpointManager(run_dir / CHECKPOINT_DIR).latest()
+    for p in problems:
+        print(f"warning: skipping a damaged checkpoint: {p}", file=sys.stderr)
+    if loaded is None:
+        raise CheckpointError(f"--resume {str(run_dir)!r}: no valid checkpoint in "
+                              f"{run_dir / CHECKPOINT_DIR}" + (f" ({problems[0]})" if problems
+                                                               else "") + ".")
+    config = cfgmod.merge(Config(), loaded.manifest["config"], f"checkpoint in {run_dir}")
+    if total_steps is not None:
+        config = dataclasses.replace(config, total_steps=total_steps)
+    if config.total_steps <= loaded.step:
+        print(f"the run already reached step {loaded.step} of total_steps "
+              f"{config.total_steps}; nothing to resume (pass --total-steps to extend it).",
+              file=sys.stderr)
+    print(f"resuming {run_dir} from step {loaded.step}", file=sys.stderr)
+    return Trainer(config, env, resume=loaded, run_dir=run_dir, on_step=on_step,
+                   on_eval=on_eval).run()
