@@ -59,6 +59,11 @@ def test_config_file_and_flag_precedence(tmp_path, capsys):
     (["train", "--preset", "nope"], 2, "unknown preset 'nope'"),
     (["eval", "/nonexistent/run"], 1, "no policy at '/nonexistent/run'"),
     (["trian"], 2, "Did you mean 'train'"),
+    (["train", "--warmup-steps", "500", "--total-steps", "100"], 2, "warmup_steps=500"),
+    (["train", "--batch-size", "512", "--buffer-size", "100"], 2, "buffer_size=100"),
+    (["train", "--actor-lr", "-1"], 2, "actor_lr=-1.0"),
+    (["train", "--gamma", "2"], 2, "gamma=2.0"),
+    (["train", "--noise.kind", "pink"], 2, "pink"),
 ])
 def test_errors_exit_codes_and_messages(tmp_path, capsys, args, code, msg):
     assert main([*args, *(["--out", str(tmp_path)] if args[0] == "train" else [])]) == code
@@ -66,6 +71,29 @@ def test_errors_exit_codes_and_messages(tmp_path, capsys, args, code, msg):
 
 
 def test_eval_rejects_zero_episodes(tmp_path, capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["eval", str(tmp_path), "--episodes", "0"])
-    assert e.value.code == 2 and "--episodes 0" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path), "--episodes", "0"]) == 2
+    assert "--episodes 0" in capsys.readouterr().err
+
+
+def test_yaml_typo_via_cli(tmp_path, capsys):
+    f = tmp_path / "c.yaml"
+    f.write_text("nosie:\n  sigma: 0.2\n")
+    assert main(["train", "--config", str(f), "--out", str(tmp_path)]) == 2
+    assert "unknown config key 'nosie'. Did you mean 'noise'?" in capsys.readouterr().err
+
+
+def test_eval_corrupt_policy_file(tmp_path, capsys):
+    (tmp_path / "policy.pt").write_bytes(b"not a policy")
+    assert main(["eval", str(tmp_path)]) == 1
+    assert "not a readable ddpg policy file" in capsys.readouterr().err
+
+
+def test_missing_extra_names_the_install(tmp_path, capsys):
+    pytest.importorskip("ddpg")
+    try:
+        import mujoco  # noqa: F401
+        pytest.skip("mujoco is installed here")
+    except ImportError:
+        pass
+    assert main(["train", "--env", "HalfCheetah-v5", "--out", str(tmp_path)]) == 2
+    assert "pip install 'ddpg[mujoco]'" in capsys.readouterr().err

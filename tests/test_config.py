@@ -89,3 +89,15 @@ def test_merge_fuzz_only_config_errors(overrides):
     except ConfigError:
         return
     assert isinstance(out, Config)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_yaml_loader_fuzz_only_config_errors(tmp_path_factory, text):
+    f = tmp_path_factory.mktemp("y") / "c.yaml"
+    f.write_text(text)
+    try:
+        out = C.load_yaml(f, Config())
+    except ConfigError:
+        return
+    assert isinstance(out, Config)

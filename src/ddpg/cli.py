@@ -160,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DDPGError as e:
         print(f"ddpg {argv[0]}: error: {e}", file=sys.stderr)
         return 1
+    except SystemExit as e:  # argument parsing: --help (0) or a usage error (2)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     except KeyboardInterrupt:
         print("ddpg: interrupted.", file=sys.stderr)
         return 130

@@ -22,11 +22,22 @@ _MUJOCO_IDS = ("HalfCheetah", "Hopper", "Walker2d", "Ant", "Humanoid", "Swimmer"
                "InvertedPendulum", "InvertedDoublePendulum", "Pusher")
 
 
+def _missing_dependency(env_id: str, e: Exception) -> EnvError:
+    text = str(e).lower()
+    extra = "mujoco" if env_id.startswith(_MUJOCO_IDS) or "mujoco" in text else \
+        "box2d" if "box2d" in text else None
+    fix = _EXTRAS.get(extra, "install the package the message names")
+    return EnvError(f"environment {env_id!r} needs a package that is not installed ({e}). "
+                    f"Fix: {fix}.")
+
+
 def make(env_id: str, **kwargs) -> gym.Env:
     """gym.make with errors that say what to do: close matches for unknown ids, and the
     `pip install` that brings a missing optional dependency."""
     try:
         env = gym.make(env_id, **kwargs)
+    except (gym.error.DependencyNotInstalled, ImportError) as e:
+        raise _missing_dependency(env_id, e) from e
     except gym.error.Error as e:
         if env_id in gym.registry:
             raise EnvError(f"environment {env_id!r} could not be created: {e}") from e
@@ -34,12 +45,6 @@ def make(env_id: str, **kwargs) -> gym.Env:
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise EnvError(f"unknown environment id {env_id!r}.{hint} "
                        f"Use a registered gymnasium id such as 'Pendulum-v1'.") from e
-    except (ImportError, ModuleNotFoundError) as e:
-        extra = "mujoco" if env_id.startswith(_MUJOCO_IDS) or "mujoco" in str(e).lower() else \
-            "box2d" if "box2d" in str(e).lower() else None
-        fix = _EXTRAS.get(extra, f"install the missing package ({e.name or e})")
-        raise EnvError(f"environment {env_id!r} needs a package that is not installed "
-                       f"({e}). Fix: {fix}.") from e
     check_spaces(env, env_id)
     return env
 
