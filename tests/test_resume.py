@@ -48,11 +48,11 @@ def assert_same_state(a, b):
         for k, v in a.state["agent"][net].items():
             assert torch.equal(v, b.state["agent"][net][k]), (net, k)
     for opt in ("actor_optimizer", "critic_optimizer"):
-        sa, sb = a.state["agent"][opt]["state"], b.state["agent"][opt]["state"]
-        assert sa.keys() == sb.keys()
-        for i in sa:
-            for k in sa[i]:
-                assert torch.equal(sa[i][k], sb[i][k]), (opt, i, k)
+        sa, sb = a.state["agent"][opt], b.state["agent"][opt]
+        for k in ("exp_avg", "exp_avg_sq", "steps"):
+            assert len(sa[k]) == len(sb[k]) > 0
+            for x, y in zip(sa[k], sb[k]):
+                assert torch.equal(x, y), (opt, k)
     assert a.state["agent"]["noise"] == b.state["agent"]["noise"]
     for k in a.buffer["rows"]:
         assert torch.equal(a.buffer["rows"][k], b.buffer["rows"][k])

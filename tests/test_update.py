@@ -141,3 +141,44 @@ def test_update_rejects_flat_rewards():
     opts = optim.Adam(nets[0].parameters()), optim.Adam(nets[1].parameters())
     with pytest.raises(ValueError, match="rewards has shape"):
         ddpg_update(*nets, *opts, Flat())
+
+
+def test_fast_path_matches_reference_update():
+    """The agent's fast path (one fused Adam kernel per network, no torch.optim) leaves the same
+    parameters, to float32 rounding, as ddpg_update with torch.optim.Adam on the same batches."""
+    import dataclasses
+
+    from ddpg.agent import DDPGAgent
+    from ddpg.config import Config, NetworkConfig
+
+    cfg = dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(64, 32)), tau=0.01,
+                              batch_size=32, gamma=0.97, critic_weight_decay=1e-2,
+                              actor_lr=3e-4, critic_lr=2e-3)
+    torch.manual_seed(0)
+    agent = DDPGAgent(3, 2, cfg)
+    ref = [copy.deepcopy(m) for m in (agent.actor, agent.critic, agent.actor_target,
+                                      agent.critic_target)]
+    a_opt = optim.Adam(ref[0].parameters(), lr=3e-4)
+    c_opt = optim.Adam(ref[1].parameters(), lr=2e-3, weight_decay=1e-2)
+    buf_a, buf_b = filled_buffer(4), filled_buffer(4)
+    for _ in range(20):
+        agent.update(buf_a.sample(32))
+        ddpg_update(*ref, a_opt, c_opt, buf_b, tau=0.01, batch_size=32, gamma=0.97)
+    for ours, theirs in zip((agent.actor, agent.critic, agent.actor_target, agent.critic_target),
+                            ref):
+        for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+            assert torch.allclose(p, q, rtol=1e-4, atol=1e-6), name
+    assert all(t.item() == 20 for t in agent.actor_optimizer.steps)
+
+
+def test_bf16_autocast_path_computes_targets_in_float32():
+    actor, critic, actor_t, critic_t = make_setup()
+    batch = filled_buffer(3).sample(64)
+    opts = optim.Adam(actor.parameters()), optim.Adam(critic.parameters())
+    from functools import partial
+
+    info = ddpg_step(actor, critic, actor_t, critic_t, *opts, batch, 0.01, 0.99,
+                     partial(torch.autocast, "cpu", dtype=torch.bfloat16))
+    assert info["critic_loss"].dtype == torch.float32 and torch.isfinite(info["critic_loss"])
+    assert all(p.dtype == torch.float32 for p in actor.parameters())  # fp32 master weights
+    assert opts[1].state[next(iter(critic.parameters()))]["exp_avg"].dtype == torch.float32

@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import copy
+import warnings
+from contextlib import nullcontext
+from functools import partial
 
 import numpy as np
 import torch
 
 from ddpg.buffer import Batch
 from ddpg.config import Config
+from ddpg.errors import ConfigError
+from ddpg.adam import FusedAdam
 from ddpg.networks import build
 from ddpg.noise import make_noise
+from ddpg.system import native_bf16
 from ddpg.update import ddpg_step
 
 
-def _adam(params, lr: float, weight_decay: float, device: torch.device) -> torch.optim.Adam:
-    # fused Adam runs one kernel for all tensors (faster than the per-tensor loop) on CPU and CUDA
-    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True) \
-        if device.type in ("cpu", "cuda") else torch.optim.Adam(params, lr=lr,
-                                                                 weight_decay=weight_decay)
+def resolve_device(config: Config) -> torch.device:
+    """The torch device of `config`, checked: it exists here, and bf16 runs natively on it."""
+    try:
+        device = torch.device(config.device)
+    except RuntimeError as e:
+        raise ConfigError(f"device={config.device!r} is not a torch device; use 'cpu' or "
+                          f"'cuda' (or 'cuda:N').") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={config.device!r} but no CUDA GPU is usable here (torch "
+                          f"{torch.__version__}); use --device cpu.")
+    if config.precision == "bf16":
+        ok, why = native_bf16(device.type)
+        if not ok:
+            raise ConfigError(f"precision='bf16': {why}. Use --precision fp32 here, or a machine "
+                              f"with native bf16 (AVX-512 BF16 / AMX CPU, or a GPU).")
+    return device
 
 
 class DDPGAgent:
@@ -27,37 +44,64 @@ class DDPGAgent:
     def __init__(self, obs_dim: int, action_dim: int, config: Config,
                  rng: np.random.Generator | None = None) -> None:
         self.config, self.obs_dim, self.action_dim = config, obs_dim, action_dim
-        self.device = torch.device(config.device)
+        self.device = resolve_device(config)
+        self._autocast = (partial(torch.autocast, self.device.type, dtype=torch.bfloat16)
+                          if config.precision == "bf16" else nullcontext)
         self.actor, self.critic = build(obs_dim, action_dim, config.network)
         self.actor.to(self.device)
         self.critic.to(self.device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False).eval()
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False).eval()
-        self.actor_optimizer = _adam(self.actor.parameters(), config.actor_lr, 0.0, self.device)
-        self.critic_optimizer = _adam(self.critic.parameters(), config.critic_lr,
-                                      config.critic_weight_decay, self.device)
+        # The fast path: Adam as one fused kernel per network, without torch.optim's per-step
+        # Python (same math as torch.optim.Adam; see ddpg.adam).
+        self.actor_optimizer = FusedAdam(self.actor.parameters(), lr=config.actor_lr)
+        self.critic_optimizer = FusedAdam(self.critic.parameters(), lr=config.critic_lr,
+                                          weight_decay=config.critic_weight_decay)
         self.rng = rng if rng is not None else np.random.default_rng(config.seed)
         self.noise = make_noise(config.noise, config.num_envs, action_dim, self.rng)
         self._has_batch_norm = config.network.norm == "batch"
         self.updates = 0
+        self._step = self._eager_step
+        if config.compile:
+            self._step = self._compiled_step
+
+    def _eager_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        c = self.config
+        return ddpg_step(self.actor, self.critic, self.actor_target, self.critic_target,
+                         self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma,
+                         self._autocast)
+
+    def _compiled_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """torch.compile'd update ('reduce-overhead': CUDA graphs on a GPU); on any failure,
+        warn once and use the eager update from then on."""
+        if not hasattr(self, "_compiled"):
+            mode = "reduce-overhead" if self.device.type == "cuda" else "default"
+            self._compiled = torch.compile(self._eager_step, mode=mode)
+        try:
+            return self._compiled(batch)
+        except Exception as e:  # noqa: BLE001 - any compiler failure falls back to eager
+            warnings.warn(f"torch.compile failed ({type(e).__name__}: {e}); using the eager "
+                          f"update.", RuntimeWarning, stacklevel=2)
+            self._step = self._eager_step
+            return self._eager_step(batch)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, step: int | None = None) -> np.ndarray:
         """mu(s) for a batch of observations (N, obs_dim); with `step`, plus exploration noise at
         that step's sigma, clipped to [-1, 1]."""
-        self.actor.eval()
+        if self._has_batch_norm:  # running statistics, not the batch's, when acting
+            self.actor.eval()
         o = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
         a = self.actor(o.reshape(-1, self.obs_dim)).cpu().numpy()
-        self.actor.train()
+        if self._has_batch_norm:
+            self.actor.train()
         if step is not None:
             a = np.clip(a + self.noise.sample(step), -1.0, 1.0)
         return a
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One DDPG gradient step on `batch` (see ddpg.update.ddpg_step)."""
-        c = self.config
-        info = ddpg_step(self.actor, self.critic, self.actor_target, self.critic_target,
-                         self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma)
+        info = self._step(batch)
         if self._has_batch_norm:  # running statistics are copied, not averaged
             for net, target in ((self.actor, self.actor_target), (self.critic, self.critic_target)):
                 for b, tb in zip(net.buffers(), target.buffers()):

@@ -41,12 +41,13 @@ class ReplayBuffer:
         self.capacity, self.obs_dim, self.action_dim = capacity, obs_dim, action_dim
         self.device = torch.device(device)
         self.generator = generator if generator is not None else torch.Generator(self.device)
-        z = lambda *shape: torch.zeros(shape, dtype=torch.float32, device=self.device)  # noqa: E731
-        self.states = z(capacity, obs_dim)
-        self.actions = z(capacity, action_dim)
-        self.rewards = z(capacity, 1)
-        self.next_states = z(capacity, obs_dim)
-        self.dones = z(capacity, 1)
+        # One row per transition: [s | a | r | s' | done], so a sample is one index_select.
+        widths = (obs_dim, action_dim, 1, obs_dim, 1)
+        self._data = torch.zeros((capacity, sum(widths)), dtype=torch.float32, device=self.device)
+        self.states, self.actions, self.rewards, self.next_states, self.dones = \
+            self._data.split(widths, dim=1)
+        self._widths = widths
+        self._host = self._data.numpy() if self.device.type == "cpu" else None
         self.pos = 0  # next row to write
         self.size = 0  # rows holding data
         self.total = 0  # rows ever added; row j (absolute) lives at position j % capacity
@@ -56,7 +57,7 @@ class ReplayBuffer:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self._fields())
+        return self._data.numel() * self._data.element_size()
 
     def _fields(self) -> tuple[torch.Tensor, ...]:
         return (self.states, self.actions, self.rewards, self.next_states, self.dones)
@@ -64,22 +65,26 @@ class ReplayBuffer:
     def add(self, states, actions, rewards, next_states, dones) -> None:
         """Append N transitions: states (N, obs), actions (N, act), rewards (N,), next_states
         (N, obs), dones (N,) meaning terminated. Single transitions may omit the N dimension."""
-        rows = [
-            torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device).reshape(-1, width)
-            for x, width in ((states, self.obs_dim), (actions, self.action_dim), (rewards, 1),
-                             (next_states, self.obs_dim), (dones, 1))
-        ]
+        rows = [np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x,
+                           dtype=np.float32).reshape(-1, width)
+                for x, width in ((states, self.obs_dim), (actions, self.action_dim),
+                                 (rewards, 1), (next_states, self.obs_dim), (dones, 1))]
         n = rows[0].shape[0]
         if any(r.shape[0] != n for r in rows):
             raise ValueError(f"add() got different leading sizes {[r.shape[0] for r in rows]}.")
+        data = np.concatenate(rows, axis=1)
         self.total += n
         if n > self.capacity:  # only the newest `capacity` rows can be kept
             self.pos = (self.pos + n - self.capacity) % self.capacity  # where they would go
-            rows, n = [r[-self.capacity:] for r in rows], self.capacity
+            data, n = data[-self.capacity:], self.capacity
         first = min(n, self.capacity - self.pos)  # rows before the wrap
-        for store, r in zip(self._fields(), rows):
-            store[self.pos:self.pos + first] = r[:first]
-            store[:n - first] = r[first:]
+        if self._host is not None:  # CPU storage: write through a numpy view, no torch dispatch
+            self._host[self.pos:self.pos + first] = data[:first]
+            self._host[:n - first] = data[first:]
+        else:
+            t = torch.from_numpy(data).to(self.device)
+            self._data[self.pos:self.pos + first] = t[:first]
+            self._data[:n - first] = t[first:]
         self.pos = (self.pos + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
@@ -89,7 +94,7 @@ class ReplayBuffer:
             raise ValueError("cannot sample from an empty replay buffer; add transitions first.")
         idx = torch.randint(0, self.size, (batch_size,), generator=self.generator,
                             device=self.device)
-        return Batch(*(t.index_select(0, idx) for t in self._fields()))
+        return Batch(*self._data.index_select(0, idx).split(self._widths, dim=1))
 
     # --- saving: rows by absolute index, so checkpoints can store only what is new ---------
 

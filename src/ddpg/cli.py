@@ -22,6 +22,8 @@ commands:
   train     train a policy (bare `ddpg train` solves Pendulum-v1 with the `pendulum` preset)
   eval      noise-free mean and std of a trained policy's return
   presets   list the named presets and how they differ from the defaults
+  plot      learning curves (mean and 95 % bootstrap band over seeds) and Q diagnostics
+  speed     measure training speed against the machine's limit and stable-baselines3
 
 Run `ddpg COMMAND --help` for a command's options.
 """
@@ -130,7 +132,20 @@ def cmd_presets(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "presets": cmd_presets}
+def cmd_speed(argv: Sequence[str]) -> int:
+    from ddpg.speed import speed_main
+
+    return speed_main(list(argv))
+
+
+def cmd_plot(argv: Sequence[str]) -> int:
+    from ddpg.plot import plot_main
+
+    return plot_main(list(argv))
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "presets": cmd_presets, "plot": cmd_plot,
+            "speed": cmd_speed}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,9 @@ Q(s, mu(s)), then both targets move by Polyak averaging."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from typing import Callable, ContextManager
+
 import torch
 from torch import nn
 
@@ -13,16 +16,21 @@ from ddpg.losses import actor_loss, critic_loss, polyak_update, td_target
 def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
               critic_target: nn.Module, actor_optimizer: torch.optim.Optimizer,
               critic_optimizer: torch.optim.Optimizer, batch: Batch, tau: float,
-              gamma: float) -> dict[str, torch.Tensor]:
+              gamma: float, autocast: Callable[[], ContextManager] = nullcontext
+              ) -> dict[str, torch.Tensor]:
     """The update on a given batch. Returns detached tensors (no host sync): critic_loss,
-    actor_loss and q (the mean of Q(s, a) over the batch)."""
+    actor_loss and q (the mean of Q(s, a) over the batch). `autocast` wraps the networks'
+    forward passes (e.g. bf16 autocast); targets and losses are computed in float32."""
     states, actions, rewards, next_states, dones = batch
 
     # Critic: minimise (Q(s, a) - y)^2 with y = r + gamma (1 - done) Q'(s', mu'(s')).
     with torch.no_grad():
-        y = td_target(rewards, dones, critic_target(next_states, actor_target(next_states)), gamma)
-    q = critic(states, actions)
-    loss_q = critic_loss(q, y)
+        with autocast():
+            next_q = critic_target(next_states, actor_target(next_states))
+        y = td_target(rewards, dones, next_q.float(), gamma)
+    with autocast():
+        q = critic(states, actions)
+    loss_q = critic_loss(q.float(), y)
     critic_optimizer.zero_grad(set_to_none=True)
     loss_q.backward()
     critic_optimizer.step()
@@ -31,7 +39,9 @@ def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
     # gradient here (the seed's code computes one and discards it at the next zero_grad).
     critic.requires_grad_(False)
     try:
-        loss_pi = actor_loss(critic(states, actor(states)))
+        with autocast():
+            q_pi = critic(states, actor(states))
+        loss_pi = actor_loss(q_pi.float())
         actor_optimizer.zero_grad(set_to_none=True)
         loss_pi.backward()
     finally:

@@ -1,0 +1,328 @@
+"""Learning-curve and Q-estimate figures from run directories (config.yaml + metrics.csv), and the
+`ddpg plot` command. Runs are grouped by (library, algorithm, preset or environment); a curve is
+the mean over a group's seeds with a 95 % bootstrap confidence band (ddpg.stats)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import yaml
+
+from ddpg.errors import DDPGError
+from ddpg.stats import bootstrap_mean_ci
+
+METRICS, CONFIG = "metrics.csv", "config.yaml"
+REQUIRED = ("step", "eval_return_mean")
+Q_COLUMNS = ("q_estimate", "mc_return")
+MAX_GRID = 500  # points per curve; more evaluations than this are interpolated onto a grid
+
+
+class RunDirError(DDPGError, ValueError):
+    """A path that holds no readable run directory."""
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One training run: its settings from config.yaml and its metrics.csv columns, rows sorted
+    by step (one row per step)."""
+
+    path: Path
+    env: str
+    seed: int | None
+    library: str
+    algo: str
+    preset: str
+    metrics: dict[str, np.ndarray]
+
+    @property
+    def label(self) -> str:
+        """Group name: library, algorithm, preset (or env), e.g. "ddpg TD3 (pendulum)"."""
+        return f"{self.library} {self.algo.upper()} ({self.preset or self.env})"
+
+    @property
+    def has_q(self) -> bool:
+        return all(np.isfinite(self.metrics.get(c, [np.nan])).any() for c in Q_COLUMNS)
+
+
+def _read_config(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise RunDirError(f"{path}: unreadable config ({str(e).splitlines()[0]}); "
+                          f"restore the config.yaml the run wrote or leave the run out.") from e
+    if not isinstance(data, dict) or not isinstance(data.get("env"), str):
+        raise RunDirError(f"{path}: no 'env' key naming the environment; a run's config.yaml "
+                          f"needs at least `env: Pendulum-v1`-style settings.")
+    return data
+
+
+def _read_metrics(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise RunDirError(f"{path}: unreadable CSV ({e}); leave the run out or rerun it.") from e
+    header = rows[0] if rows else []
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise RunDirError(f"{path}: no column {', '.join(missing)} in header {header}; pass run "
+                          f"directories written by `ddpg train` or the sb3 baseline runner.")
+    body = [r for r in rows[1:] if r]
+    try:
+        values = np.array([[float(x) if x.strip() else np.nan for x in r] for r in body],
+                          dtype=np.float64).reshape(len(body), len(header))
+    except ValueError as e:
+        raise RunDirError(f"{path}: a row is not {len(header)} numbers ({e}); fix or remove "
+                          f"the bad line (a killed run can leave a partial last line).") from e
+    by_step = values[np.argsort(values[:, header.index("step")], kind="stable")]
+    step = by_step[:, header.index("step")]
+    keep = np.append(np.diff(step) != 0, True)  # a repeated step keeps its last row
+    return {name: by_step[keep, i] for i, name in enumerate(header)}
+
+
+def read_run(run_dir: Path) -> Run:
+    """The run in run_dir. Missing keys: library "ddpg", algo "ddpg", preset ""."""
+    cfg = _read_config(run_dir / CONFIG)
+    seed = cfg.get("seed")
+    return Run(path=run_dir, env=cfg["env"], seed=seed if isinstance(seed, int) else None,
+               library=str(cfg.get("library") or "ddpg").lower(),
+               algo=str(cfg.get("algo") or "ddpg").lower(), preset=str(cfg.get("preset") or ""),
+               metrics=_read_metrics(run_dir / METRICS))
+
+
+def find_run_dirs(path: Path) -> list[Path]:
+    """path itself if it is a run directory (metrics.csv and config.yaml), else every run
+    directory below it."""
+    if not path.exists():
+        raise RunDirError(f"{path}: no such file or directory; pass a run directory or a "
+                          f"directory that contains run directories.")
+    candidates = [path] if (path / METRICS).is_file() else sorted(
+        m.parent for m in path.rglob(METRICS))
+    found = [d for d in candidates if (d / CONFIG).is_file()]
+    if not found:
+        raise RunDirError(f"{path}: no run directory (a folder with {METRICS} and {CONFIG}) "
+                          f"here or below; pass the --out directory of `ddpg train`.")
+    return found
+
+
+def load_runs(paths: Iterable[str | Path]) -> list[Run]:
+    """Every run in the given run directories or below the given directories, each once. Raises
+    RunDirError naming the path when one holds no run or an unreadable one."""
+    dirs = [d for p in paths for d in find_run_dirs(Path(p))]
+    unique = list(dict.fromkeys(d.resolve() for d in dirs))
+    return [read_run(d) for d in unique]
+
+
+def group_runs(runs: Iterable[Run]) -> dict[tuple[str, str], list[Run]]:
+    """Runs by (env, label), sorted; within a group sorted by seed."""
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for run in runs:
+        groups.setdefault((run.env, run.label), []).append(run)
+    return {k: sorted(groups[k], key=lambda r: (r.seed is None, r.seed or 0, str(r.path)))
+            for k in sorted(groups)}
+
+
+def common_curves(runs: Sequence[Run], column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(grid, curves (runs, points)): each run's `column` linearly interpolated onto the steps
+    that every run covers, from the latest first evaluation to the earliest last one. Rows where
+    the column is NaN are dropped. Empty arrays when the runs share no step."""
+    series = []
+    for r in runs:
+        ok = np.isfinite(r.metrics[column]) & np.isfinite(r.metrics["step"])
+        series.append((r.metrics["step"][ok], r.metrics[column][ok]))
+    if any(s.size == 0 for s, _ in series):
+        return np.empty(0), np.empty((len(runs), 0))
+    lo, hi = max(s[0] for s, _ in series), min(s[-1] for s, _ in series)
+    grid = np.unique(np.concatenate([s[(s >= lo) & (s <= hi)] for s, _ in series]))
+    if grid.size > MAX_GRID:
+        grid = np.linspace(lo, hi, MAX_GRID)
+    return grid, np.stack([np.interp(grid, s, v) for s, v in series])
+
+
+def _figure(panels: int, title: str | None):
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import EngFormatter
+
+    cols = min(panels, 3)
+    rows = math.ceil(panels / cols)
+    fig = Figure(figsize=(5.6 * cols, 4.2 * rows + (0.4 if title else 0)), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    for ax in axes[:panels]:
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("environment steps")
+    if title:
+        fig.suptitle(title)
+    return fig, axes
+
+
+def _save(fig, out_prefix: str | Path) -> list[Path]:
+    import matplotlib
+
+    out = Path(out_prefix)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = [out.with_name(out.name + ".png"), out.with_name(out.name + ".svg")]
+    with matplotlib.rc_context({"svg.hashsalt": "ddpg"}):  # same input, same SVG bytes
+        fig.savefig(written[0], dpi=150)
+        fig.savefig(written[1], metadata={"Date": None})
+    return written
+
+
+def plot_learning_curves(runs: Sequence[Run], out_prefix: str | Path,
+                         references: dict[str, float] | None = None, *, title: str | None = None,
+                         rng: np.random.Generator | None = None) -> list[Path]:
+    """Evaluation return against environment steps, one panel per environment, one curve per
+    group: the mean over its seeds and the 95 % bootstrap confidence band of that mean.
+    references are drawn as labelled horizontal lines in every panel. Writes and returns
+    <out_prefix>.png and <out_prefix>.svg; rng (default: seed 0) draws the bootstrap."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    groups = group_runs(runs)
+    envs = sorted({env for env, _ in groups})
+    if not envs:
+        raise RunDirError("no runs to plot; pass at least one run directory.")
+    labels = sorted({label for _, label in groups})
+    colour = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    fig, axes = _figure(len(envs), title)
+    for ax, env in zip(axes, envs):
+        for (group_env, label), members in groups.items():
+            if group_env != env:
+                continue
+            grid, curves = common_curves(members, "eval_return_mean")
+            if grid.size == 0:
+                continue
+            band = bootstrap_mean_ci(curves, rng=rng)
+            n = f"{len(members)} seed{'s' if len(members) > 1 else ''}"
+            ax.plot(grid, band.mean, color=colour[label], marker="o" if grid.size == 1 else None,
+                    label=f"{label}, {n}")
+            ax.fill_between(grid, band.low, band.high, color=colour[label], alpha=0.2, lw=0)
+        for i, (name, value) in enumerate((references or {}).items()):
+            ax.axhline(value, color="0.3", lw=1, ls=("--", ":", "-.")[i % 3],
+                       label=f"{name} ({value:g})")
+        ax.set_title(env)
+        ax.set_ylabel("evaluation return")
+        ax.legend(fontsize="small", title="mean over seeds, 95% CI", title_fontsize="small")
+    return _save(fig, out_prefix)
+
+
+def plot_q_diagnostics(runs: Sequence[Run], out_prefix: str | Path, *,
+                       title: str | None = None) -> list[Path]:
+    """Critic estimate Q(s, mu(s)) against the discounted Monte-Carlo return obtained from the
+    same evaluation states, over environment steps, mean over seeds, one panel per group; the
+    gap between them is the critic's over- (or under-) estimation. Runs without the columns
+    q_estimate and mc_return are left out; with none left nothing is written and [] returned."""
+    groups = group_runs(r for r in runs if r.has_q)
+    if not groups:
+        return []
+    fig, axes = _figure(len(groups), title)
+    for ax, ((env, label), members) in zip(axes, groups.items()):
+        grid_q, q = common_curves(members, "q_estimate")
+        grid_g, g = common_curves(members, "mc_return")
+        ax.plot(grid_q, q.mean(axis=0), color="C3", label=r"critic estimate $Q(s, \mu(s))$")
+        ax.plot(grid_g, g.mean(axis=0), color="C0", ls="--", label="Monte-Carlo return")
+        if np.array_equal(grid_q, grid_g):
+            ax.fill_between(grid_q, q.mean(axis=0), g.mean(axis=0), color="C3", alpha=0.12,
+                            lw=0, label="estimation gap")
+        seeds = f"{len(members)} seed{'s' if len(members) > 1 else ''}"
+        where = "" if env in label else f", {env}"
+        ax.set_title(f"{label}{where} ({seeds})", fontsize="medium")
+        ax.set_ylabel("discounted return")
+        ax.legend(fontsize="small")
+    return _save(fig, out_prefix)
+
+
+def _reference(text: str) -> tuple[str, float]:
+    name, sep, value = text.rpartition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not NAME=VALUE; write e.g. --reference 'SB3 TD3=-150'") from None
+
+
+DESCRIPTION = """Plot learning curves from run directories: evaluation return against environment
+steps, one panel per environment, one curve per group of runs with the same library, algorithm
+and preset (or environment, without a preset). A curve is the mean over the group's seeds,
+interpolated onto the steps every seed reached, with a 95 % bootstrap confidence band of that
+mean (2000 resamples of the seeds). Writes PREFIX.png and PREFIX.svg. When the runs logged the
+columns q_estimate and mc_return, it also writes PREFIX_q.png and PREFIX_q.svg: the critic's
+estimate Q(s, mu(s)) against the discounted return actually obtained from the same states."""
+
+EPILOG = """examples:
+  ddpg plot runs/                               every run below runs/
+  ddpg plot runs/ddpg runs/sb3 --out docs/pendulum --title "Pendulum-v1, 10 seeds"
+  ddpg plot runs/ --reference "solved=-200" --reference "paper=-150"
+
+exit status: 0 written, 2 bad input (no run directory found, unreadable file)."""
+
+
+def plot_main(argv: Sequence[str]) -> int:
+    """`ddpg plot RUN_DIR... [--out PREFIX] [--reference NAME=VALUE ...] [--title T]`."""
+    p = argparse.ArgumentParser(prog="ddpg plot", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                   help="a run directory (with metrics.csv and config.yaml) or a directory "
+                        "searched recursively for run directories")
+    p.add_argument("--out", default="learning_curves", metavar="PREFIX",
+                   help="output path without extension (default: learning_curves, in the "
+                        "current directory); missing directories are created")
+    p.add_argument("--reference", type=_reference, action="append", default=[],
+                   metavar="NAME=VALUE", help="a horizontal reference line at return VALUE "
+                   "labelled NAME, in every panel; repeat for several")
+    p.add_argument("--title", default=None, metavar="T", help="figure title (default: none)")
+    try:
+        a = p.parse_args(list(argv))
+    except SystemExit as e:  # --help (0) or a usage error (2), already printed by argparse
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("ddpg plot: error: matplotlib is not installed; pip install 'matplotlib>=3.7'.",
+              file=sys.stderr)
+        return 2
+    try:
+        runs = load_runs(a.run_dirs)
+    except RunDirError as e:
+        print(f"ddpg plot: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"ddpg plot: error: cannot read {e.filename}: {e.strerror or e}; check the "
+              f"path and its permissions.", file=sys.stderr)
+        return 2
+    empty = [r for r in runs if r.metrics["step"].size == 0]
+    if len(empty) == len(runs):
+        print(f"ddpg plot: error: {empty[0].path}: {METRICS} has no evaluation row yet; plot "
+              f"after the first evaluation (see --eval-every).", file=sys.stderr)
+        return 2
+    for r in empty:
+        print(f"ddpg plot: left out {r.path}: no evaluation row yet.", file=sys.stderr)
+    runs = [r for r in runs if r not in empty]
+    try:
+        written = plot_learning_curves(runs, a.out, dict(a.reference), title=a.title)
+        without_q = [r for r in runs if not r.has_q]
+        if len(without_q) == len(runs):
+            print(f"ddpg plot: skipped the Q plot: no run has the columns "
+                  f"{' and '.join(Q_COLUMNS)} (runs written before they were logged).",
+                  file=sys.stderr)
+        else:
+            written += plot_q_diagnostics(runs, f"{a.out}_q", title=a.title)
+            if without_q:
+                print(f"ddpg plot: the Q plot leaves out {len(without_q)} run(s) without "
+                      f"{' and '.join(Q_COLUMNS)}, e.g. {without_q[0].path}.", file=sys.stderr)
+    except OSError as e:
+        print(f"ddpg plot: error: cannot write {e.filename or a.out}: {e.strerror or e}; pass "
+              f"--out PREFIX in a writable directory.", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
