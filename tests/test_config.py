@@ -8,7 +8,7 @@ from ddpg.config import Config, ConfigError
 
 
 def test_precedence_defaults_preset_file(tmp_path):
-    assert C.from_preset("default") == Config()
+    assert C.from_preset("default") == dataclasses.replace(Config(), preset="default")
     seed = C.from_preset("seed")
     assert (seed.batch_size, seed.tau, seed.gamma, seed.network.hidden_sizes) == (64, 0.001, 0.99,
                                                                                   (400, 300))
@@ -22,7 +22,9 @@ def test_precedence_defaults_preset_file(tmp_path):
 
 def test_env_picks_its_tuned_preset():
     assert C.resolve(env="Pendulum-v1") == C.from_preset("pendulum")
-    assert C.resolve(env="HalfCheetah-v5") == Config()
+    assert C.resolve(env="HalfCheetah-v5") == C.from_preset("halfcheetah")
+    assert C.resolve(env="Hopper-v5", algo="td3").preset == "hopper-td3"
+    assert C.resolve(env="Swimmer-v5") == C.from_preset("default")
     assert C.resolve() == C.from_preset("pendulum")  # a bare run is Pendulum-v1
 
 

@@ -1,4 +1,5 @@
-"""The DDPG agent: actor, critic, their targets, optimizers and exploration noise as one state."""
+"""The agent: actor, critic(s), their targets, optimizers, exploration noise and observation
+statistics as one state, for DDPG or TD3."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from functools import partial
 import numpy as np
 import torch
 
+from ddpg.adam import FusedAdam
 from ddpg.buffer import Batch
 from ddpg.config import Config
 from ddpg.errors import ConfigError
-from ddpg.adam import FusedAdam
 from ddpg.networks import build
 from ddpg.noise import make_noise
+from ddpg.normalization import RunningNorm
 from ddpg.system import native_bf16
+from ddpg.td3 import TwinCritic, td3_step
 from ddpg.update import ddpg_step
 
 
@@ -38,8 +41,9 @@ def resolve_device(config: Config) -> torch.device:
     return device
 
 
-class DDPGAgent:
-    """Acts in normalised action units [-1, 1]; the trainer rescales to the env's bounds."""
+class Agent:
+    """Acts in normalised action units [-1, 1]; the trainer rescales to the env's bounds.
+    `config.algo` picks the update: ddpg_step (DDPG) or td3_step (TD3, with twin critics)."""
 
     def __init__(self, obs_dim: int, action_dim: int, config: Config,
                  rng: np.random.Generator | None = None) -> None:
@@ -48,6 +52,14 @@ class DDPGAgent:
         self._autocast = (partial(torch.autocast, self.device.type, dtype=torch.bfloat16)
                           if config.precision == "bf16" else nullcontext)
         self.actor, self.critic = build(obs_dim, action_dim, config.network)
+        if config.algo == "td3":
+            n = config.network
+            self.critic = TwinCritic(obs_dim, action_dim, n.hidden_sizes, n.activation, n.norm,
+                                     n.init, n.critic_action_layer)
+        self.obs_norm = RunningNorm(obs_dim) if config.obs_norm else None
+        # TD3's target smoothing noise; seeded from the run's seed, saved in checkpoints
+        self.generator = torch.Generator(self.device)
+        self.generator.manual_seed(config.seed + 7919)
         self.actor.to(self.device)
         self.critic.to(self.device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False).eval()
@@ -67,9 +79,35 @@ class DDPGAgent:
 
     def _eager_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         c = self.config
-        return ddpg_step(self.actor, self.critic, self.actor_target, self.critic_target,
-                         self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma,
-                         self._autocast)
+        if self.obs_norm is not None:
+            batch = batch._replace(states=self.obs_norm.normalize(batch.states),
+                                   next_states=self.obs_norm.normalize(batch.next_states))
+        nets = (self.actor, self.critic, self.actor_target, self.critic_target,
+                self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma)
+        if c.algo == "td3":
+            return td3_step(*nets, update_actor=(self.updates + 1) % c.td3.policy_delay == 0,
+                            target_noise=c.td3.target_noise,
+                            target_noise_clip=c.td3.target_noise_clip,
+                            generator=self.generator, autocast=self._autocast)
+        info = ddpg_step(*nets, self._autocast)
+        info["actor_updated"] = torch.ones((), device=self.device)
+        return info
+
+    @torch.no_grad()
+    def q_value(self, obs: np.ndarray) -> np.ndarray:
+        """The critic's estimate Q(s, mu(s)) (Q1 for TD3) for a batch of raw observations."""
+        o = np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
+        if self.obs_norm is not None:
+            o = self.obs_norm.normalize(o)
+        s = torch.as_tensor(o, device=self.device)
+        critic = self.critic.q1 if isinstance(self.critic, TwinCritic) else self.critic
+        was_training = critic.training
+        critic.eval()
+        self.actor.eval()
+        q = critic(s, self.actor(s)).float().cpu().numpy()[:, 0]
+        critic.train(was_training)
+        self.actor.train()
+        return q
 
     def _compiled_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """torch.compile'd update ('reduce-overhead': CUDA graphs on a GPU); on any failure,
@@ -91,7 +129,10 @@ class DDPGAgent:
         that step's sigma, clipped to [-1, 1]."""
         if self._has_batch_norm:  # running statistics, not the batch's, when acting
             self.actor.eval()
-        o = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        o = np.asarray(obs, dtype=np.float32)
+        if self.obs_norm is not None:
+            o = self.obs_norm.normalize(o)
+        o = torch.as_tensor(o, device=self.device)
         a = self.actor(o.reshape(-1, self.obs_dim)).cpu().numpy()
         if self._has_batch_norm:
             self.actor.train()
@@ -117,6 +158,8 @@ class DDPGAgent:
             "actor_optimizer": self.actor_optimizer.state_dict(),
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "noise": self.noise.state_dict(), "updates": self.updates,
+            "generator": self.generator.get_state(),
+            "obs_norm": None if self.obs_norm is None else self.obs_norm.state_dict(),
         }
 
     def load_state_dict(self, d: dict) -> None:
@@ -124,3 +167,9 @@ class DDPGAgent:
                      "critic_optimizer", "noise"):
             getattr(self, name).load_state_dict(d[name])
         self.updates = int(d["updates"])
+        self.generator.set_state(d["generator"])
+        if self.obs_norm is not None:
+            self.obs_norm.load_state_dict(d["obs_norm"])
+
+
+DDPGAgent = Agent  # the name the first version used

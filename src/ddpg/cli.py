@@ -33,8 +33,8 @@ Run `ddpg COMMAND --help` for a command's options.
 class TrainArgs:
     config_values: Annotated[Config, tyro.conf.arg(name="")]
     preset: str | None = None
-    """Named preset (see `ddpg presets`); default: the env's tuned preset, else 'default'.
-    Precedence: defaults < preset < --config file < flags."""
+    """Named preset (see `ddpg presets`); default: the tuned preset of --env and --algo, else
+    'default'. Precedence: defaults < preset < --config file < flags."""
     config: Path | None = None
     """YAML file of config values applied on top of the preset."""
     resume: Path | None = None
@@ -54,13 +54,14 @@ def _pre_parse(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--preset")
     p.add_argument("--config")
     p.add_argument("--env")
+    p.add_argument("--algo")
     known, _ = p.parse_known_args(argv)
     return known
 
 
 def cmd_train(argv: Sequence[str]) -> int:
     pre = _pre_parse(argv)
-    base = cfgmod.resolve(pre.preset, pre.config, pre.env)
+    base = cfgmod.resolve(pre.preset, pre.config, pre.env, pre.algo)
     args = tyro.cli(TrainArgs, args=list(argv), prog="ddpg train", description=TRAIN_DESCRIPTION,
                     default=TrainArgs(base, pre.preset, Path(pre.config) if pre.config else None))
     from ddpg.trainer import Interrupted, resume, train
@@ -113,7 +114,7 @@ def cmd_eval(argv: Sequence[str]) -> int:
     if not env_id:
         p.error("the policy file does not name its environment; pass --env ID")
     env = make(env_id)
-    returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes))
+    returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes)).returns
     print(f"{env_id}: return {returns.mean():.1f} +- {returns.std():.1f} over {a.episodes} "
           f"episodes (seeds {a.seed}..{a.seed + a.episodes - 1})")
     return 0
@@ -123,7 +124,7 @@ def cmd_presets(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="ddpg presets", description=(
         "List the named presets and the values in which each differs from the defaults."))
     p.parse_args(argv)
-    env_for = {v: k for k, v in cfgmod.ENV_PRESETS.items()}
+    env_for = {v: f"--env {k[0]} --algo {k[1]}" for k, v in cfgmod.ENV_PRESETS.items()}
     for name in cfgmod.PRESETS:
         extra = f" (used by default for {env_for[name]})" if name in env_for else ""
         print(f"{name}: {cfgmod.PRESET_DESCRIPTIONS.get(name, '')}{extra}")

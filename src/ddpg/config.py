@@ -12,8 +12,9 @@ import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, get_args
+from typing import Annotated, Any, Literal, Mapping, get_args
 
+import tyro
 import yaml
 
 from ddpg.errors import ConfigError
@@ -25,6 +26,7 @@ NoiseKind = Literal["gaussian", "ou"]
 ScheduleKind = Literal["constant", "linear", "exponential"]
 NonFinite = Literal["stop", "skip"]
 Precision = Literal["fp32", "bf16"]
+Algo = Literal["ddpg", "td3"]
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,27 @@ class NoiseConfig:
 
 
 @dataclass(frozen=True)
+class TD3Config:
+    """TD3's own settings (used when algo is 'td3')."""
+
+    policy_delay: int = 2
+    """Update the actor and the targets every this many critic updates."""
+    target_noise: float = 0.2
+    """Std of the target policy smoothing noise, in normalised action units."""
+    target_noise_clip: float = 0.5
+    """Clip of the target policy smoothing noise."""
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a DDPG training run needs. Saved as config.yaml in each run directory."""
 
     env: str = "Pendulum-v1"
     """Gymnasium environment id (Box action space)."""
+    algo: Algo = "ddpg"
+    """'ddpg', or 'td3' (twin critics, clipped double-Q target, smoothing, delayed actor)."""
+    preset: Annotated[str, tyro.conf.Suppress] = ""
+    """Name of the preset this config started from (recorded in config.yaml; set by --preset)."""
     seed: int = 0
     """Seeds torch, numpy, the environments, warm-up actions, noise and replay sampling."""
     total_steps: int = 100_000
@@ -111,8 +129,11 @@ class Config:
     compile: bool = False
     """Compile the update with torch.compile (mode 'reduce-overhead', i.e. CUDA graphs, on a GPU);
     falls back to eager execution with a warning if compilation fails."""
+    obs_norm: bool = False
+    """Normalise observations with running mean and variance (saved with the policy)."""
     network: NetworkConfig = field(default_factory=NetworkConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    td3: TD3Config = field(default_factory=TD3Config)
     out: str = "runs"
     """Parent directory of run directories."""
     run_name: str = ""
@@ -179,6 +200,11 @@ def validate(c: Config) -> None:
         ("noise.decay_steps", c.noise.decay_steps, c.noise.decay_steps > 0, "use a positive count"),
         ("noise.theta", c.noise.theta, c.noise.theta >= 0, "use a non-negative rate"),
         ("noise.dt", c.noise.dt, c.noise.dt > 0, "use a positive time step"),
+        ("td3.policy_delay", c.td3.policy_delay, c.td3.policy_delay >= 1, "use 1 or more"),
+        ("td3.target_noise", c.td3.target_noise, c.td3.target_noise >= 0,
+         "use a non-negative std"),
+        ("td3.target_noise_clip", c.td3.target_noise_clip, c.td3.target_noise_clip >= 0,
+         "use a non-negative clip"),
     ]
     for name, value, kind in (("network.activation", c.network.activation, Activation),
                               ("network.norm", c.network.norm, Norm),
@@ -186,7 +212,8 @@ def validate(c: Config) -> None:
                               ("noise.kind", c.noise.kind, NoiseKind),
                               ("noise.schedule", c.noise.schedule, ScheduleKind),
                               ("on_nonfinite", c.on_nonfinite, NonFinite),
-                              ("precision", c.precision, Precision)):
+                              ("precision", c.precision, Precision),
+                              ("algo", c.algo, Algo)):
         choices = get_args(kind)
         checks.append((name, value, value in choices,
                        f"use one of {', '.join(choices)}{_suggest(str(value), list(choices))}"))
@@ -196,6 +223,38 @@ def validate(c: Config) -> None:
 
 
 # --- presets -------------------------------------------------------------------------------------
+
+# The benchmark settings of rl-baselines3-zoo for DDPG/TD3 on MuJoCo, with tau 0.005.
+_MUJOCO = {
+    "total_steps": 1_000_000,
+    "warmup_steps": 10_000,
+    "batch_size": 256,
+    "buffer_size": 1_000_000,
+    "tau": 0.005,
+    "gamma": 0.99,
+    "actor_lr": 1e-3,
+    "critic_lr": 1e-3,
+    "network": {"hidden_sizes": (400, 300)},
+    "noise": {"kind": "gaussian", "sigma": 0.1},
+    "eval_every": 10_000,
+    "checkpoint_every": 50_000,
+}
+_MUJOCO_ENVS = {"halfcheetah": "HalfCheetah-v5", "hopper": "Hopper-v5",
+                "walker2d": "Walker2d-v5", "ant": "Ant-v5"}
+_PENDULUM = {
+    "env": "Pendulum-v1",
+    "total_steps": 10_000,
+    "warmup_steps": 1_000,
+    "batch_size": 128,
+    "buffer_size": 100_000,
+    "tau": 0.005,
+    "gamma": 0.98,
+    "actor_lr": 5e-4,  # 1e-3 dipped to about -800 around step 6000 on 3 of 4 seeds
+    "critic_lr": 1e-3,
+    "network": {"hidden_sizes": (256, 256)},
+    "noise": {"kind": "gaussian", "sigma": 0.1},
+    "eval_every": 1_000,
+}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -209,33 +268,49 @@ PRESETS: dict[str, dict[str, Any]] = {
         "critic_lr": 1e-3,
         "noise": {"kind": "gaussian", "sigma": 0.1},
     },
-    # Tuned to solve Pendulum-v1 (eval >= -200) within 10k steps in well under 90 s on 2 cores.
-    "pendulum": {
-        "env": "Pendulum-v1",
-        "total_steps": 10_000,
-        "warmup_steps": 1_000,
-        "batch_size": 128,
-        "buffer_size": 100_000,
-        "tau": 0.005,
-        "gamma": 0.98,
-        "actor_lr": 5e-4,  # 1e-3 dipped to about -800 around step 6000 on 3 of 4 seeds
+    # Lillicrap et al. 2015, section 7: Adam with actor 1e-4 and critic 1e-3, critic-only L2 1e-2,
+    # gamma 0.99, tau 0.001, batch 64, replay 1e6, 400-300, the action entering the critic at its
+    # second layer, output layers U(-3e-3, 3e-3), batch normalisation, OU theta 0.15 sigma 0.2
+    # (dt 1, as in the paper's process x += theta (mu - x) + sigma N(0, 1)).
+    "paper-2015": {
+        "actor_lr": 1e-4,
         "critic_lr": 1e-3,
-        "network": {"hidden_sizes": (256, 256)},
-        "noise": {"kind": "gaussian", "sigma": 0.1},
-        "eval_every": 1_000,
+        "critic_weight_decay": 1e-2,
+        "gamma": 0.99,
+        "tau": 0.001,
+        "batch_size": 64,
+        "buffer_size": 1_000_000,
+        "network": {"hidden_sizes": (400, 300), "critic_action_layer": 1, "init": "paper",
+                    "norm": "batch"},
+        "noise": {"kind": "ou", "theta": 0.15, "sigma": 0.2, "dt": 1.0},
     },
+    # Tuned to solve Pendulum-v1 (eval >= -200) within 10k steps in well under 90 s on 2 cores.
+    "pendulum": _PENDULUM,
+    "pendulum-td3": {**_PENDULUM, "algo": "td3"},
+    **{name: {**_MUJOCO, "env": env} for name, env in _MUJOCO_ENVS.items()},
+    **{f"{name}-td3": {**_MUJOCO, "env": env, "algo": "td3"}
+       for name, env in _MUJOCO_ENVS.items()},
 }
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "default": "the dataclass defaults",
     "seed": "the lesson's values (400-300, batch 64, tau 0.001, gamma 0.99)",
-    "pendulum": "tuned to solve Pendulum-v1 within 10k steps in under 90 s on 2 cores",
+    "paper-2015": "the DDPG paper exactly (Lillicrap et al. 2015, section 7)",
+    "pendulum": "DDPG tuned to solve Pendulum-v1 within 10k steps in under 90 s on 2 cores",
+    "pendulum-td3": "TD3 with the pendulum settings",
+    **{name: f"DDPG on {env}, rl-zoo settings (400-300, batch 256, 10k warm-up, 1M steps)"
+       for name, env in _MUJOCO_ENVS.items()},
+    **{f"{name}-td3": f"TD3 on {env}, rl-zoo settings" for name, env in _MUJOCO_ENVS.items()},
 }
-# The preset `ddpg train --env ID` uses when no --preset is given.
-ENV_PRESETS: dict[str, str] = {"Pendulum-v1": "pendulum"}
+# The preset `ddpg train --env ID [--algo A]` uses when no --preset is given.
+ENV_PRESETS: dict[tuple[str, str], str] = {
+    ("Pendulum-v1", "ddpg"): "pendulum", ("Pendulum-v1", "td3"): "pendulum-td3",
+    **{(env, "ddpg"): name for name, env in _MUJOCO_ENVS.items()},
+    **{(env, "td3"): f"{name}-td3" for name, env in _MUJOCO_ENVS.items()},
+}
 
 
-def preset_for_env(env_id: str) -> str:
-    return ENV_PRESETS.get(env_id, "default")
+def preset_for_env(env_id: str, algo: str = "ddpg") -> str:
+    return ENV_PRESETS.get((env_id, algo), "default")
 
 
 def _suggest(word: str, choices: list[str]) -> str:
@@ -304,7 +379,7 @@ def from_preset(name: str, base: Config | None = None) -> Config:
             f"unknown preset {name!r}.{_suggest(name, list(PRESETS))} "
             f"Available presets: {', '.join(PRESETS)} (see `ddpg presets`)."
         )
-    return merge(base or Config(), PRESETS[name], f"preset {name!r}")
+    return merge(base or Config(), {**PRESETS[name], "preset": name}, f"preset {name!r}")
 
 
 def load_yaml(path: str | Path, base: Config) -> Config:
@@ -324,10 +399,13 @@ def load_yaml(path: str | Path, base: Config) -> Config:
 
 
 def resolve(preset: str | None = None, config_file: str | Path | None = None,
-            env: str | None = None) -> Config:
-    """defaults < preset (or the env's tuned preset) < config file. Flags are applied by the CLI."""
-    name = preset or preset_for_env(env or Config.env)
+            env: str | None = None, algo: str | None = None) -> Config:
+    """defaults < preset (or the tuned preset of env and algo) < config file. Flags are applied
+    by the CLI. A preset made for another algorithm keeps the requested one."""
+    name = preset or preset_for_env(env or Config.env, algo or Config.algo)
     cfg = from_preset(name)
+    if algo is not None and cfg.algo != algo:
+        cfg = dataclasses.replace(cfg, algo=algo)
     if config_file is not None:
         cfg = load_yaml(config_file, cfg)
     return cfg
@@ -361,4 +439,5 @@ def diff_from_defaults(c: Config) -> dict[str, Any]:
                 out[prefix + f.name] = a
 
     walk(c, Config(), "")
+    out.pop("preset", None)
     return out

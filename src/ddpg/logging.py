@@ -13,7 +13,7 @@ METRICS_FILE = "metrics.csv"
 # reproducible for a given seed on a given machine.
 COLUMNS = ("step", "episodes", "updates", "eval_return_mean", "eval_return_std",
            "train_return_last", "critic_loss", "actor_loss", "q_mean", "sigma",
-           "time_s", "steps_per_s")
+           "q_estimate", "mc_return", "time_s", "steps_per_s")
 
 
 class RunLogger:
@@ -92,9 +92,10 @@ class RunLogger:
         self.rows += 1
         if self._tb is not None:
             for k in ("eval_return_mean", "eval_return_std", "critic_loss", "actor_loss",
-                      "q_mean", "sigma", "steps_per_s"):
+                      "q_mean", "sigma", "q_estimate", "mc_return", "steps_per_s"):
                 if row.get(k) not in (None, ""):
-                    self._tb.add_scalar(f"{'eval' if k.startswith('eval') else 'train'}/{k}",
+                    group = "eval" if k.startswith(("eval", "q_est", "mc_")) else "train"
+                    self._tb.add_scalar(f"{group}/{k}",
                                         row[k], row["step"])
             self._tb.flush()
         if self._progress is None:

@@ -46,3 +46,19 @@ def polyak_update(params: Iterable[torch.Tensor], target_params: Iterable[torch.
         raise ValueError(f"{len(params)} parameters but {len(target_params)} target parameters.")
     if params:
         torch._foreach_lerp_(target_params, params, tau)
+
+
+def clipped_double_q_target(rewards: torch.Tensor, dones: torch.Tensor, next_q1: torch.Tensor,
+                            next_q2: torch.Tensor, gamma: float) -> torch.Tensor:
+    """TD3's target: y = r + gamma * (1 - done) * min(Q1'(s', a'), Q2'(s', a'))."""
+    return td_target(rewards, dones, torch.minimum(next_q1, next_q2), gamma)
+
+
+def smoothed_target_action(next_action: torch.Tensor, noise_std: float, noise_clip: float,
+                           generator: torch.Generator | None = None) -> torch.Tensor:
+    """TD3's target policy smoothing: a' = clip(mu'(s') + clip(eps, -c, c), -1, 1), with
+    eps ~ N(0, noise_std^2) per action dimension (actions in normalised units)."""
+    eps = torch.randn(next_action.shape, generator=generator, device=next_action.device,
+                      dtype=next_action.dtype)
+    eps = (eps * noise_std).clamp(-noise_clip, noise_clip)
+    return (next_action + eps).clamp(-1.0, 1.0)

@@ -20,6 +20,7 @@ from ddpg.envs import to_env_action
 from ddpg.errors import PolicyFileError
 from ddpg.fileio import atomic_torch_save
 from ddpg.networks import Actor
+from ddpg.normalization import RunningNorm
 
 FORMAT, VERSION = "ddpg-policy", 1
 POLICY_FILE = "policy.pt"
@@ -30,8 +31,10 @@ class Policy:
     observations and returns actions in [low, high] of the same leading shape."""
 
     def __init__(self, actor: Actor, low: np.ndarray, high: np.ndarray,
-                 metadata: dict[str, Any] | None = None) -> None:
-        self.actor = actor.eval()
+                 metadata: dict[str, Any] | None = None,
+                 obs_norm: RunningNorm | None = None) -> None:
+        self.actor = actor
+        self.obs_norm = obs_norm
         self.low = np.asarray(low, dtype=np.float32)
         self.high = np.asarray(high, dtype=np.float32)
         self.metadata = dict(metadata or {})
@@ -45,7 +48,13 @@ class Policy:
         if o.shape[-1] != self.obs_dim or o.ndim not in (1, 2):
             raise ValueError(f"observation has shape {o.shape}; expected ({self.obs_dim},) "
                              f"or (N, {self.obs_dim}).")
-        a = self.actor(torch.from_numpy(o.reshape(-1, self.obs_dim))).numpy()
+        o = o.reshape(-1, self.obs_dim)
+        if self.obs_norm is not None:  # the training statistics travel with the policy
+            o = self.obs_norm.normalize(o)
+        training = self.actor.training
+        self.actor.eval()
+        a = self.actor(torch.from_numpy(o)).numpy()
+        self.actor.train(training)
         a = to_env_action(a, self.low, self.high)
         return a[0] if single else a
 
@@ -55,7 +64,8 @@ class Policy:
         meta = dict(self.metadata, low=self.low.tolist(), high=self.high.tolist(),
                     ddpg_version=__version__, torch_version=torch.__version__)
         payload = {"format": FORMAT, "version": VERSION, "metadata": json.dumps(meta),
-                   "actor": {k: v.detach().cpu() for k, v in self.actor.state_dict().items()}}
+                   "actor": {k: v.detach().cpu() for k, v in self.actor.state_dict().items()},
+                   "obs_norm": None if self.obs_norm is None else self.obs_norm.state_dict()}
         return atomic_torch_save(payload, path)
 
 
@@ -85,6 +95,10 @@ def load(path: str | Path) -> Policy:
         actor = Actor(int(meta["obs_dim"]), int(meta["action_dim"]), 1.0, net.hidden_sizes,
                       net.activation, net.norm, net.init)
         actor.load_state_dict(payload["actor"])
-        return Policy(actor, np.array(meta["low"]), np.array(meta["high"]), meta)
+        obs_norm = None
+        if payload.get("obs_norm") is not None:
+            obs_norm = RunningNorm(int(meta["obs_dim"]))
+            obs_norm.load_state_dict(payload["obs_norm"])
+        return Policy(actor, np.array(meta["low"]), np.array(meta["high"]), meta, obs_norm)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise PolicyFileError(f"{str(p)!r} is a damaged ddpg policy file: {e}") from e

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ddpg import config as cfgmod
-from ddpg.agent import DDPGAgent
+from ddpg.agent import Agent
 from ddpg.buffer import ReplayBuffer, estimate_bytes
 from ddpg.checkpoint import CheckpointManager, Loaded, estimate_checkpoint_bytes
 from ddpg.config import Config
@@ -49,12 +49,12 @@ class StepContext:
     step: int
     episodes: int
     rewards: np.ndarray
-    agent: DDPGAgent
+    agent: Agent
 
 
 @dataclass
 class TrainResult:
-    agent: DDPGAgent
+    agent: Agent
     policy: Policy
     run_dir: Path
     buffer: ReplayBuffer
@@ -120,7 +120,7 @@ class Trainer:
         self.low, self.high = space.low.astype(np.float32), space.high.astype(np.float32)
         self.obs_dim = self.envs.single_observation_space.shape[0]
         self.action_dim = space.shape[0]
-        self.agent = DDPGAgent(self.obs_dim, self.action_dim, config, self.rngs["noise"])
+        self.agent = Agent(self.obs_dim, self.action_dim, config, self.rngs["noise"])
         capacity = min(config.buffer_size, config.total_steps)
         self._check_memory(capacity)
         self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
@@ -129,13 +129,15 @@ class Trainer:
         self.checkpoints = CheckpointManager(self.run_dir / CHECKPOINT_DIR,
                                              config.keep_checkpoints)
         meta = {"env": self.env_name, "obs_dim": self.obs_dim, "action_dim": self.action_dim,
-                "network": cfgmod.to_dict(config)["network"], "seed": config.seed}
-        self.policy = Policy(self.agent.actor, self.low, self.high, meta)
+                "network": cfgmod.to_dict(config)["network"], "seed": config.seed,
+                "algo": config.algo}
+        self.policy = Policy(self.agent.actor, self.low, self.high, meta, self.agent.obs_norm)
         self.seeds = episode_seeds(config.eval_seed, config.eval_episodes)
         self.evaluations: list[dict[str, Any]] = []
 
         # counters and accumulators: everything below is in the checkpoint
-        self.sums = torch.zeros(3, device=self.agent.device)  # critic loss, actor loss, Q
+        # since the last evaluation: sums of critic loss, actor loss, Q, actor updates
+        self.sums = torch.zeros(4, device=self.agent.device)
         self.n_sums = 0
         self.ep_return, self.ep_len = np.zeros(n), np.zeros(n, dtype=np.int64)
         self.episodes, self.step, self.skipped = 0, 0, 0
@@ -149,6 +151,8 @@ class Trainer:
             self.log = RunLogger(self.run_dir, config.total_steps, config.tensorboard,
                                  config.progress)
             self.obs, _ = self.envs.reset(seed=[config.seed + i for i in range(n)])
+            if self.agent.obs_norm is not None:
+                self.agent.obs_norm.update(self.obs)
         else:
             self._load(resume)
 
@@ -275,6 +279,8 @@ class Trainer:
             done = done | ~good
         self.buffer.add(self.obs[good], action[good], reward[good], final_next[good],
                         terminated[good])
+        if self.agent.obs_norm is not None:
+            self.agent.obs_norm.update(final_next[good])
         self.obs = next_obs
         self.step += n
         self.ep_return += np.where(good, reward, 0.0)
@@ -291,23 +297,29 @@ class Trainer:
         c = self.config
         for _ in range(c.updates_per_step * c.num_envs):
             info = self.agent.update(self.buffer.sample(c.batch_size))
-            self.sums += torch.stack((info["critic_loss"], info["actor_loss"], info["q"]))
+            self.sums += torch.stack((info["critic_loss"], info["actor_loss"], info["q"],
+                                      info["actor_updated"]))
             self.n_sums += 1
 
     def _evaluate(self) -> dict[str, Any]:
         def act(o: np.ndarray) -> np.ndarray:
             return to_env_action(self.agent.act(o[None])[0], self.low, self.high)
 
-        returns = evaluate(act, self.eval_env, self.seeds)
-        means = (self.sums / max(self.n_sums, 1)).tolist()  # the one host sync per evaluation
+        ev = evaluate(act, self.eval_env, self.seeds, self.agent.q_value, self.config.gamma)
+        critic, actor, q, actor_n = self.sums.tolist()  # the one host sync per evaluation
+        n = max(self.n_sums, 1)
+        means = [critic / n, actor / max(actor_n, 1), q / n]
         if self.n_sums and not all(math.isfinite(x) for x in means):
             self._diverged(f"the losses (critic {means[0]}, actor {means[1]})")
         has = bool(self.n_sums)
+        returns = ev.returns
         row = {"step": self.step, "episodes": self.episodes, "updates": self.agent.updates,
                "eval_return_mean": float(returns.mean()), "eval_return_std": float(returns.std()),
                "train_return_last": "" if self.log.last_episode is None else self.log.last_episode,
-               "critic_loss": means[0] if has else "", "actor_loss": means[1] if has else "",
-               "q_mean": means[2] if has else "", "sigma": self.agent.noise.schedule(self.step)}
+               "critic_loss": means[0] if has else "",
+               "actor_loss": means[1] if has and actor_n else "",
+               "q_mean": means[2] if has else "", "sigma": self.agent.noise.schedule(self.step),
+               "q_estimate": ev.q_estimate, "mc_return": ev.mc_return}
         self.sums.zero_()
         self.n_sums = 0
         return row
