@@ -137,7 +137,11 @@ class Agent:
         if self._has_batch_norm:
             self.actor.train()
         if step is not None:
-            a = np.clip(a + self.noise.sample(step), -1.0, 1.0)
+            noise = self.noise.sample(step)
+            if noise.shape != a.shape:
+                raise ValueError(f"act() got {a.shape[0]} observations but the noise is kept for "
+                                 f"num_envs={noise.shape[0]} environments; pass one per env.")
+            a = np.clip(a + noise, -1.0, 1.0)
         return a
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:

@@ -1,0 +1,37 @@
+import pytest
+import torch
+
+from ddpg.adam import FusedAdam
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
+@pytest.mark.parametrize("fused", [True, False])
+def test_matches_torch_adam(weight_decay, fused):
+    torch.manual_seed(0)
+    ours = [torch.randn(5, 3, requires_grad=True), torch.randn(3, requires_grad=True)]
+    ref = [p.detach().clone().requires_grad_(True) for p in ours]
+    opt = FusedAdam(ours, lr=1e-2, weight_decay=weight_decay)
+    opt._fused = fused
+    ref_opt = torch.optim.Adam(ref, lr=1e-2, weight_decay=weight_decay)
+    for i in range(10):
+        for params, o in ((ours, opt), (ref, ref_opt)):
+            o.zero_grad()
+            loss = (params[0].sum(0) * params[1]).pow(2).sum() + i * params[1].sum()
+            loss.backward()
+            o.step()
+    for a, b in zip(ours, ref):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_state_round_trip_and_errors():
+    p = [torch.randn(4, requires_grad=True)]
+    opt = FusedAdam(p)
+    with pytest.raises(RuntimeError, match="before backward"):
+        opt.step()
+    p[0].sum().backward()
+    opt.step()
+    other = FusedAdam([torch.randn(4, requires_grad=True)])
+    other.load_state_dict(opt.state_dict())
+    assert torch.equal(other.exp_avg[0], opt.exp_avg[0]) and other.steps[0].item() == 1
+    with pytest.raises(ValueError, match="does not fit"):
+        FusedAdam([torch.randn(5, requires_grad=True)]).load_state_dict(opt.state_dict())

@@ -1,0 +1,48 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from ddpg.agent import Agent
+from ddpg.config import Config, NetworkConfig, NoiseConfig
+
+
+def cfg(**kw):
+    return dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(16,)), **kw)
+
+
+def test_act_shapes_noise_and_clipping():
+    agent = Agent(3, 2, cfg(noise=NoiseConfig(sigma=5.0), num_envs=50))
+    obs = np.zeros((50, 3), np.float32)
+    clean = agent.act(obs)
+    assert clean.shape == (50, 2) and np.array_equal(clean, agent.act(obs))  # deterministic
+    noisy = agent.act(obs, step=0)
+    assert noisy.min() >= -1 and noisy.max() <= 1 and not np.array_equal(noisy, clean)
+    assert np.isin(noisy, [-1.0, 1.0]).mean() > 0.6  # sigma 5 clips most
+    small = Agent(3, 2, cfg(noise=NoiseConfig(sigma=0.01), num_envs=50)).act(obs, step=0)
+    assert len({tuple(r) for r in small}) == 50  # independent noise per environment
+    with pytest.raises(ValueError, match="num_envs=50"):
+        agent.act(obs[:3], step=0)
+
+
+def test_state_dict_round_trip_restores_everything():
+    a = Agent(3, 1, cfg(algo="td3", obs_norm=True))
+    a.obs_norm.update(np.random.default_rng(0).normal(size=(10, 3)))
+    a.act(np.zeros((1, 3)), step=0)
+    b = Agent(3, 1, cfg(algo="td3", obs_norm=True, seed=9))
+    b.load_state_dict(a.state_dict())
+    for x, y in zip(a.critic.parameters(), b.critic.parameters()):
+        assert torch.equal(x, y)
+    assert np.array_equal(a.noise.sample(0), b.noise.sample(0))
+    assert torch.equal(torch.randn(3, generator=a.generator), torch.randn(3, generator=b.generator))
+    assert np.array_equal(a.obs_norm.mean, b.obs_norm.mean)
+
+
+def test_bf16_refused_without_native_support(monkeypatch):
+    from ddpg import agent as agent_mod
+    from ddpg.errors import ConfigError
+
+    monkeypatch.setattr(agent_mod, "native_bf16", lambda device: (False, "no avx512_bf16"))
+    with pytest.raises(ConfigError, match="precision='bf16': no avx512_bf16.*--precision fp32"):
+        Agent(3, 1, cfg(precision="bf16"))
