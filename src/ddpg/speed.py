@@ -97,11 +97,12 @@ class _SeedCritic(nn.Module):
         return self.net(torch.cat([s, a], dim=1))
 
 
-def _random_buffer(obs_dim: int, action_dim: int, n: int = 10_000):
+def _random_buffer(obs_dim: int, action_dim: int, n: int = 10_000, device: str = "cpu"):
     from ddpg.buffer import ReplayBuffer
 
     g = np.random.default_rng(0)
-    buf = ReplayBuffer(n, obs_dim, action_dim, torch.Generator().manual_seed(0))
+    buf = ReplayBuffer(n, obs_dim, action_dim,
+                       torch.Generator(torch.device(device)).manual_seed(0), device)
     buf.add(g.normal(size=(n, obs_dim)), g.uniform(-1, 1, (n, action_dim)), g.normal(size=n),
             g.normal(size=(n, obs_dim)), g.random(n) < 0.01)
     return buf
@@ -139,14 +140,12 @@ def seed_update_workload(obs_dim: int, action_dim: int, hidden: tuple[int, ...],
 
 def bench_config(env: str, batch: int, hidden: tuple[int, ...], warmup: int, steps: int,
                  device: str = "cpu", precision: str = "fp32") -> Config:
-    fields = {f.name for f in dataclasses.fields(Config)}
-    extra = {"precision": precision} if "precision" in fields else {}
     return dataclasses.replace(
         Config(), env=env, batch_size=batch, network=NetworkConfig(hidden_sizes=hidden),
         noise=NoiseConfig(kind="gaussian", sigma=0.1), warmup_steps=warmup,
         total_steps=warmup + steps, buffer_size=max(warmup + steps, batch), tau=0.005, eval_every=0,
         eval_episodes=1, checkpoint_every=0, save_buffer=False, tensorboard=False,
-        progress=False, out="/tmp/ddpg-speed", device=device, **extra)
+        progress=False, out="/tmp/ddpg-speed", device=device, precision=precision)
 
 
 def ddpg_update_workload(obs_dim: int, action_dim: int, cfg: Config) -> Callable[[], None]:
@@ -154,7 +153,7 @@ def ddpg_update_workload(obs_dim: int, action_dim: int, cfg: Config) -> Callable
 
     torch.manual_seed(0)
     agent = DDPGAgent(obs_dim, action_dim, cfg)
-    buf = _random_buffer(obs_dim, action_dim)
+    buf = _random_buffer(obs_dim, action_dim, device=cfg.device)
 
     def run() -> None:
         agent.update(buf.sample(cfg.batch_size))

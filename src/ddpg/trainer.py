@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ddpg import config as cfgmod
-from ddpg.agent import Agent
+from ddpg.agent import Agent, resolve_device
 from ddpg.buffer import ReplayBuffer, estimate_bytes
 from ddpg.checkpoint import CheckpointManager, Loaded, estimate_checkpoint_bytes
 from ddpg.config import Config
@@ -71,10 +71,10 @@ class TrainResult:
                      if r["eval_return_mean"] >= threshold), None)
 
 
-def seed_streams(seed: int) -> dict[str, Any]:
-    """Independent random streams derived from one seed."""
+def seed_streams(seed: int, device: str = "cpu") -> dict[str, Any]:
+    """Independent random streams derived from one seed; replay sampling draws on `device`."""
     warmup, noise, sampling = np.random.SeedSequence(seed).spawn(3)
-    gen = torch.Generator()
+    gen = torch.Generator(torch.device(device))
     gen.manual_seed(int(sampling.generate_state(1, np.uint64)[0] >> np.uint64(1)))
     return {"warmup": np.random.default_rng(warmup), "noise": np.random.default_rng(noise),
             "sampling": gen}
@@ -110,7 +110,7 @@ class Trainer:
         factory, self.env_name = env_factory(env if env is not None else config.env)
         torch.set_num_threads(config.threads or available_cores())
         torch.manual_seed(config.seed)  # network initialisation
-        self.rngs = seed_streams(config.seed)
+        self.rngs = seed_streams(config.seed, str(resolve_device(config)))
 
         n = config.num_envs
         self.envs = gym.vector.SyncVectorEnv([lambda: EpisodeRecorder(factory())] * n,
