@@ -152,3 +152,13 @@ def test_load_runs_rejects_config_without_env(tmp_path):
     run = write_run(tmp_path / "r", "seed_only: true\n", [1000], 0)
     with pytest.raises(RunDirError, match="no 'env' key"):
         load_runs([run])
+
+
+def test_partial_last_line_is_skipped(tmp_path, capsys):
+    from ddpg.plot import _read_metrics
+
+    f = tmp_path / "metrics.csv"
+    f.write_text("step,eval_return_mean\n100,-5\n200,-4\n300,-")
+    m = _read_metrics(f)
+    assert m["step"].tolist() == [100.0, 200.0]
+    assert "partial last line" in capsys.readouterr().err

@@ -217,17 +217,19 @@ def run_sb3(config: Config, run_dir: Path) -> None:
     from ddpg.system import available_cores
 
     run_dir = Path(run_dir)
+    torch.set_num_threads(config.threads or available_cores())
+    eval_env = make(config.env)  # an unusable environment fails here, before run_dir is touched
+    model = make_model(config)
     _prepare_run_dir(run_dir)
     differences = sb3_differences(config)
     for key, why in differences.items():
         print(f"sb3 baseline: {key}: {why}", file=sys.stderr)
+    where = dataclasses.replace(config, out=str(run_dir.parent), run_name=run_dir.name)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(
-        {**cfgmod.to_dict(config), "library": LIBRARY, "sb3_version": stable_baselines3.__version__,
-         "sb3_differences": differences}, sort_keys=False))
+        {**cfgmod.to_dict(where), "library": LIBRARY,
+         "sb3_version": stable_baselines3.__version__, "sb3_differences": differences},
+        sort_keys=False))
 
-    torch.set_num_threads(config.threads or available_cores())
-    model = make_model(config)
-    eval_env = make(config.env)
     seeds = episode_seeds(config.eval_seed, config.eval_episodes)
     policy = model.policy
 

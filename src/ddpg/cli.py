@@ -23,6 +23,8 @@ commands:
   eval      noise-free mean and std of a trained policy's return
   presets   list the named presets and how they differ from the defaults
   plot      learning curves (mean and 95 % bootstrap band over seeds) and Q diagnostics
+  benchmark run a suite (envs x algos x seeds) resumably, optionally beside stable-baselines3,
+            and write a results table (IQM with bootstrap CIs) with plots
   speed     measure training speed against the machine's limit and stable-baselines3
 
 Run `ddpg COMMAND --help` for a command's options.
@@ -145,8 +147,14 @@ def cmd_plot(argv: Sequence[str]) -> int:
     return plot_main(list(argv))
 
 
+def cmd_benchmark(argv: Sequence[str]) -> int:
+    from ddpg.benchmark import benchmark_main
+
+    return benchmark_main(list(argv))
+
+
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "presets": cmd_presets, "plot": cmd_plot,
-            "speed": cmd_speed}
+            "benchmark": cmd_benchmark, "speed": cmd_speed}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

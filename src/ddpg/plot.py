@@ -63,6 +63,15 @@ def _read_config(path: Path) -> dict:
     return data
 
 
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        if f.tell() == 0:
+            return True
+        f.seek(-1, 2)
+        return f.read(1) == b"\n"
+
+
 def _read_metrics(path: Path) -> dict[str, np.ndarray]:
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -75,6 +84,9 @@ def _read_metrics(path: Path) -> dict[str, np.ndarray]:
         raise RunDirError(f"{path}: no column {', '.join(missing)} in header {header}; pass run "
                           f"directories written by `ddpg train` or the sb3 baseline runner.")
     body = [r for r in rows[1:] if r]
+    if body and not _ends_with_newline(path):  # a run killed mid-write: its last line is cut
+        print(f"warning: {path}: skipping a partial last line", file=sys.stderr)
+        body = body[:-1]
     try:
         values = np.array([[float(x) if x.strip() else np.nan for x in r] for r in body],
                           dtype=np.float64).reshape(len(body), len(header))

@@ -1,0 +1,201 @@
+"""`ddpg benchmark`: the tiny suite end to end with the sb3 baseline, skipping finished runs,
+redoing and resuming unfinished ones, and clear errors for bad suite files."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from ddpg.benchmark import benchmark_main, load_suite, train_flags
+from ddpg.logging import COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "benchmarks" / "suites" / "tiny.yaml"
+NAMES = [f"{algo}-Pendulum-v1-s{seed}" for algo in ("ddpg", "td3") for seed in (0, 1)]
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames or ()) == COLUMNS
+        return list(reader)
+
+
+def lines(text: str, verb: str) -> list[str]:
+    return [line for line in text.splitlines() if line.split(" ", 1)[0] == verb]
+
+
+def test_suite_files_in_the_repository_are_valid():
+    for path in sorted((ROOT / "benchmarks" / "suites").glob("*.yaml")):
+        suite = load_suite(path)
+        assert suite.name == path.stem and suite.entries
+    tiny = load_suite(TINY).entries[0]
+    assert (tiny.env, tiny.algos, tiny.seeds, tiny.steps, tiny.eval_every) == \
+        ("Pendulum-v1", ("ddpg", "td3"), (0, 1), 300, 150)
+
+
+def test_nested_overrides_become_one_flag_per_value(tmp_path):
+    path = tmp_path / "nested.yaml"
+    path.write_text("name: n\nruns:\n  - {env: Pendulum-v1, algos: [td3], seeds: 1, steps: 300, "
+                    "eval_every: 0, overrides: {network: {hidden-sizes: [8]}, td3: "
+                    "{policy_delay: 3}}}\n")
+    entry = load_suite(path).entries[0]
+    assert entry.overrides == {"network.hidden-sizes": [8], "td3.policy_delay": 3}
+    assert train_flags(entry.overrides) == ["--network.hidden-sizes", "8",
+                                            "--td3.policy-delay", "3"]
+
+
+def test_train_flags_spell_overrides_as_tyro_does():
+    assert train_flags({"network.hidden-sizes": [16, 16], "warmup_steps": 100,
+                        "tensorboard": False, "obs-norm": True, "noise.kind": "ou"}) == [
+        "--network.hidden-sizes", "16", "16", "--warmup-steps", "100", "--no-tensorboard",
+        "--obs-norm", "--noise.kind", "ou"]
+
+
+def test_tiny_suite_with_sb3_baseline_end_to_end(tmp_path, capsys):
+    pytest.importorskip("stable_baselines3")
+    results, report = tmp_path / "results", tmp_path / "docs" / "results.md"
+    args = [str(TINY), "--baseline", "sb3", "--results", str(results), "--report", str(report),
+            "--jobs", "2"]
+    assert benchmark_main(args) == 0
+    out = capsys.readouterr().out
+    assert len(lines(out, "start")) == 8 and len(lines(out, "done")) == 8
+    assert all("final return" in line for line in lines(out, "done"))
+    first: dict[Path, list[dict[str, str]]] = {}
+    for lib in ("ddpg", "sb3"):
+        for name in NAMES:
+            run = results / "tiny" / lib / name
+            assert (run / "config.yaml").is_file()
+            first[run] = rows(run / "metrics.csv")
+            assert [int(r["step"]) for r in first[run]] == [150, 300]
+    assert "library: sb3" in (results / "tiny/sb3/td3-Pendulum-v1-s0/config.yaml").read_text()
+
+    text = report.read_text()
+    assert "| library | algo | preset | steps | runs | final return IQM [95 % CI] |" in text
+    for lib in ("ddpg", "sb3"):
+        assert f"| {lib} | DDPG | pendulum | 300 | 2 |" in text
+        assert f"| {lib} | TD3 | pendulum-td3 | 300 | 2 |" in text
+    assert text.count("ddpg's final-return CI") == 2
+    assert "rl-baselines3-zoo" in text  # published Pendulum figures
+    assert "`ddpg benchmark " in text and "--baseline sb3" in text
+    for figure in ("results_tiny_Pendulum-v1.png", "results_tiny_Pendulum-v1_q.svg"):
+        assert (report.parent / figure).is_file() and figure in text
+
+    # a rerun skips every finished run and changes none of their files
+    metrics = sorted(results.rglob("metrics.csv"))
+    before = {p: p.read_bytes() for p in metrics}
+    assert benchmark_main(args) == 0
+    out = capsys.readouterr().out
+    skipped = lines(out, "skip")
+    assert len(skipped) == 8 and all("final return" in line for line in skipped)
+    assert not lines(out, "start") and not lines(out, "restart")
+    assert {p: p.read_bytes() for p in metrics} == before
+
+    # runs whose metrics.csv was cut short (killed after the first evaluation) are redone;
+    # the tiny suite checkpoints only at the end, so the ddpg run cannot resume either
+    cut = [results / "tiny" / lib / "td3-Pendulum-v1-s1" for lib in ("ddpg", "sb3")]
+    for run in cut:
+        text = (run / "metrics.csv").read_text().splitlines(keepends=True)
+        (run / "metrics.csv").write_text("".join(text[:2]) + text[2][:20])  # a partial line
+    assert benchmark_main(args + ["--dry-run"]) == 0
+    assert len(lines(capsys.readouterr().out, "would")) == 8
+    assert benchmark_main(args) == 0
+    out = capsys.readouterr().out
+    assert len(lines(out, "skip")) == 6 and len(lines(out, "restart")) == 2
+    assert len(lines(out, "done")) == 2
+    for run in cut:  # same seed, same settings, same thread count: the same run again
+        redone = rows(run / "metrics.csv")
+        assert [r["eval_return_mean"] for r in redone] == \
+            [r["eval_return_mean"] for r in first[run]]
+
+
+def test_interrupted_ddpg_run_resumes_from_its_checkpoint(tmp_path, capsys):
+    suite = tmp_path / "resume.yaml"
+    suite.write_text("""name: resume
+runs:
+  - env: Pendulum-v1
+    algos: [td3]
+    seeds: [3]
+    steps: 300
+    eval_every: 150
+    eval_episodes: 2
+    overrides: {network.hidden-sizes: [16, 16], warmup-steps: 100, checkpoint-every: 150,
+                tensorboard: false}
+""")
+    results = tmp_path / "results"
+    args = [str(suite), "--results", str(results), "--report", str(tmp_path / "r.md"),
+            "--jobs", "2"]  # one thread for the one run
+    assert benchmark_main(args) == 0
+    run = results / "resume" / "ddpg" / "td3-Pendulum-v1-s3"
+    full = rows(run / "metrics.csv")
+    assert not (run / "tb").exists()  # the override reached `ddpg train` as --no-tensorboard
+    # as if killed after the checkpoint of step 150: no final checkpoint, no final row
+    for f in (run / "checkpoints").iterdir():  # ckpt-<step>.*, buffer-<from>-<to>.pt
+        if int(f.stem.split("-")[-1]) == 300:
+            f.unlink()
+    text = (run / "metrics.csv").read_text().splitlines(keepends=True)
+    (run / "metrics.csv").write_text("".join(text[:2]))
+    capsys.readouterr()
+    assert benchmark_main(args) == 0
+    out = capsys.readouterr().out
+    assert len(lines(out, "resume")) == 1 and "checkpoint of step 150" in out
+    assert len(lines(out, "done")) == 1 and not lines(out, "restart")
+    resumed = rows(run / "metrics.csv")
+    assert [int(r["step"]) for r in resumed] == [150, 300]
+    assert resumed[1]["eval_return_mean"] == full[1]["eval_return_mean"]  # an exact resume
+
+
+GOOD = {"env": "Pendulum-v1", "algos": ["ddpg"], "seeds": 1, "steps": 300, "eval_every": 150}
+
+
+@pytest.mark.parametrize("suite, expected", [
+    ({"name": "x", "runz": [GOOD]}, ["'runz'", "Did you mean 'runs'"]),
+    ({"name": "a b", "runs": [GOOD]}, ["name='a b'"]),
+    ({"name": "..", "runs": [GOOD]}, ["name='..'"]),
+    ({"name": "x", "runs": []}, ["runs=[]"]),
+    ({"name": "x", "runs": [{**GOOD, "seeds": 0}]}, ["runs[0]", "seeds=0"]),
+    ({"name": "x", "runs": [{**GOOD, "algos": ["ddpg", "sac"]}]}, ["algos=['ddpg', 'sac']"]),
+    ({"name": "x", "runs": [{**GOOD, "env": "Pendulum-v9"}]}, ["'Pendulum-v9'", "Pendulum-v1"]),
+    ({"name": "x", "runs": [{k: v for k, v in GOOD.items() if k != "steps"}]}, ["'steps'"]),
+    ({"name": "x", "runs": [{**GOOD, "stepz": 3}]}, ["'stepz'"]),
+    ({"name": "x", "runs": [{**GOOD, "preset": "pendullum"}]}, ["'pendullum'", "'pendulum'"]),
+    ({"name": "x", "runs": [{**GOOD, "overrides": {"seed": 3}}]}, ["'seed'", "seeds"]),
+    ({"name": "x", "runs": [{**GOOD, "overrides": {"network.hidden-sizez": [8]}}]},
+     ["runs[0]", "hidden_sizez"]),
+    ({"name": "x", "runs": [{**GOOD, "overrides": {"warmup-steps": 1000}}]},
+     ["runs[0]", "warmup_steps=1000"]),
+])
+def test_bad_suite_exits_2_naming_the_key(tmp_path, capsys, suite, expected):
+    import yaml
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    results = tmp_path / "results"
+    assert benchmark_main([str(path), "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ddpg benchmark: error: ") and "Traceback" not in err
+    for part in expected:
+        assert part in err
+    assert not results.exists()
+
+
+def test_unreadable_suite_exits_2(tmp_path, capsys):
+    (tmp_path / "broken.yaml").write_text("name: x\nruns: [\n")
+    assert benchmark_main([str(tmp_path / "broken.yaml")]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    assert benchmark_main([str(tmp_path / "missing.yaml")]) == 2
+    assert "cannot read the suite file" in capsys.readouterr().err
+
+
+def test_results_run_with_other_settings_are_not_mixed_in(tmp_path, capsys):
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\nruns:\n  - {env: Pendulum-v1, algos: [ddpg], seeds: 1, "
+                     "steps: 300, eval_every: 150, overrides: {warmup-steps: 100}}\n")
+    run = tmp_path / "results" / "s" / "ddpg" / "ddpg-Pendulum-v1-s0"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("env: Pendulum-v1\nalgo: ddpg\ntotal_steps: 999\n")
+    assert benchmark_main([str(suite), "--results", str(tmp_path / "results"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "total_steps: 999 there, 300 in the suite" in err and (run / "config.yaml").exists()
