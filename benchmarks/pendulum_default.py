@@ -81,11 +81,12 @@ def main() -> None:
                    for r in results)
     ok_final = sum(r["final20"] >= SOLVED for r in results)
     lines = [
-        f"## `ddpg train` {' '.join(a.extra)} (Pendulum-v1 default), "
+        f"## `{' '.join(['ddpg train', *a.extra])}`, {len(results)} seeds, "
         f"{datetime.date.today().isoformat()}",
         "",
         f"CPU: {cpu_model()} ({cpu_flags()}), {len(__import__('os').sched_getaffinity(0))} cores. "
-        f"Command: `python benchmarks/pendulum_default.py --seeds {a.seeds}`.",
+        f"Command: `python benchmarks/pendulum_default.py --seeds {a.seeds}"
+        + (f" -- {' '.join(a.extra)}`." if a.extra else "`."),
         "",
         "| seed | steps to solve (eval >= -200) | last training eval (10 ep) | final policy, 20 other episodes | command wall time (s) | training time (s) |",
         "|---|---|---|---|---|---|",
