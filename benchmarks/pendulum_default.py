@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
-import platform
 import re
 import subprocess
 import sys
@@ -19,26 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from ddpg import system
+
 SOLVED = -200.0
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-    flags = set(re.search(r"^flags\s*:(.*)$", text, re.M).group(1).split())
-    return ", ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags)
+    return ", ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+                     if f in system.cpu_flags())
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -84,7 +71,7 @@ def main() -> None:
         f"## `{' '.join(['ddpg train', *a.extra])}`, {len(results)} seeds, "
         f"{datetime.date.today().isoformat()}",
         "",
-        f"CPU: {cpu_model()} ({cpu_flags()}), {len(__import__('os').sched_getaffinity(0))} cores. "
+        f"CPU: {system.cpu_model()} ({cpu_flags()}), {system.available_cores()} cores. "
         f"Command: `python benchmarks/pendulum_default.py --seeds {a.seeds}"
         + (f" -- {' '.join(a.extra)}`." if a.extra else "`."),
         "",

@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from ddpg.buffer import Batch
-from ddpg.losses import (actor_loss, clipped_double_q_target, critic_loss, polyak_update,
+from ddpg.losses import (clipped_double_q_target, critic_loss, polyak_update,
                          smoothed_target_action)
 from ddpg.networks import Critic
+from ddpg.update import actor_step
 
 
 class TwinCritic(nn.Module):
@@ -60,20 +61,11 @@ def td3_step(actor: nn.Module, critic: TwinCritic, actor_target: nn.Module,
     if not update_actor:
         return info
 
-    # Actor (delayed): maximise Q1(s, mu(s)); no gradient into the critics.
-    critic.requires_grad_(False)
-    try:
-        with autocast():
-            q_pi = critic.q1(states, actor(states))
-        loss_pi = actor_loss(q_pi.float())
-        actor_optimizer.zero_grad(set_to_none=True)
-        loss_pi.backward()
-    finally:
-        critic.requires_grad_(True)
-    actor_optimizer.step()
+    # Actor (delayed): maximise Q1(s, mu(s)); no gradient into either critic.
+    loss_pi = actor_step(actor, critic.q1, critic, actor_optimizer, states, autocast)
 
     # Targets (delayed, with the actor).
     polyak_update(critic.parameters(), critic_target.parameters(), tau)
     polyak_update(actor.parameters(), actor_target.parameters(), tau)
-    info["actor_loss"], info["actor_updated"] = loss_pi.detach(), torch.ones_like(zero)
+    info["actor_loss"], info["actor_updated"] = loss_pi, torch.ones_like(zero)
     return info

@@ -13,6 +13,25 @@ from ddpg.buffer import Batch
 from ddpg.losses import actor_loss, critic_loss, polyak_update, td_target
 
 
+def actor_step(actor: nn.Module, q: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+               critic: nn.Module, actor_optimizer, states: torch.Tensor,
+               autocast: Callable[[], ContextManager] = nullcontext) -> torch.Tensor:
+    """One deterministic-policy-gradient step: minimise -mean q(s, mu(s)) over the actor's
+    parameters. `critic` (the module holding q) gets no gradient here; the seed's code computes
+    one and discards it at the next zero_grad. Returns the detached actor loss."""
+    critic.requires_grad_(False)
+    try:
+        with autocast():
+            q_pi = q(states, actor(states))
+        loss_pi = actor_loss(q_pi.float())
+        actor_optimizer.zero_grad(set_to_none=True)
+        loss_pi.backward()
+    finally:
+        critic.requires_grad_(True)
+    actor_optimizer.step()
+    return loss_pi.detach()
+
+
 def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
               critic_target: nn.Module, actor_optimizer: torch.optim.Optimizer,
               critic_optimizer: torch.optim.Optimizer, batch: Batch, tau: float,
@@ -35,23 +54,13 @@ def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
     loss_q.backward()
     critic_optimizer.step()
 
-    # Actor: maximise Q(s, mu(s)) through the updated critic; the critic's parameters get no
-    # gradient here (the seed's code computes one and discards it at the next zero_grad).
-    critic.requires_grad_(False)
-    try:
-        with autocast():
-            q_pi = critic(states, actor(states))
-        loss_pi = actor_loss(q_pi.float())
-        actor_optimizer.zero_grad(set_to_none=True)
-        loss_pi.backward()
-    finally:
-        critic.requires_grad_(True)
-    actor_optimizer.step()
+    # Actor: maximise Q(s, mu(s)) through the updated critic.
+    loss_pi = actor_step(actor, critic, critic, actor_optimizer, states, autocast)
 
     # Targets: theta' <- tau theta + (1 - tau) theta'.
     polyak_update(critic.parameters(), critic_target.parameters(), tau)
     polyak_update(actor.parameters(), actor_target.parameters(), tau)
-    return {"critic_loss": loss_q.detach(), "actor_loss": loss_pi.detach(), "q": q.detach().mean()}
+    return {"critic_loss": loss_q.detach(), "actor_loss": loss_pi, "q": q.detach().mean()}
 
 
 def ddpg_update(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
