@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +131,10 @@ def cmd_presets(argv: Sequence[str]) -> int:
     for name in cfgmod.PRESETS:
         extra = f" (used by default for {env_for[name]})" if name in env_for else ""
         print(f"{name}: {cfgmod.PRESET_DESCRIPTIONS.get(name, '')}{extra}")
-        for k, v in cfgmod.diff_from_defaults(cfgmod.from_preset(name)).items():
+        diff = cfgmod.diff_from_defaults(cfgmod.from_preset(name))
+        if not diff:
+            print("    (the defaults' values)")
+        for k, v in diff.items():
             print(f"    {k} = {v!r}")
     return 0
 
@@ -186,6 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except SystemExit as e:  # argument parsing: --help (0) or a usage error (2)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt:
         print("ddpg: interrupted.", file=sys.stderr)
         return 130
