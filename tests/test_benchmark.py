@@ -199,3 +199,57 @@ def test_results_run_with_other_settings_are_not_mixed_in(tmp_path, capsys):
     assert benchmark_main([str(suite), "--results", str(tmp_path / "results"), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "total_steps: 999 there, 300 in the suite" in err and (run / "config.yaml").exists()
+
+
+def test_sigint_stops_a_background_benchmark_and_its_runs(tmp_path):
+    """Started from a non-interactive shell in the background, a process inherits SIGINT as
+    ignored; `kill -INT` must still stop the benchmark: both running runs (ddpg and sb3) stop,
+    no further run starts, and the exit status says interrupted."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    suite = tmp_path / "long.yaml"
+    suite.write_text("""name: long
+runs:
+  - env: Pendulum-v1
+    algos: [ddpg]
+    seeds: 3
+    steps: 200000
+    eval_every: 100000
+    eval_episodes: 1
+    overrides: {network.hidden-sizes: [16, 16], warmup-steps: 100, tensorboard: false}
+""")
+    results = tmp_path / "results"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ddpg.cli", "benchmark", str(suite), "--baseline", "sb3",
+         "--jobs", "2", "--results", str(results), "--report", str(tmp_path / "r.md")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    out: list[str] = []
+    logs = results / "long" / "logs"
+    try:
+        assert proc.stdout is not None
+        while len(lines("".join(out), "start")) < 2:
+            line = proc.stdout.readline()
+            assert line, "".join(out)
+            out.append(line)
+        # let both runs get past their imports and into training
+        deadline = time.monotonic() + 60
+        run_dirs = [results / "long" / lib / "ddpg-Pendulum-v1-s0" for lib in ("ddpg", "sb3")]
+        while time.monotonic() < deadline and not all(d.exists() for d in run_dirs):
+            time.sleep(0.2)
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+        text = "".join(out) + rest
+        assert proc.returncode == 130, text
+        assert len(lines(text, "start")) == 2 and len(lines(text, "stopped")) == 2, text
+        assert not lines(text, "done") and "interrupted" in text
+    finally:  # never leave runs behind, also when an assertion fails
+        if proc.poll() is None:
+            proc.kill()
+        # the runs have sessions of their own: find any left by the test's directory
+        subprocess.run(["pkill", "-KILL", "-f", str(tmp_path)], check=False)
+    assert logs.is_dir()

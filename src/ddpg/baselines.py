@@ -35,6 +35,7 @@ from ddpg.config import Config
 from ddpg.errors import ConfigError, EnvError
 from ddpg.logging import COLUMNS, METRICS_FILE
 from ddpg.noise import SigmaSchedule
+from ddpg.system import interruptible
 
 LIBRARY = "sb3"
 
@@ -349,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         config = resolve_config(a.env, a.algo, a.preset, overrides, "flags")
-        run_sb3(config, a.run_dir)
+        with interruptible():
+            run_sb3(config, a.run_dir)
     except (ConfigError, EnvError) as e:
         print(f"python -m ddpg.baselines: error: {e}", file=sys.stderr)
         return 2

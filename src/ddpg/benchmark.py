@@ -571,29 +571,25 @@ same command again to continue)."""
 
 
 def _run_all(runner: Runner, todo: list[tuple[Job, str, str]], jobs: int) -> bool:
-    """Run the jobs, `jobs` at a time; False if interrupted by SIGINT or SIGTERM."""
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    """Run the jobs, `jobs` at a time; False if interrupted by SIGINT or SIGTERM (also when the
+    benchmark was started in the background, where SIGINT arrives ignored)."""
+    from ddpg.system import interruptible
 
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, on_term) if main else None
-    pool = ThreadPoolExecutor(jobs)
-    try:
-        for f in [pool.submit(runner.run, *t) for t in todo]:
-            f.result()
-        pool.shutdown()
-        return True
-    except KeyboardInterrupt:
-        runner.interrupt()
-        while True:
-            try:
-                pool.shutdown(wait=True, cancel_futures=True)
-                return False
-            except KeyboardInterrupt:  # again: the runs stop without their checkpoint
-                runner.interrupt()
-    finally:
-        if main:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+    with interruptible():
+        pool = ThreadPoolExecutor(jobs)
+        try:
+            for f in [pool.submit(runner.run, *t) for t in todo]:
+                f.result()
+            pool.shutdown()
+            return True
+        except KeyboardInterrupt:
+            runner.interrupt()
+            while True:
+                try:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    return False
+                except KeyboardInterrupt:  # again: the runs stop without their checkpoint
+                    runner.interrupt()
 
 
 def benchmark_main(argv: list[str]) -> int:

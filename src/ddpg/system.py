@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
+import signal
+import threading
 from pathlib import Path
+from typing import Any, Iterator
 
 
 def available_cores() -> int:
@@ -83,3 +87,26 @@ def native_bf16(device: str = "cpu") -> tuple[bool, str]:
     return ok, (f"this CPU ({cpu_model()}) lacks native bf16 (neither avx512_bf16 nor amx_bf16 "
                 f"is in /proc/cpuinfo), where bf16 matrix products run about 70x slower than "
                 f"fp32")
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM raise KeyboardInterrupt in the main thread.
+
+    Needed because a process started in the background by a non-interactive shell inherits
+    SIGINT as *ignored*, and Python then never turns a Ctrl-C or `kill -INT` into
+    KeyboardInterrupt; SIGTERM would otherwise end the process without any clean-up. Off the
+    main thread (where handlers cannot be set) the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
