@@ -24,7 +24,10 @@ class FusedAdam:
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
+        # one step counter shared by every parameter (they all step together): one add per step
+        step = torch.zeros((), dtype=torch.float32, device=self.params[0].device) \
+            if self.params else None
+        self.steps = [step] * len(self.params)
         self._fused = all(p.device.type in ("cpu", "cuda") for p in self.params)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -32,11 +35,19 @@ class FusedAdam:
             p.grad = None
 
     @torch.no_grad()
-    def step(self) -> None:
-        grads = [p.grad for p in self.params]
-        if any(g is None for g in grads):
-            raise RuntimeError("FusedAdam.step() before backward(): a parameter has no gradient.")
-        torch._foreach_add_(self.steps, 1)
+    def step(self, grads: list[torch.Tensor] | None = None) -> None:
+        """One Adam step with the parameters' .grad, or with `grads` (one per parameter, in
+        order) where the gradients were computed without autograd (ddpg.fastpath)."""
+        if grads is None:
+            grads = [p.grad for p in self.params]
+            if any(g is None for g in grads):
+                raise RuntimeError("FusedAdam.step() before backward(): a parameter has no "
+                                   "gradient.")
+        elif len(grads) != len(self.params):
+            raise ValueError(f"FusedAdam.step() got {len(grads)} gradients for "
+                             f"{len(self.params)} parameters.")
+        if self.steps:
+            self.steps[0].add_(1)
         b1, b2 = self.betas
         if self._fused:
             torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], self.steps,
@@ -62,6 +73,9 @@ class FusedAdam:
         if shapes != [tuple(p.shape) for p in self.params]:
             raise ValueError(f"optimizer state for parameter shapes {shapes} does not fit "
                              f"{[tuple(p.shape) for p in self.params]}.")
+        if len({float(t) for t in d["steps"]}) > 1:
+            raise ValueError(f"optimizer state with different step counts per parameter "
+                             f"({[float(t) for t in d['steps']]}); ddpg steps them together.")
         for name in ("exp_avg", "exp_avg_sq", "steps"):
             for dst, src in zip(getattr(self, name), d[name]):
                 dst.copy_(src)

@@ -15,6 +15,7 @@ from ddpg.adam import FusedAdam
 from ddpg.buffer import Batch
 from ddpg.config import Config
 from ddpg.errors import ConfigError
+from ddpg.fastpath import FastDDPG
 from ddpg.networks import build
 from ddpg.noise import make_noise
 from ddpg.normalization import RunningNorm
@@ -73,6 +74,13 @@ class Agent:
         self.noise = make_noise(config.noise, config.num_envs, action_dim, self.rng)
         self._has_batch_norm = config.network.norm == "batch"
         self.updates = 0
+        # DDPG on plain ReLU networks in fp32: the update with hand-written backward passes
+        self._fast = (FastDDPG(self.actor, self.critic, self.actor_target, self.critic_target,
+                               self.actor_optimizer, self.critic_optimizer, config.tau,
+                               config.gamma)
+                      if config.fast_path and config.algo == "ddpg" and not config.compile
+                      and config.precision == "fp32"
+                      and FastDDPG.supports(self.actor, self.critic) else None)
         self._step = self._eager_step
         if config.compile:
             self._step = self._compiled_step
@@ -89,7 +97,10 @@ class Agent:
                             target_noise=c.td3.target_noise,
                             target_noise_clip=c.td3.target_noise_clip,
                             generator=self.generator, autocast=self._autocast)
-        info = ddpg_step(*nets, self._autocast)
+        if self._fast is not None:
+            info = self._fast.step(batch)
+        else:
+            info = ddpg_step(*nets, self._autocast)
         info["actor_updated"] = torch.ones((), device=self.device)
         return info
 

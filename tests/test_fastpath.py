@@ -1,0 +1,111 @@
+"""The hand-written backward update (ddpg.fastpath) against autograd's ddpg_step."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+import torch
+
+from ddpg.adam import FusedAdam
+from ddpg.agent import DDPGAgent
+from ddpg.buffer import Batch
+from ddpg.config import Config, NetworkConfig
+from ddpg.fastpath import FastDDPG
+from ddpg.networks import Actor, Critic
+from ddpg.update import ddpg_step
+
+S, A = 5, 2
+
+
+def setup(hidden=(32, 24, 16), max_action=(2.0, 0.5)):
+    torch.manual_seed(0)
+    actor, critic = Actor(S, A, torch.tensor(max_action), hidden), Critic(S, A, hidden)
+    actor_t = copy.deepcopy(actor).requires_grad_(False)
+    critic_t = copy.deepcopy(critic).requires_grad_(False)
+    return (actor, critic, actor_t, critic_t, FusedAdam(actor.parameters(), lr=1e-3),
+            FusedAdam(critic.parameters(), lr=2e-3, weight_decay=1e-2))
+
+
+def batches(n: int, size: int):
+    g = torch.Generator().manual_seed(1)
+    for _ in range(n):
+        yield Batch(torch.randn(size, S, generator=g), torch.rand(size, A, generator=g) * 2 - 1,
+                    torch.randn(size, 1, generator=g), torch.randn(size, S, generator=g),
+                    (torch.rand(size, 1, generator=g) < 0.2).float())
+
+
+@pytest.mark.parametrize("hidden, size", [((32, 24, 16), 48), ((400, 300), 64), ((8,), 7)])
+def test_same_parameters_and_losses_as_autograd(hidden, size):
+    """Three layers, a per-dimension action bound, terminal flags, L2 on the critic, odd batch
+    sizes: after 30 steps every parameter, target and Adam moment equals autograd's to float32
+    rounding (on this CPU build they agree bit for bit)."""
+    ref, fast = setup(hidden), setup(hidden)
+    fast_step = FastDDPG(*fast, tau=0.01, gamma=0.97)
+    for batch in batches(30, size):
+        want = ddpg_step(*ref, batch, 0.01, 0.97)
+        got = fast_step.step(batch)
+        for key in ("critic_loss", "actor_loss", "q"):
+            assert torch.allclose(got[key], want[key], rtol=1e-5, atol=1e-7), key
+    for theirs, ours in zip(ref[:4], fast[:4]):
+        for (name, p), q in zip(theirs.named_parameters(), ours.parameters()):
+            assert torch.allclose(p, q, rtol=1e-5, atol=1e-7), name
+    for theirs, ours in zip(ref[4:], fast[4:]):
+        for m, n in zip(theirs.exp_avg + theirs.exp_avg_sq, ours.exp_avg + ours.exp_avg_sq):
+            assert torch.allclose(m, n, rtol=1e-5, atol=1e-10)
+    assert not any(p.grad is not None for m in fast[:4] for p in m.parameters())
+
+
+def test_critic_parameters_get_no_update_from_the_actor_step():
+    """With the critic's learning rate 0 the critic must stay exactly as it was: the actor's
+    loss only reaches the critic's input."""
+    actor, critic, actor_t, critic_t, a_opt, _ = setup()
+    c_opt = FusedAdam(critic.parameters(), lr=0.0)
+    before = [p.clone() for p in critic.parameters()]
+    actor_before = [p.clone() for p in actor.parameters()]
+    FastDDPG(actor, critic, actor_t, critic_t, a_opt, c_opt, 0.01, 0.99).step(next(batches(1, 16)))
+    assert all(torch.equal(p, q) for p, q in zip(before, critic.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(actor_before, actor.parameters()))
+
+
+@pytest.mark.parametrize("network", [
+    NetworkConfig(norm="layer"), NetworkConfig(norm="batch"), NetworkConfig(activation="tanh"),
+    NetworkConfig(critic_action_layer=1)])
+def test_other_networks_use_autograd(network):
+    agent = DDPGAgent(S, A, dataclasses.replace(Config(), network=network))
+    assert not FastDDPG.supports(agent.actor, agent.critic) and agent._fast is None
+    with pytest.raises(ValueError, match="plain ReLU"):
+        FastDDPG(agent.actor, agent.critic, agent.actor_target, agent.critic_target,
+                 agent.actor_optimizer, agent.critic_optimizer, 0.01, 0.99)
+
+
+def test_agent_picks_the_fast_path_only_where_it_applies():
+    base = dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(16, 16)))
+    assert DDPGAgent(S, A, base)._fast is not None
+    for change in ({"fast_path": False}, {"algo": "td3"}, {"compile": True}):
+        assert DDPGAgent(S, A, dataclasses.replace(base, **change))._fast is None, change
+
+
+def test_agent_fast_and_autograd_paths_agree():
+    base = dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(16, 16)),
+                               critic_weight_decay=1e-2)
+    fast, slow = DDPGAgent(S, A, base), DDPGAgent(S, A, dataclasses.replace(base, fast_path=False))
+    slow.load_state_dict(fast.state_dict())
+    for batch in batches(10, 32):
+        fast.update(batch)
+        slow.update(batch)
+    for m, n in ((fast.actor, slow.actor), (fast.critic_target, slow.critic_target)):
+        for p, q in zip(m.parameters(), n.parameters()):
+            assert torch.allclose(p, q, rtol=1e-5, atol=1e-7)
+
+
+def test_fused_adam_checks_the_gradients_it_is_given():
+    p = torch.nn.Parameter(torch.ones(3))
+    opt = FusedAdam([p])
+    with pytest.raises(ValueError, match="2 gradients for 1 parameters"):
+        opt.step([torch.ones(3), torch.ones(3)])
+    state = FusedAdam([p, torch.nn.Parameter(torch.ones(2))]).state_dict()
+    state["steps"][1] = torch.tensor(5.0)
+    with pytest.raises(ValueError, match="different step counts"):
+        FusedAdam([p, torch.nn.Parameter(torch.ones(2))]).load_state_dict(state)
