@@ -12,8 +12,9 @@ from ddpg.adam import FusedAdam
 from ddpg.agent import DDPGAgent
 from ddpg.buffer import Batch
 from ddpg.config import Config, NetworkConfig
-from ddpg.fastpath import FastDDPG
+from ddpg.fastpath import FastDDPG, FastTD3
 from ddpg.networks import Actor, Critic
+from ddpg.td3 import TwinCritic, td3_step
 from ddpg.update import ddpg_step
 
 S, A = 5, 2
@@ -57,6 +58,37 @@ def test_same_parameters_and_losses_as_autograd(hidden, size):
     assert not any(p.grad is not None for m in fast[:4] for p in m.parameters())
 
 
+def td3_setup(hidden=(32, 24)):
+    torch.manual_seed(0)
+    actor, critic = Actor(S, A, 1.0, hidden), TwinCritic(S, A, hidden)
+    actor_t = copy.deepcopy(actor).requires_grad_(False)
+    critic_t = copy.deepcopy(critic).requires_grad_(False)
+    return (actor, critic, actor_t, critic_t, FusedAdam(actor.parameters(), lr=1e-3),
+            FusedAdam(critic.parameters(), lr=2e-3))
+
+
+def test_td3_same_parameters_as_autograd_with_delay_and_smoothing():
+    """Twin critics, clipped double-Q target with smoothing noise from the same generator,
+    the actor and targets every 2nd step: equal to td3_step after 21 steps."""
+    ref, fast = td3_setup(), td3_setup()
+    g_ref, g_fast = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    fast_step = FastTD3(*fast, 0.01, 0.97, 0.2, 0.5, g_fast)
+    actor_before = [p.clone() for p in fast[0].parameters()]
+    for i, batch in enumerate(batches(21, 40)):
+        update_actor = i % 2 == 1
+        want = td3_step(*ref, batch, 0.01, 0.97, update_actor=update_actor, target_noise=0.2,
+                        target_noise_clip=0.5, generator=g_ref)
+        got = fast_step.step(batch, update_actor)
+        for key in ("critic_loss", "actor_loss", "q", "actor_updated"):
+            assert torch.allclose(got[key], want[key], rtol=1e-5, atol=1e-7), (i, key)
+        if i == 0:  # no actor step yet
+            assert all(torch.equal(p, q) for p, q in zip(actor_before, fast[0].parameters()))
+    for theirs, ours in zip(ref[:4], fast[:4]):
+        for (name, p), q in zip(theirs.named_parameters(), ours.parameters()):
+            assert torch.allclose(p, q, rtol=1e-5, atol=1e-7), name
+    assert torch.equal(g_ref.get_state(), g_fast.get_state())
+
+
 def test_critic_parameters_get_no_update_from_the_actor_step():
     """With the critic's learning rate 0 the critic must stay exactly as it was: the actor's
     loss only reaches the critic's input."""
@@ -83,13 +115,16 @@ def test_other_networks_use_autograd(network):
 def test_agent_picks_the_fast_path_only_where_it_applies():
     base = dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(16, 16)))
     assert DDPGAgent(S, A, base)._fast is not None
-    for change in ({"fast_path": False}, {"algo": "td3"}, {"compile": True}):
+    assert isinstance(DDPGAgent(S, A, dataclasses.replace(base, algo="td3"))._fast, FastTD3)
+    for change in ({"fast_path": False}, {"compile": True},
+                   {"algo": "td3", "fast_path": False}):
         assert DDPGAgent(S, A, dataclasses.replace(base, **change))._fast is None, change
 
 
-def test_agent_fast_and_autograd_paths_agree():
+@pytest.mark.parametrize("algo", ["ddpg", "td3"])
+def test_agent_fast_and_autograd_paths_agree(algo):
     base = dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(16, 16)),
-                               critic_weight_decay=1e-2)
+                               critic_weight_decay=1e-2, algo=algo)
     fast, slow = DDPGAgent(S, A, base), DDPGAgent(S, A, dataclasses.replace(base, fast_path=False))
     slow.load_state_dict(fast.state_dict())
     for batch in batches(10, 32):

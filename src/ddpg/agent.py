@@ -15,7 +15,7 @@ from ddpg.adam import FusedAdam
 from ddpg.buffer import Batch
 from ddpg.config import Config
 from ddpg.errors import ConfigError
-from ddpg.fastpath import FastDDPG
+from ddpg.fastpath import FastDDPG, FastTD3
 from ddpg.networks import build
 from ddpg.noise import make_noise
 from ddpg.normalization import RunningNorm
@@ -74,13 +74,16 @@ class Agent:
         self.noise = make_noise(config.noise, config.num_envs, action_dim, self.rng)
         self._has_batch_norm = config.network.norm == "batch"
         self.updates = 0
-        # DDPG on plain ReLU networks in fp32: the update with hand-written backward passes
-        self._fast = (FastDDPG(self.actor, self.critic, self.actor_target, self.critic_target,
-                               self.actor_optimizer, self.critic_optimizer, config.tau,
-                               config.gamma)
-                      if config.fast_path and config.algo == "ddpg" and not config.compile
-                      and config.precision == "fp32"
-                      and FastDDPG.supports(self.actor, self.critic) else None)
+        # Plain ReLU networks in fp32: the update with hand-written backward passes
+        fast = config.fast_path and not config.compile and config.precision == "fp32"
+        nets = (self.actor, self.critic, self.actor_target, self.critic_target,
+                self.actor_optimizer, self.critic_optimizer, config.tau, config.gamma)
+        self._fast: FastDDPG | FastTD3 | None = None
+        if fast and config.algo == "ddpg" and FastDDPG.supports(self.actor, self.critic):
+            self._fast = FastDDPG(*nets)
+        elif fast and config.algo == "td3" and FastTD3.supports(self.actor, self.critic):
+            self._fast = FastTD3(*nets, config.td3.target_noise, config.td3.target_noise_clip,
+                                 self.generator)
         self._step = self._eager_step
         if config.compile:
             self._step = self._compiled_step
@@ -92,6 +95,8 @@ class Agent:
                                    next_states=self.obs_norm.normalize(batch.next_states))
         nets = (self.actor, self.critic, self.actor_target, self.critic_target,
                 self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma)
+        if isinstance(self._fast, FastTD3):
+            return self._fast.step(batch, (self.updates + 1) % c.td3.policy_delay == 0)
         if c.algo == "td3":
             return td3_step(*nets, update_actor=(self.updates + 1) % c.td3.policy_delay == 0,
                             target_noise=c.td3.target_noise,

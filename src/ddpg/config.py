@@ -131,7 +131,7 @@ class Config:
     """Compile the update with torch.compile (mode 'reduce-overhead', i.e. CUDA graphs, on a GPU);
     falls back to eager execution with a warning if compilation fails."""
     fast_path: bool = True
-    """DDPG in fp32 with plain ReLU networks: the update with hand-written backward passes
+    """Plain ReLU networks in fp32 (DDPG and TD3): the update with hand-written backward passes
     (ddpg.fastpath; same math as the autograd update, which --no-fast-path uses)."""
     obs_norm: bool = False
     """Normalise observations with running mean and variance (saved with the policy)."""

@@ -13,8 +13,9 @@ no autograd graph, no gradient for the critic's parameters during the actor step
 written into preallocated tensors that the fused Adam reads. On a CPU at DDPG's sizes this
 removes about half of the time that is not matrix products (see docs/benchmarks.md).
 
-Used by the agent when the networks are plain MLPs (ReLU, no normalisation, the action entering
-the critic at its input) in float32; everything else runs `ddpg_step` under autograd.
+`FastDDPG` and `FastTD3` are used by the agent when the networks are plain MLPs (ReLU, no
+normalisation, the action entering the critic at its input) in float32; everything else runs
+`ddpg_step` / `td3_step` under autograd. TD3's target and update keep their own equations here too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from torch import nn
 
 from ddpg.adam import FusedAdam
 from ddpg.buffer import Batch
-from ddpg.losses import polyak_update, td_target
+from ddpg.losses import (clipped_double_q_target, polyak_update, smoothed_target_action,
+                         td_target)
 
 
 class MLP:
@@ -79,9 +81,57 @@ class MLP:
         return None
 
 
+def _mu(net: MLP, max_action: torch.Tensor, s: torch.Tensor,
+        keep: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """mu(s) = max_action * tanh(f(s)); with `keep`, also tanh(f(s)) as its last entry."""
+    t = torch.tanh(net.forward(s, keep))
+    if keep is not None:
+        keep.append(t)
+    return max_action * t
+
+
+def _regress(critic: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward Q(x) and write the gradients of mean (Q(x) - y)^2 into critic.grads:
+    dL/dQ = 2 (Q - y) / B. Returns (Q, the loss)."""
+    kept: list[torch.Tensor] = []
+    q = critic.forward(x, kept)
+    diff = q - y
+    critic.backward(diff.mul(2.0 / q.shape[0]), kept, weight_grads=True, input_grad=False)
+    return q, diff.square().mean()
+
+
+def _actor_step(actor: MLP, max_action: torch.Tensor, critic: MLP, optimizer: FusedAdam,
+                states: torch.Tensor) -> torch.Tensor:
+    """Minimise -mean Q(s, mu(s)): dL/dQ = -1/B, carried back through the critic to its action
+    input only (the critic's parameters get no gradient), then through mu = max_action tanh(z)
+    into the actor. Returns the loss."""
+    kept_mu: list[torch.Tensor] = []
+    mu = _mu(actor, max_action, states, kept_mu)
+    tanh_out = kept_mu.pop()
+    kept: list[torch.Tensor] = []
+    q_pi = critic.forward(torch.cat([states, mu], dim=1), kept)
+    d_q = torch.full_like(q_pi, -1.0 / q_pi.shape[0])
+    d_input = critic.backward(d_q, kept, weight_grads=False, input_grad=True)
+    d_z = torch.ops.aten.tanh_backward(d_input[:, states.shape[1]:] * max_action, tanh_out)
+    actor.backward(d_z, kept_mu, weight_grads=True, input_grad=False)
+    optimizer.step(actor.grads)
+    return -q_pi.mean()
+
+
+def _plain_critic(critic: nn.Module) -> bool:
+    state_net = getattr(critic, "state_net", None)
+    return (MLP.supports(getattr(critic, "net", None), None)
+            and isinstance(state_net, nn.Sequential) and len(state_net) == 0)
+
+
+def _plain_actor(actor: nn.Module) -> bool:
+    return (MLP.supports(getattr(actor, "net", None), nn.Tanh)
+            and isinstance(getattr(actor, "max_action", None), torch.Tensor))
+
+
 class FastDDPG:
-    """`ddpg_step` for an Actor and Critic from ddpg.networks that `supports` accepts, with
-    FusedAdam optimizers. Call `step(batch)`; returns the same tensors as ddpg_step."""
+    """`ddpg.update.ddpg_step` for an Actor and Critic from ddpg.networks that `supports`
+    accepts, with FusedAdam optimizers. `step(batch)` returns the same tensors as ddpg_step."""
 
     def __init__(self, actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
                  critic_target: nn.Module, actor_optimizer: FusedAdam,
@@ -91,7 +141,7 @@ class FastDDPG:
                              "critic at its input; use ddpg.update.ddpg_step for others.")
         self.actor, self.critic = MLP(actor.net), MLP(critic.net)
         self.actor_target, self.critic_target = MLP(actor_target.net), MLP(critic_target.net)
-        self.actor_module, self.actor_target_module = actor, actor_target
+        self.max_action, self.target_max_action = actor.max_action, actor_target.max_action
         self.actor_optimizer, self.critic_optimizer = actor_optimizer, critic_optimizer
         self.tau, self.gamma = tau, gamma
         self._pairs = [(list(critic.parameters()), list(critic_target.parameters())),
@@ -99,56 +149,83 @@ class FastDDPG:
 
     @staticmethod
     def supports(actor: nn.Module, critic: nn.Module) -> bool:
-        state_net = getattr(critic, "state_net", None)
-        return (MLP.supports(getattr(actor, "net", None), nn.Tanh)
-                and MLP.supports(getattr(critic, "net", None), None)
-                and isinstance(state_net, nn.Sequential) and len(state_net) == 0
-                and isinstance(getattr(actor, "max_action", None), torch.Tensor))
-
-    def _mu(self, net: MLP, max_action: torch.Tensor, s: torch.Tensor,
-            keep: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """mu(s) = max_action * tanh(f(s)); with `keep`, also tanh(f(s)) as its last entry."""
-        t = torch.tanh(net.forward(s, keep))
-        if keep is not None:
-            keep.append(t)
-        return max_action * t
+        return _plain_actor(actor) and _plain_critic(critic)
 
     @torch.no_grad()
     def step(self, batch: Batch) -> dict[str, torch.Tensor]:
         states, actions, rewards, next_states, dones = batch
-        batch_size = states.shape[0]
-        max_action = self.actor_module.max_action
 
-        # Critic: y = r + gamma (1 - done) Q'(s', mu'(s')); minimise mean (Q(s, a) - y)^2.
-        next_actions = self._mu(self.actor_target, self.actor_target_module.max_action,
-                                next_states)
+        # Critic: minimise (Q(s, a) - y)^2 with y = r + gamma (1 - done) Q'(s', mu'(s')).
+        next_actions = _mu(self.actor_target, self.target_max_action, next_states)
         next_q = self.critic_target.forward(torch.cat([next_states, next_actions], dim=1))
         y = td_target(rewards, dones, next_q, self.gamma)
-        kept: list[torch.Tensor] = []
-        q = self.critic.forward(torch.cat([states, actions], dim=1), kept)
-        diff = q - y
-        loss_q = diff.square().mean()
-        self.critic.backward(diff.mul(2.0 / batch_size), kept, weight_grads=True,
-                             input_grad=False)
+        q, loss_q = _regress(self.critic, torch.cat([states, actions], dim=1), y)
         self.critic_optimizer.step(self.critic.grads)
 
-        # Actor: minimise -mean Q(s, mu(s)) through the updated critic; the critic's parameters
-        # get no gradient, only its input does.
-        kept_mu: list[torch.Tensor] = []
-        mu = self._mu(self.actor, max_action, states, kept_mu)
-        tanh_out = kept_mu.pop()
-        kept = []
-        q_pi = self.critic.forward(torch.cat([states, mu], dim=1), kept)
-        loss_pi = -q_pi.mean()
-        d_q = torch.full_like(q_pi, -1.0 / batch_size)
-        d_input = self.critic.backward(d_q, kept, weight_grads=False, input_grad=True)
-        d_mu = d_input[:, states.shape[1]:]
-        # through mu = max_action * tanh(z): dz = d_mu * max_action * (1 - tanh^2)
-        d_z = torch.ops.aten.tanh_backward(d_mu * max_action, tanh_out)
-        self.actor.backward(d_z, kept_mu, weight_grads=True, input_grad=False)
-        self.actor_optimizer.step(self.actor.grads)
+        # Actor: maximise Q(s, mu(s)) through the updated critic.
+        loss_pi = _actor_step(self.actor, self.max_action, self.critic, self.actor_optimizer,
+                              states)
 
         # Targets: theta' <- tau theta + (1 - tau) theta'.
         for params, target_params in self._pairs:
             polyak_update(params, target_params, self.tau)
         return {"critic_loss": loss_q, "actor_loss": loss_pi, "q": q.mean()}
+
+
+class FastTD3:
+    """`ddpg.td3.td3_step` for an Actor and a TwinCritic of plain ReLU networks, with FusedAdam
+    optimizers. `step(batch, update_actor)` returns the same tensors as td3_step."""
+
+    def __init__(self, actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
+                 critic_target: nn.Module, actor_optimizer: FusedAdam,
+                 critic_optimizer: FusedAdam, tau: float, gamma: float, target_noise: float,
+                 target_noise_clip: float, generator: torch.Generator | None = None) -> None:
+        if not self.supports(actor, critic):
+            raise ValueError("FastTD3 needs plain ReLU networks with the action entering the "
+                             "critics at their input; use ddpg.td3.td3_step for others.")
+        self.actor, self.actor_target = MLP(actor.net), MLP(actor_target.net)
+        self.q1, self.q2 = MLP(critic.q1.net), MLP(critic.q2.net)
+        self.q1_target, self.q2_target = MLP(critic_target.q1.net), MLP(critic_target.q2.net)
+        self.max_action, self.target_max_action = actor.max_action, actor_target.max_action
+        self.actor_optimizer, self.critic_optimizer = actor_optimizer, critic_optimizer
+        self.tau, self.gamma = tau, gamma
+        self.target_noise, self.target_noise_clip = target_noise, target_noise_clip
+        self.generator = generator
+        self._pairs = [(list(critic.parameters()), list(critic_target.parameters())),
+                       (list(actor.parameters()), list(actor_target.parameters()))]
+
+    @staticmethod
+    def supports(actor: nn.Module, critic: nn.Module) -> bool:
+        return (_plain_actor(actor) and all(_plain_critic(getattr(critic, q, None))
+                                            for q in ("q1", "q2")))
+
+    @torch.no_grad()
+    def step(self, batch: Batch, update_actor: bool) -> dict[str, torch.Tensor]:
+        states, actions, rewards, next_states, dones = batch
+
+        # Critics: y = r + gamma (1 - done) min_i Q_i'(s', clip(mu'(s') + clip(eps, -c, c), -1, 1)).
+        next_action = smoothed_target_action(
+            _mu(self.actor_target, self.target_max_action, next_states), self.target_noise,
+            self.target_noise_clip, self.generator)
+        next_x = torch.cat([next_states, next_action], dim=1)
+        y = clipped_double_q_target(rewards, dones, self.q1_target.forward(next_x),
+                                    self.q2_target.forward(next_x), self.gamma)
+        x = torch.cat([states, actions], dim=1)
+        q1, loss_q1 = _regress(self.q1, x, y)
+        _, loss_q2 = _regress(self.q2, x, y)
+        self.critic_optimizer.step(self.q1.grads + self.q2.grads)
+
+        zero = torch.zeros((), device=states.device)
+        info = {"critic_loss": loss_q1 + loss_q2, "q": q1.mean(), "actor_loss": zero,
+                "actor_updated": zero}
+        if not update_actor:
+            return info
+
+        # Actor (delayed): maximise Q1(s, mu(s)); no gradient into either critic.
+        info["actor_loss"] = _actor_step(self.actor, self.max_action, self.q1,
+                                         self.actor_optimizer, states)
+        # Targets (delayed, with the actor).
+        for params, target_params in self._pairs:
+            polyak_update(params, target_params, self.tau)
+        info["actor_updated"] = torch.ones_like(zero)
+        return info
