@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ddpg.benchmark import benchmark_main, load_suite, train_flags
+from ddpg.report import merge_section
 from ddpg.logging import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +110,34 @@ def test_tiny_suite_with_sb3_baseline_end_to_end(tmp_path, capsys):
         redone = rows(run / "metrics.csv")
         assert [r["eval_return_mean"] for r in redone] == \
             [r["eval_return_mean"] for r in first[run]]
+
+    # --report-only into a report that holds another suite's section: that section stays,
+    # this suite's section is replaced, nothing runs (one run cut short is reported as missing)
+    other = tmp_path / "all.md"
+    other.write_text(merge_section("", "pendulum", "## Suite: pendulum\n\nkept as it was\n"))
+    (cut[0] / "metrics.csv").write_text("".join(
+        (cut[0] / "metrics.csv").read_text().splitlines(keepends=True)[:2]))
+    assert benchmark_main([*args[:-4], "--report", str(other), "--report-only"]) == 0
+    out = capsys.readouterr().out
+    assert "report only, 7 finished" in out and not lines(out, "start")
+    text = other.read_text()
+    assert text.startswith("# Benchmark results") and "kept as it was" in text
+    assert text.index("<!-- suite pendulum -->") < text.index("<!-- suite tiny -->")
+    assert "(7 of 8 runs finished)" in text and "| ddpg | TD3 | pendulum-td3 | 300 | 1 |" in text
+    assert benchmark_main([*args[:-4], "--report", str(other), "--report-only"]) == 0
+    assert other.read_text().count("## Suite: tiny") == 1
+
+
+def test_report_sections_are_replaced_in_place():
+    one = merge_section("", "a", "A1")
+    assert one.startswith("# Benchmark results")
+    assert "<!-- suite a -->\nA1\n<!-- /suite a -->" in one
+    two = merge_section(one, "b", "B1")
+    three = merge_section(two, "a", "A2\nmore")
+    assert "A1" not in three and "A2\nmore" in three and "B1" in three
+    assert three.index("A2") < three.index("B1")  # the section keeps its place
+    # an old single-suite report (no markers) is started anew
+    assert merge_section("# Benchmark: x\nold\n", "a", "A") == merge_section("", "a", "A")
 
 
 def test_interrupted_ddpg_run_resumes_from_its_checkpoint(tmp_path, capsys):

@@ -25,8 +25,6 @@ unfinished run starts over.
 from __future__ import annotations
 
 import argparse
-import datetime
-import math
 import os
 import re
 import shlex
@@ -41,26 +39,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import yaml
 
 from ddpg import config as cfgmod
 from ddpg.baselines import override_args, resolve_config
 from ddpg.config import Config
-from ddpg.errors import ConfigError
+from ddpg.errors import BenchmarkError, ConfigError
+from ddpg.report import PUBLISHED, final_row, load_published, write_report
 
 LIBRARIES = ("ddpg", "sb3")
 ALGOS = ("ddpg", "td3")
-PUBLISHED = Path(__file__).resolve().parents[2] / "benchmarks" / "published.yaml"
 # Config keys a suite sets through its own keys, or that only say where and how a run is shown.
 SET_BY_SUITE = {"env": "env", "algo": "algos", "seed": "seeds", "total_steps": "steps",
                 "eval_every": "eval_every", "eval_episodes": "eval_episodes", "preset": "preset",
                 "out": "--results", "run_name": None, "threads": "--jobs", "progress": None}
 RUNTIME_KEYS = {"out", "run_name", "threads", "progress", "tensorboard"}  # not compared
-
-
-class BenchmarkError(ConfigError):
-    """A bad suite or published-figures file, or results that do not fit the suite."""
 
 
 @dataclass(frozen=True)
@@ -231,30 +224,6 @@ def plan(suite: Suite, results: Path, libraries: Sequence[str]) -> list[Job]:
 
 # --- state of a run directory --------------------------------------------------------------------
 
-def final_row(run_dir: Path) -> dict[str, float] | None:
-    """The metrics.csv row with the largest step, of the rows with every column (a killed run
-    can leave a partial last line); None without one."""
-    import csv
-
-    try:
-        with open(run_dir / "metrics.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, csv.Error, UnicodeDecodeError):
-        return None
-    best = None
-    for r in rows:
-        if None in r or None in r.values():  # too many or too few fields
-            continue
-        try:
-            row = {"step": float(r["step"]), "eval_return_mean": float(r["eval_return_mean"])}
-        except (KeyError, TypeError, ValueError):
-            continue
-        if math.isfinite(row["eval_return_mean"]) and (best is None
-                                                       or row["step"] >= best["step"]):
-            best = row
-    return best
-
-
 def _differences(job: Job) -> list[str]:
     """Settings in which the run directory's config.yaml differs from the job's config."""
     try:
@@ -411,132 +380,6 @@ class Runner:
                  + (f" (last line: {last[0][:200]})" if last else ""))
 
 
-# --- the report ----------------------------------------------------------------------------------
-
-def load_published(path: Path) -> list[dict[str, Any]]:
-    """Entries {source, algo, env, steps, value[, note]} of the published-figures file."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError:
-        return []
-    except yaml.YAMLError as e:
-        raise BenchmarkError(f"{path} is not valid YAML: {e}") from e
-    entries = data.get("published") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise BenchmarkError(f"{path}: expected a key 'published' with a list of entries.")
-    for i, p in enumerate(entries):
-        missing = [k for k in ("source", "algo", "env", "steps", "value")
-                   if not isinstance(p, dict) or k not in p]
-        if missing:
-            raise BenchmarkError(f"{path}: published[{i}] lacks {', '.join(missing)}.")
-    return entries
-
-
-def _family(env: str) -> str:
-    return env.split("-v")[0]
-
-
-def _estimate(scores: list[float]) -> tuple[float, float, float]:
-    from ddpg.stats import iqm, stratified_bootstrap_ci
-
-    est = stratified_bootstrap_ci({"runs": scores}, iqm, rng=np.random.default_rng(0))
-    return est.point, est.low, est.high
-
-
-def _fmt(est: tuple[float, float, float]) -> str:
-    return f"{est[0]:.1f} [{est[1]:.1f}, {est[2]:.1f}]"
-
-
-def write_report(suite: Suite, jobs: list[Job], report: Path, command_line: str,
-                 published: list[dict[str, Any]]) -> list[Path]:
-    """Write the markdown report and its figures; returns the paths written."""
-    import importlib.metadata
-
-    import torch
-
-    from ddpg import __version__
-    from ddpg.plot import plot_learning_curves, plot_q_diagnostics, read_run
-    from ddpg.stats import area_under_curve
-    from ddpg.system import available_cores, cpu_flags, cpu_model
-
-    finished = [j for j in jobs
-                if (r := final_row(j.run_dir)) and r["step"] >= j.config.total_steps]
-    flags = cpu_flags()
-    try:
-        sb3_version = importlib.metadata.version("stable-baselines3")
-    except importlib.metadata.PackageNotFoundError:
-        sb3_version = "not installed"
-    lines = [f"# Benchmark: {suite.name}", "",
-             f"- suite: `{suite.path}` ({len(finished)} of {len(jobs)} runs finished)",
-             f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
-             f"- machine: {cpu_model()} (AVX-512: {'avx512f' in flags}, native bf16: "
-             f"{bool(flags & {'avx512_bf16', 'amx_bf16'})}), {available_cores()} cores "
-             f"available; ddpg {__version__}, "
-             f"torch {torch.__version__}, stable-baselines3 {sb3_version}",
-             f"- command: `{command_line}`",
-             "- final return: each run's last evaluation (mean noise-free return over its "
-             "evaluation episodes); AUC return: the mean evaluation return over training (area "
-             "under the learning curve divided by its span of steps). Both: interquartile mean "
-             "over seeds with a 95 % stratified bootstrap confidence interval (2000 resamples, "
-             "numpy generator seed 0).", ""]
-    written: list[Path] = []
-    runs = {j: read_run(j.run_dir) for j in finished}
-    for env in dict.fromkeys(j.entry.env for j in jobs):
-        env_jobs = [j for j in finished if j.entry.env == env]
-        lines += [f"## {env}", "", "| library | algo | preset | steps | runs | final return "
-                  "IQM [95 % CI] | AUC return IQM [95 % CI] |", "|---|---|---|---|---|---|---|"]
-        groups: dict[tuple[str, str, str, int], list[Job]] = {}
-        for j in env_jobs:
-            groups.setdefault((j.library, j.algo, j.config.preset, j.config.total_steps),
-                              []).append(j)
-        final: dict[tuple[str, str, str, int], tuple[float, float, float]] = {}
-        for key, members in groups.items():
-            ms = [runs[j].metrics for j in members]
-            final[key] = _estimate([m["eval_return_mean"][-1] for m in ms])
-            auc = _estimate([float(area_under_curve(m["step"], m["eval_return_mean"]))
-                             for m in ms])
-            lines.append(f"| {key[0]} | {key[1].upper()} | {key[2]} | {key[3]} | {len(members)} "
-                         f"| {_fmt(final[key])} | {_fmt(auc)} |")
-        if not groups:
-            lines.append("| (no finished run) | | | | | | |")
-        lines.append("")
-        for (lib, algo, preset, steps), est in final.items():
-            other = final.get(("sb3", algo, preset, steps))
-            if lib != "ddpg" or other is None:
-                continue
-            verdict = "lies above" if est[1] > other[2] else \
-                "lies below" if est[2] < other[1] else "overlaps"
-            lines.append(f"- {algo.upper()} ({preset}, {steps} steps): ddpg's final-return CI "
-                         f"[{est[1]:.1f}, {est[2]:.1f}] {verdict} sb3's [{other[1]:.1f}, "
-                         f"{other[2]:.1f}].")
-        pub = [p for p in published if _family(str(p["env"])) == _family(env)]
-        if pub:
-            lines += ["", f"Published figures for {_family(env)} (`benchmarks/published.yaml`; "
-                      f"other env versions and step counts are not directly comparable):", "",
-                      "| source | algo | env | steps | return |", "|---|---|---|---|---|"]
-            lines += [f"| {p['source']} | {str(p['algo']).upper()} | {p['env']} | {p['steps']} | "
-                      f"{p['value']}{' (' + p['note'] + ')' if p.get('note') else ''} |"
-                      for p in pub]
-        if env_jobs:
-            prefix = report.parent / f"{report.stem}_{suite.name}_{env.replace('/', '_')}"
-            refs = {f"{p['source'].split(',')[0]} {str(p['algo']).upper()}": float(p["value"])
-                    for p in pub if p["env"] == env and int(p["steps"]) in
-                    {j.config.total_steps for j in env_jobs}}
-            env_runs = [runs[j] for j in env_jobs]
-            curves = plot_learning_curves(env_runs, prefix, refs, title=f"suite {suite.name}",
-                                          rng=np.random.default_rng(0))
-            q = plot_q_diagnostics(env_runs, f"{prefix}_q", title=f"suite {suite.name}")
-            written += curves + q
-            lines += ["", f"![learning curves, {env}]({curves[0].name}) ([svg]({curves[1].name}))"]
-            if q:
-                lines += ["", f"![critic estimate against Monte-Carlo return, {env}]({q[0].name}) "
-                          f"([svg]({q[1].name}))"]
-        lines.append("")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text("\n".join(lines))
-    return [report, *written]
-
-
 # --- command line --------------------------------------------------------------------------------
 
 DESCRIPTION = """Run a benchmark suite: every (env, algo, seed) of SUITE.yaml as a `ddpg train`
@@ -546,7 +389,8 @@ Resumable: finished runs are skipped, an interrupted ddpg run with a checkpoint 
 (ddpg train --resume), other unfinished runs start over. Then writes a markdown report: per env
 and (library, algo), the final and area-under-curve returns as interquartile mean over seeds
 with 95 % stratified bootstrap CIs, published figures, and learning-curve and Q plots next to
-the report. Each run's output goes to RESULTS/<suite>/logs/."""
+the report. The report keeps one section per suite: running (or --report-only) a suite replaces
+its section and keeps the other suites'. Each run's output goes to RESULTS/<suite>/logs/."""
 
 EPILOG = """suite file (YAML):
   name: pendulum
@@ -564,6 +408,7 @@ examples:
   ddpg benchmark benchmarks/suites/pendulum.yaml --baseline sb3
   ddpg benchmark benchmarks/suites/tiny.yaml --results /tmp/bench --report /tmp/bench/tiny.md
   ddpg benchmark benchmarks/suites/halfcheetah.yaml --baseline sb3 --dry-run
+  ddpg benchmark benchmarks/suites/halfcheetah.yaml --baseline sb3 --report-only
 
 exit status: 0 all runs finished, 1 a run failed (the report covers the finished ones),
 2 bad input (suite file, results that were run with other settings), 130 interrupted (run the
@@ -594,7 +439,7 @@ def _run_all(runner: Runner, todo: list[tuple[Job, str, str]], jobs: int) -> boo
 
 def benchmark_main(argv: list[str]) -> int:
     """`ddpg benchmark SUITE.yaml [--results DIR] [--baseline sb3] [--jobs N] [--report FILE]
-    [--dry-run]`."""
+    [--report-only] [--dry-run]`."""
     from ddpg.system import available_cores
 
     cores = available_cores()
@@ -614,6 +459,8 @@ def benchmark_main(argv: list[str]) -> int:
     p.add_argument("--published", type=Path, default=PUBLISHED, metavar="FILE",
                    help="published figures to quote (default: benchmarks/published.yaml of "
                         "the ddpg source tree)")
+    p.add_argument("--report-only", action="store_true",
+                   help="write the report from the runs finished so far; run nothing")
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs and whether each would be skipped, resumed or started; "
                         "run nothing, write nothing")
@@ -640,22 +487,25 @@ def benchmark_main(argv: list[str]) -> int:
             print("ddpg benchmark: error: --baseline sb3 needs stable-baselines3; "
                   "pip install -e '.[bench]'.", file=sys.stderr)
             return 2
-    todo = [(j, act, why) for j, act, why in actions if act != "skip"]
+    todo = [(j, act, why) for j, act, why in actions if act != "skip" and not a.report_only]
     jobs_n, threads = max(1, min(a.jobs, len(todo))), max(1, cores // a.jobs)
-    doing = f"{len(todo)} to run, {jobs_n} at a time with {threads} " \
-        f"thread{'s' if threads > 1 else ''} each" if todo else "all finished"
+    finished = sum(act == "skip" for _, act, _ in actions)
+    doing = (f"report only, {finished} finished" if a.report_only else
+             f"{len(todo)} to run, {jobs_n} at a time with {threads} "
+             f"thread{'s' if threads > 1 else ''} each" if todo else "all finished")
     print(f"suite {suite.name}: {len(jobs)} runs ({', '.join(libraries)}) in "
           f"{a.results / suite.name}; {doing}", flush=True)
     if a.dry_run:
         for job, act, why in actions:
             print(f"{'would ' + act:<14} {job.label}  {why}".rstrip())
         return 0
-    for job, act, why in actions:
-        if act == "skip":
-            print(f"{'skip':<8} {job.label}  {why}", flush=True)
     runner = Runner(a.results / suite.name / "logs", threads)
-    runner.log_dir.mkdir(parents=True, exist_ok=True)
-    if not _run_all(runner, todo, jobs_n):
+    if not a.report_only:
+        for job, act, why in actions:
+            if act == "skip":
+                print(f"{'skip':<8} {job.label}  {why}", flush=True)
+        runner.log_dir.mkdir(parents=True, exist_ok=True)
+    if not a.report_only and not _run_all(runner, todo, jobs_n):
         print("ddpg benchmark: interrupted; run the same command again to continue.",
               file=sys.stderr)
         return 130

@@ -23,3 +23,7 @@ class TrainingError(DDPGError, RuntimeError):
 
 class CheckpointError(DDPGError):
     """A checkpoint that cannot be written or read (disk full, corrupt, foreign, other version)."""
+
+
+class BenchmarkError(ConfigError):
+    """A bad suite or published-figures file, or results that do not fit the suite."""

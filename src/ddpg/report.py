@@ -1,0 +1,213 @@
+"""The report of `ddpg benchmark`: per suite and environment, final and area-under-curve
+returns of each (library, algo) as interquartile mean over seeds with 95 % stratified bootstrap
+CIs (ddpg.stats), the ddpg-vs-sb3 verdict, published figures and the plots (ddpg.plot). One
+report file holds a section per suite; writing a suite's section keeps the others."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import yaml
+
+from ddpg.errors import BenchmarkError
+from ddpg.fileio import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from ddpg.benchmark import Job, Suite
+
+PUBLISHED = Path(__file__).resolve().parents[2] / "benchmarks" / "published.yaml"
+
+
+def final_row(run_dir: Path) -> dict[str, float] | None:
+    """The metrics.csv row with the largest step, of the rows with every column (a killed run
+    can leave a partial last line); None without one."""
+    import csv
+
+    try:
+        with open(run_dir / "metrics.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+    best = None
+    for r in rows:
+        if None in r or None in r.values():  # too many or too few fields
+            continue
+        try:
+            row = {"step": float(r["step"]), "eval_return_mean": float(r["eval_return_mean"])}
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(row["eval_return_mean"]) and (best is None
+                                                       or row["step"] >= best["step"]):
+            best = row
+    return best
+
+
+
+
+def load_published(path: Path) -> list[dict[str, Any]]:
+    """Entries {source, algo, env, steps, value[, note]} of the published-figures file."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError:
+        return []
+    except yaml.YAMLError as e:
+        raise BenchmarkError(f"{path} is not valid YAML: {e}") from e
+    entries = data.get("published") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise BenchmarkError(f"{path}: expected a key 'published' with a list of entries.")
+    for i, p in enumerate(entries):
+        missing = [k for k in ("source", "algo", "env", "steps", "value")
+                   if not isinstance(p, dict) or k not in p]
+        if missing:
+            raise BenchmarkError(f"{path}: published[{i}] lacks {', '.join(missing)}.")
+    return entries
+
+
+def _family(env: str) -> str:
+    return env.split("-v")[0]
+
+
+def _estimate(scores: list[float]) -> tuple[float, float, float]:
+    from ddpg.stats import iqm, stratified_bootstrap_ci
+
+    est = stratified_bootstrap_ci({"runs": scores}, iqm, rng=np.random.default_rng(0))
+    return est.point, est.low, est.high
+
+
+def _fmt(est: tuple[float, float, float]) -> str:
+    return f"{est[0]:.1f} [{est[1]:.1f}, {est[2]:.1f}]"
+
+
+def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str,
+                  published: list[dict[str, Any]]) -> tuple[list[str], list[Path]]:
+    """The markdown lines of one suite's section, and the figures written for it next to
+    `report`."""
+    import importlib.metadata
+
+    import torch
+
+    from ddpg import __version__
+    from ddpg.plot import plot_learning_curves, plot_q_diagnostics, read_run
+    from ddpg.stats import area_under_curve
+    from ddpg.system import available_cores, cpu_flags, cpu_model
+
+    finished = [j for j in jobs
+                if (r := final_row(j.run_dir)) and r["step"] >= j.config.total_steps]
+    flags = cpu_flags()
+    try:
+        sb3_version = importlib.metadata.version("stable-baselines3")
+    except importlib.metadata.PackageNotFoundError:
+        sb3_version = "not installed"
+    lines = [f"## Suite: {suite.name}", "",
+             f"- suite: `{suite.path}` ({len(finished)} of {len(jobs)} runs finished)",
+             f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+             f"- machine: {cpu_model()} (AVX-512: {'avx512f' in flags}, native bf16: "
+             f"{bool(flags & {'avx512_bf16', 'amx_bf16'})}), {available_cores()} cores "
+             f"available; ddpg {__version__}, "
+             f"torch {torch.__version__}, stable-baselines3 {sb3_version}",
+             f"- command: `{command_line}`",
+             "- final return: each run's last evaluation (mean noise-free return over its "
+             "evaluation episodes); AUC return: the mean evaluation return over training (area "
+             "under the learning curve divided by its span of steps). Both: interquartile mean "
+             "over seeds with a 95 % stratified bootstrap confidence interval (2000 resamples, "
+             "numpy generator seed 0).", ""]
+    written: list[Path] = []
+    runs = {j: read_run(j.run_dir) for j in finished}
+    for env in dict.fromkeys(j.entry.env for j in jobs):
+        env_jobs = [j for j in finished if j.entry.env == env]
+        lines += [f"### {env}", "", "| library | algo | preset | steps | runs | final return "
+                  "IQM [95 % CI] | AUC return IQM [95 % CI] |", "|---|---|---|---|---|---|---|"]
+        groups: dict[tuple[str, str, str, int], list[Job]] = {}
+        for j in env_jobs:
+            groups.setdefault((j.library, j.algo, j.config.preset, j.config.total_steps),
+                              []).append(j)
+        final: dict[tuple[str, str, str, int], tuple[float, float, float]] = {}
+        for key, members in groups.items():
+            ms = [runs[j].metrics for j in members]
+            final[key] = _estimate([m["eval_return_mean"][-1] for m in ms])
+            auc = _estimate([float(area_under_curve(m["step"], m["eval_return_mean"]))
+                             for m in ms])
+            lines.append(f"| {key[0]} | {key[1].upper()} | {key[2]} | {key[3]} | {len(members)} "
+                         f"| {_fmt(final[key])} | {_fmt(auc)} |")
+        if not groups:
+            lines.append("| (no finished run) | | | | | | |")
+        lines.append("")
+        for (lib, algo, preset, steps), est in final.items():
+            other = final.get(("sb3", algo, preset, steps))
+            if lib != "ddpg" or other is None:
+                continue
+            verdict = "lies above" if est[1] > other[2] else \
+                "lies below" if est[2] < other[1] else "overlaps"
+            lines.append(f"- {algo.upper()} ({preset}, {steps} steps): ddpg's final-return CI "
+                         f"[{est[1]:.1f}, {est[2]:.1f}] {verdict} sb3's [{other[1]:.1f}, "
+                         f"{other[2]:.1f}].")
+        pub = [p for p in published if _family(str(p["env"])) == _family(env)]
+        if pub:
+            lines += ["", f"Published figures for {_family(env)} (`benchmarks/published.yaml`; "
+                      f"other env versions and step counts are not directly comparable):", "",
+                      "| source | algo | env | steps | return |", "|---|---|---|---|---|"]
+            lines += [f"| {p['source']} | {str(p['algo']).upper()} | {p['env']} | {p['steps']} | "
+                      f"{p['value']}{' (' + p['note'] + ')' if p.get('note') else ''} |"
+                      for p in pub]
+        if env_jobs:
+            prefix = report.parent / f"{report.stem}_{suite.name}_{env.replace('/', '_')}"
+            refs = {f"{p['source'].split(',')[0]} {str(p['algo']).upper()}": float(p["value"])
+                    for p in pub if p["env"] == env and int(p["steps"]) in
+                    {j.config.total_steps for j in env_jobs}}
+            env_runs = [runs[j] for j in env_jobs]
+            curves = plot_learning_curves(env_runs, prefix, refs, title=f"suite {suite.name}",
+                                          rng=np.random.default_rng(0))
+            q = plot_q_diagnostics(env_runs, f"{prefix}_q", title=f"suite {suite.name}")
+            written += curves + q
+            lines += ["", f"![learning curves, {env}]({curves[0].name}) ([svg]({curves[1].name}))"]
+            if q:
+                lines += ["", f"![critic estimate against Monte-Carlo return, {env}]({q[0].name}) "
+                          f"([svg]({q[1].name}))"]
+        lines.append("")
+    return lines, written
+
+
+HEADER = """# Benchmark results
+
+Written by `ddpg benchmark` (see README, "Benchmarks"): one section per suite, each replaced
+when its suite is run or reported again (`ddpg benchmark SUITE.yaml --report-only`); the other
+suites' sections are kept. Raw per-run metrics are under `benchmarks/results/<suite>/`.
+"""
+
+
+def _marks(name: str) -> tuple[str, str]:
+    return f"<!-- suite {name} -->", f"<!-- /suite {name} -->"
+
+
+def merge_section(text: str, name: str, section: str) -> str:
+    """`text` (a report file's content, possibly empty) with the section of suite `name`
+    replaced by, or else added as, `section`. Text outside the suite markers is kept, except
+    that a file without any markers (an older single-suite report) is started anew."""
+    start, end = _marks(name)
+    block = f"{start}\n{section.rstrip()}\n{end}\n"
+    if "<!-- suite " not in text:
+        return f"{HEADER}\n{block}"
+    i, j = text.find(start), text.find(end)
+    if i >= 0 and j > i:
+        return text[:i] + block + text[j + len(end):].lstrip("\n")
+    return text.rstrip("\n") + "\n\n" + block
+
+
+def write_report(suite: Suite, jobs: list[Job], report: Path, command_line: str,
+                 published: list[dict[str, Any]]) -> list[Path]:
+    """Write (replace) the suite's section of the markdown report, atomically, and its figures;
+    returns the paths written."""
+    lines, figures = suite_section(suite, jobs, report, command_line, published)
+    try:
+        old = report.read_text()
+    except FileNotFoundError:
+        old = ""
+    report.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(report, merge_section(old, suite.name, "\n".join(lines)).encode())
+    return [report, *figures]
+
+
