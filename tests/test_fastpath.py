@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -144,3 +145,12 @@ def test_fused_adam_checks_the_gradients_it_is_given():
     state["steps"][1] = torch.tensor(5.0)
     with pytest.raises(ValueError, match="different step counts"):
         FusedAdam([p, torch.nn.Parameter(torch.ones(2))]).load_state_dict(state)
+
+
+@pytest.mark.parametrize("algo", ["ddpg", "td3"])
+def test_policy_equals_the_actor_module(algo):
+    agent = DDPGAgent(S, A, dataclasses.replace(Config(), algo=algo,
+                                                network=NetworkConfig(hidden_sizes=(16, 16))))
+    states = torch.randn(9, S)
+    assert torch.equal(agent._fast.policy(states), agent.actor(states))
+    assert np.array_equal(agent.act(states.numpy()), agent.actor(states).detach().numpy())

@@ -149,7 +149,8 @@ class Agent:
         if self.obs_norm is not None:
             o = self.obs_norm.normalize(o)
         o = torch.as_tensor(o, device=self.device)
-        a = self.actor(o.reshape(-1, self.obs_dim)).cpu().numpy()
+        o = o.reshape(-1, self.obs_dim)
+        a = (self.actor(o) if self._fast is None else self._fast.policy(o)).cpu().numpy()
         if self._has_batch_norm:
             self.actor.train()
         if step is not None:

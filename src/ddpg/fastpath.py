@@ -152,6 +152,11 @@ class FastDDPG:
         return _plain_actor(actor) and _plain_critic(critic)
 
     @torch.no_grad()
+    def policy(self, states: torch.Tensor) -> torch.Tensor:
+        """mu(s), as actor(states) computes it, without nn.Module call overhead (for acting)."""
+        return _mu(self.actor, self.max_action, states)
+
+    @torch.no_grad()
     def step(self, batch: Batch) -> dict[str, torch.Tensor]:
         states, actions, rewards, next_states, dones = batch
 
@@ -198,6 +203,8 @@ class FastTD3:
     def supports(actor: nn.Module, critic: nn.Module) -> bool:
         return (_plain_actor(actor) and all(_plain_critic(getattr(critic, q, None))
                                             for q in ("q1", "q2")))
+
+    policy = FastDDPG.policy
 
     @torch.no_grad()
     def step(self, batch: Batch, update_actor: bool) -> dict[str, torch.Tensor]:

@@ -46,19 +46,21 @@ def update_flops(obs_dim: int, action_dim: int, hidden: tuple[int, ...], batch: 
 
 def matmul_workload(obs_dim: int, action_dim: int, hidden: tuple[int, ...],
                     batch: int) -> Callable[[], None]:
-    """The matrix products of one update, each as torch.mm on random tensors of its shape:
-    per layer (in, out), a forward X(B,in) W(in,out), an input gradient dY(B,out) W(out,in) and
-    a weight gradient X^T(in,B) dY(B,out). Actor: 2 forwards, 1 input and 1 weight gradient
-    (4 passes); critic: 3 forwards, 2 input and 1 weight gradient (6 passes)."""
+    """The matrix products of one update, each as torch.mm on its own random tensors, in the
+    layouts nn.Linear uses (weights stored (out, in)): per layer, a forward X(B,in) W^T, an input
+    gradient dY(B,out) W and a weight gradient dY^T X. Actor: 2 forwards (online, target), 1
+    input and 1 weight gradient (4 passes); critic: 3 forwards (online, target, actor step),
+    2 input and 1 weight gradient (6 passes). Every product reads operands of its own, as in the
+    update, where no two products share both (re-using one pair would time a warm cache)."""
     g = torch.Generator().manual_seed(0)
     r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
     products: list[tuple[torch.Tensor, torch.Tensor]] = []
     for shapes, fwd, dx, dw in ((layer_shapes(obs_dim, hidden, action_dim), 2, 1, 1),
                                 (layer_shapes(obs_dim + action_dim, hidden, 1), 3, 2, 1)):
         for i, o in shapes:
-            products += [(r(batch, i), r(i, o))] * fwd
-            products += [(r(batch, o), r(o, i))] * dx
-            products += [(r(i, batch), r(batch, o))] * dw
+            products += [(r(batch, i), r(o, i).t()) for _ in range(fwd)]
+            products += [(r(batch, o), r(o, i)) for _ in range(dx)]
+            products += [(r(batch, o).t(), r(batch, i)) for _ in range(dw)]
 
     def run() -> None:
         for x, w in products:
