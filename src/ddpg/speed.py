@@ -310,6 +310,8 @@ def speed_main(argv: list[str]) -> int:
     p.add_argument("--warmup", type=int, default=300,
                    help="random-action steps before the loops' timing starts (default: 300)")
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default: 5)")
+    p.add_argument("--hidden", nargs="+", type=int, default=[400, 300],
+                   help="hidden layer sizes of actor and critic (default: the seed's 400 300)")
     p.add_argument("--no-baseline", action="store_true", help="skip stable-baselines3")
     p.add_argument("--json", type=Path, default=Path("speed.json"),
                    help="JSON output (default: speed.json)")
@@ -321,6 +323,8 @@ def speed_main(argv: list[str]) -> int:
             p.error(f"--{name} {getattr(a, name)}: use 1 or more")
     if min(a.batch) < 1:
         p.error(f"--batch {min(a.batch)}: use positive batch sizes")
+    if min(a.hidden) < 1:
+        p.error(f"--hidden {min(a.hidden)}: use positive layer sizes")
     from ddpg.envs import make
 
     for env_id in a.env:
@@ -331,7 +335,8 @@ def speed_main(argv: list[str]) -> int:
                f"{', native bf16' if flags & {'avx512_bf16', 'amx_bf16'} else ''}; "
                f"torch {torch.__version__}")
     print(f"machine: {machine}", flush=True)
-    results = measure(a.env, a.batch, a.steps, a.warmup, a.repeats, baseline=not a.no_baseline)
+    results = measure(a.env, a.batch, a.steps, a.warmup, a.repeats, tuple(a.hidden),
+                      baseline=not a.no_baseline)
     text = table(results)
     print(text)
     a.json.write_text(json.dumps({"machine": machine, "date": datetime.date.today().isoformat(),
@@ -340,6 +345,7 @@ def speed_main(argv: list[str]) -> int:
         cmd = "ddpg speed " + " ".join(argv)
         with open(a.markdown, "a") as f:
             f.write(f"\n### {datetime.date.today().isoformat()}: `{cmd}`\n\nMachine: {machine}. "
-                    f"Median of {a.repeats} interleaved repeats, {a.steps} timed steps each.\n\n"
+                    f"Networks {'-'.join(map(str, a.hidden))}; median of {a.repeats} interleaved "
+                    f"repeats, {a.steps} timed steps each.\n\n"
                     f"{text}\n\n{bar_chart(results)}\n")
     return 0

@@ -1,0 +1,50 @@
+"""`ddpg speed`: the limit's products are the update's, and the command measures and reports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ddpg.speed import matmul_workload, speed_main, update_flops
+
+
+def test_limit_times_exactly_the_updates_products(monkeypatch):
+    """The products the limit times add up to the FLOP formula 2 B (4 A + 6 C), and none of
+    them shares both operands with another (a shared pair would time a warm cache)."""
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    real_mm = torch.mm
+    monkeypatch.setattr(torch, "mm", lambda x, w: seen.append((x, w)) or real_mm(x, w))
+    matmul_workload(17, 6, (40, 30), 8)()
+    flops = sum(2 * x.shape[0] * x.shape[1] * w.shape[1] for x, w in seen)
+    assert flops == update_flops(17, 6, (40, 30), 8)
+    assert len({(x.data_ptr(), w.data_ptr()) for x, w in seen}) == len(seen) == 3 * 10
+
+
+def test_speed_command_measures_and_reports(tmp_path, capsys):
+    pytest.importorskip("stable_baselines3")
+    out, md = tmp_path / "speed.json", tmp_path / "bench.md"
+    md.write_text("# earlier\n")
+    assert speed_main(["--env", "Pendulum-v1", "--batch", "8", "--hidden", "16", "16",
+                       "--steps", "20", "--warmup", "30", "--repeats", "1",
+                       "--json", str(out), "--markdown", str(md)]) == 0
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["hidden"] == [16, 16] and row["batch"] == 8
+    for key in ("limit_updates_per_s", "seed_updates_per_s", "ddpg_updates_per_s",
+                "ddpg_loop_steps_per_s", "sb3_loop_steps_per_s"):
+        assert row[key] > 0, key
+    assert row["loop_fraction_of_limit"] == pytest.approx(
+        row["ddpg_loop_steps_per_s"] / row["limit_updates_per_s"])
+    text = md.read_text()
+    assert text.startswith("# earlier\n") and "Networks 16-16" in text
+    assert "| Pendulum-v1 | 8 |" in text and "loop / limit" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [(["--steps", "0"], "--steps 0"),
+                                           (["--batch", "0"], "--batch 0"),
+                                           (["--hidden", "0"], "--hidden 0")])
+def test_bad_arguments_exit_2_naming_the_value(args, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        speed_main(args)
+    assert e.value.code == 2 and message in capsys.readouterr().err
