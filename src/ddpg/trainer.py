@@ -277,18 +277,22 @@ class Trainer:
                 if not done[i]:
                     next_obs[i], _ = self.envs.envs[i].reset()
             done = done | ~good
-        self.buffer.add(self.obs[good], action[good], reward[good], final_next[good],
-                        terminated[good])
+        if good.all():  # the usual case, without the copies of boolean indexing
+            self.buffer.add(self.obs, action, reward, final_next, terminated)
+            self.ep_return += reward
+        else:
+            self.buffer.add(self.obs[good], action[good], reward[good], final_next[good],
+                            terminated[good])
+            self.ep_return += np.where(good, reward, 0.0)
         if self.agent.obs_norm is not None:
             self.agent.obs_norm.update(final_next[good])
         self.obs = next_obs
         self.step += n
-        self.ep_return += np.where(good, reward, 0.0)
         self.ep_len += 1
-        for i in np.flatnonzero(done):
-            self.episodes += 1
-            self.log.episode(self.step, float(self.ep_return[i]), int(self.ep_len[i]))
         if done.any():
+            for i in np.flatnonzero(done):
+                self.episodes += 1
+                self.log.episode(self.step, float(self.ep_return[i]), int(self.ep_len[i]))
             self.agent.noise.reset(done)
             self.ep_return[done], self.ep_len[done] = 0.0, 0
         return reward
