@@ -113,6 +113,19 @@ def test_other_networks_use_autograd(network):
                  agent.actor_optimizer, agent.critic_optimizer, 0.01, 0.99)
 
 
+def test_networks_without_bias_or_with_other_layers_are_not_supported():
+    from torch import nn
+
+    from ddpg.fastpath import MLP
+
+    assert MLP.supports(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1)), None)
+    assert not MLP.supports(nn.Sequential(nn.Linear(3, 4, bias=False), nn.ReLU(),
+                                          nn.Linear(4, 1)), None)
+    assert not MLP.supports(nn.Sequential(nn.Linear(3, 4), nn.ELU(), nn.Linear(4, 1)), None)
+    assert not MLP.supports(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1)), nn.Tanh)
+    assert not MLP.supports(nn.Sequential(), None)
+
+
 def test_agent_picks_the_fast_path_only_where_it_applies():
     base = dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(16, 16)))
     assert DDPGAgent(S, A, base)._fast is not None

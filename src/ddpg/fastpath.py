@@ -42,14 +42,15 @@ class MLP:
 
     @staticmethod
     def supports(seq: nn.Module, last: type | None) -> bool:
-        """True for Linear, ReLU, Linear, ReLU, ..., Linear (then `last`, if given)."""
+        """True for Linear, ReLU, Linear, ReLU, ..., Linear (then `last`, if given), every
+        Linear with a bias."""
         mods = list(seq) if isinstance(seq, nn.Sequential) else []
         if last is not None:
             if not mods or type(mods[-1]) is not last:
                 return False
             mods = mods[:-1]
         return (len(mods) >= 1 and len(mods) % 2 == 1
-                and all(type(m) is nn.Linear for m in mods[0::2])
+                and all(type(m) is nn.Linear and m.bias is not None for m in mods[0::2])
                 and all(type(m) is nn.ReLU for m in mods[1::2]))
 
     def forward(self, x: torch.Tensor, keep: list[torch.Tensor] | None = None) -> torch.Tensor:
