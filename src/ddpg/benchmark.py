@@ -53,7 +53,8 @@ ALGOS = ("ddpg", "td3")
 SET_BY_SUITE = {"env": "env", "algo": "algos", "seed": "seeds", "total_steps": "steps",
                 "eval_every": "eval_every", "eval_episodes": "eval_episodes", "preset": "preset",
                 "out": "--results", "run_name": None, "threads": "--jobs", "progress": None}
-RUNTIME_KEYS = {"out", "run_name", "threads", "progress", "tensorboard"}  # not compared
+# Not compared: where and how a run is shown, and settings that do not change its results
+RUNTIME_KEYS = {"out", "run_name", "threads", "progress", "tensorboard", "fast_path"}
 
 
 @dataclass(frozen=True)
