@@ -149,6 +149,15 @@ def test_agent_fast_and_autograd_paths_agree(algo):
             assert torch.allclose(p, q, rtol=1e-5, atol=1e-7)
 
 
+def test_optimizer_of_other_parameters_is_refused():
+    actor, critic, actor_t, critic_t, a_opt, c_opt = setup()
+    with pytest.raises(ValueError, match="does not hold the network's parameters"):
+        FastDDPG(actor, critic, actor_t, critic_t, c_opt, a_opt, 0.01, 0.99)  # swapped
+    reordered = FusedAdam(list(critic.parameters())[::-1])
+    with pytest.raises(ValueError, match="does not hold the network's parameters"):
+        FastDDPG(actor, critic, actor_t, critic_t, a_opt, reordered, 0.01, 0.99)
+
+
 def test_fused_adam_checks_the_gradients_it_is_given():
     p = torch.nn.Parameter(torch.ones(3))
     opt = FusedAdam([p])

@@ -95,17 +95,15 @@ class Agent:
                                    next_states=self.obs_norm.normalize(batch.next_states))
         nets = (self.actor, self.critic, self.actor_target, self.critic_target,
                 self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma)
-        if isinstance(self._fast, FastTD3):
-            return self._fast.step(batch, (self.updates + 1) % c.td3.policy_delay == 0)
         if c.algo == "td3":
-            return td3_step(*nets, update_actor=(self.updates + 1) % c.td3.policy_delay == 0,
-                            target_noise=c.td3.target_noise,
+            update_actor = (self.updates + 1) % c.td3.policy_delay == 0
+            if self._fast is not None:
+                return self._fast.step(batch, update_actor)
+            return td3_step(*nets, update_actor=update_actor, target_noise=c.td3.target_noise,
                             target_noise_clip=c.td3.target_noise_clip,
                             generator=self.generator, autocast=self._autocast)
-        if self._fast is not None:
-            info = self._fast.step(batch)
-        else:
-            info = ddpg_step(*nets, self._autocast)
+        info = (self._fast.step(batch) if self._fast is not None
+                else ddpg_step(*nets, self._autocast))
         info["actor_updated"] = torch.ones((), device=self.device)
         return info
 

@@ -119,6 +119,15 @@ def _actor_step(actor: MLP, max_action: torch.Tensor, critic: MLP, optimizer: Fu
     return -q_pi.mean()
 
 
+def _check_order(optimizer: FusedAdam, *nets: MLP) -> None:
+    """The optimizer must hold exactly the networks' parameters, in the order of their grads."""
+    params = [p for net in nets for layer in net.layers for p in (layer.weight, layer.bias)]
+    if len(params) != len(optimizer.params) or any(
+            p is not q for p, q in zip(params, optimizer.params)):
+        raise ValueError("the optimizer does not hold the network's parameters in "
+                         "nn.Module.parameters() order; build it as FusedAdam(net.parameters()).")
+
+
 def _plain_critic(critic: nn.Module) -> bool:
     state_net = getattr(critic, "state_net", None)
     return (MLP.supports(getattr(critic, "net", None), None)
@@ -143,6 +152,8 @@ class FastDDPG:
         self.actor, self.critic = MLP(actor.net), MLP(critic.net)
         self.actor_target, self.critic_target = MLP(actor_target.net), MLP(critic_target.net)
         self.max_action, self.target_max_action = actor.max_action, actor_target.max_action
+        _check_order(actor_optimizer, self.actor)
+        _check_order(critic_optimizer, self.critic)
         self.actor_optimizer, self.critic_optimizer = actor_optimizer, critic_optimizer
         self.tau, self.gamma = tau, gamma
         self._pairs = [(list(critic.parameters()), list(critic_target.parameters())),
@@ -193,6 +204,8 @@ class FastTD3:
         self.q1, self.q2 = MLP(critic.q1.net), MLP(critic.q2.net)
         self.q1_target, self.q2_target = MLP(critic_target.q1.net), MLP(critic_target.q2.net)
         self.max_action, self.target_max_action = actor.max_action, actor_target.max_action
+        _check_order(actor_optimizer, self.actor)
+        _check_order(critic_optimizer, self.q1, self.q2)
         self.actor_optimizer, self.critic_optimizer = actor_optimizer, critic_optimizer
         self.tau, self.gamma = tau, gamma
         self.target_noise, self.target_noise_clip = target_noise, target_noise_clip
