@@ -137,20 +137,23 @@ class Agent:
             self._step = self._eager_step
             return self._eager_step(batch)
 
-    @torch.no_grad()
     def act(self, obs: np.ndarray, step: int | None = None) -> np.ndarray:
         """mu(s) for a batch of observations (N, obs_dim); with `step`, plus exploration noise at
         that step's sigma, clipped to [-1, 1]."""
-        if self._has_batch_norm:  # running statistics, not the batch's, when acting
-            self.actor.eval()
-        o = np.asarray(obs, dtype=np.float32)
+        o = np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
         if self.obs_norm is not None:
             o = self.obs_norm.normalize(o)
-        o = torch.as_tensor(o, device=self.device)
-        o = o.reshape(-1, self.obs_dim)
-        a = (self.actor(o) if self._fast is None else self._fast.policy(o)).cpu().numpy()
-        if self._has_batch_norm:
-            self.actor.train()
+        s = torch.as_tensor(o, device=self.device)
+        with torch.no_grad():
+            if self._fast is not None:  # called once per environment step: no Module overhead
+                a = self._fast.policy(s)
+            elif self._has_batch_norm:  # running statistics, not the batch's, when acting
+                self.actor.eval()
+                a = self.actor(s)
+                self.actor.train()
+            else:
+                a = self.actor(s)
+        a = a.cpu().numpy()
         if step is not None:
             noise = self.noise.sample(step)
             if noise.shape != a.shape:

@@ -107,6 +107,35 @@ def from_env_action(a: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndar
     return 2.0 * (np.asarray(a) - low) / (high - low) - 1.0
 
 
+class SameStepVectorEnv(gym.vector.SyncVectorEnv):
+    """gymnasium's SyncVectorEnv with same-step autoreset, stepping without its per-step info
+    merge: `step` returns only what a replay buffer needs from the infos, "final_obs" and its
+    mask "_final_obs" where an episode ended (the env has been reset and the returned
+    observation is the new episode's first). Everything else is SyncVectorEnv's. Merging each
+    env's info dict into arrays costs about 45 us a step on HalfCheetah (a 70 us step)."""
+
+    def __init__(self, env_fns) -> None:
+        super().__init__(env_fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+
+    def step(self, actions):
+        n = self.num_envs
+        observations = []
+        rewards = np.zeros(n)
+        terminations, truncations = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        infos: dict = {}
+        for i, env in enumerate(self.envs):
+            obs, rewards[i], terminations[i], truncations[i], _ = env.step(actions[i])
+            if terminations[i] or truncations[i]:
+                if not infos:
+                    infos = {"final_obs": np.empty(n, dtype=object),
+                             "_final_obs": np.zeros(n, dtype=bool)}
+                infos["final_obs"][i], infos["_final_obs"][i] = obs, True
+                obs, _ = env.reset()
+            observations.append(obs)
+        obs = np.stack(observations).astype(self.single_observation_space.dtype, copy=False)
+        return obs, rewards, terminations, truncations, infos
+
+
 class EpisodeRecorder(gym.Wrapper):
     """Records what re-creates the current episode exactly: how it was reset (the seed, or the
     env's random-generator state just before an unseeded reset) and every action since. A

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import gymnasium as gym
 import numpy as np
 import torch
 
@@ -22,7 +21,7 @@ from ddpg.agent import Agent, resolve_device
 from ddpg.buffer import ReplayBuffer, estimate_bytes
 from ddpg.checkpoint import CheckpointManager, Loaded, estimate_checkpoint_bytes
 from ddpg.config import Config
-from ddpg.envs import EnvLike, EpisodeRecorder, env_factory, to_env_action
+from ddpg.envs import EnvLike, EpisodeRecorder, SameStepVectorEnv, env_factory, to_env_action
 from ddpg.errors import CheckpointError, ConfigError, DDPGError, TrainingError
 from ddpg.evaluation import episode_seeds, evaluate
 from ddpg.logging import RunLogger
@@ -113,8 +112,7 @@ class Trainer:
         self.rngs = seed_streams(config.seed, str(resolve_device(config)))
 
         n = config.num_envs
-        self.envs = gym.vector.SyncVectorEnv([lambda: EpisodeRecorder(factory())] * n,
-                                             autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        self.envs = SameStepVectorEnv([lambda: EpisodeRecorder(factory())] * n)
         self.eval_env = factory()
         space = self.envs.single_action_space
         self.low, self.high = space.low.astype(np.float32), space.high.astype(np.float32)
