@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from ddpg.speed import matmul_workload, speed_main, update_flops
+from ddpg.speed import matmul_workload, speed_main, summarize, update_flops
 
 
 def test_limit_times_exactly_the_updates_products(monkeypatch):
@@ -20,6 +20,20 @@ def test_limit_times_exactly_the_updates_products(monkeypatch):
     flops = sum(2 * x.shape[0] * x.shape[1] * w.shape[1] for x, w in seen)
     assert flops == update_flops(17, 6, (40, 30), 8)
     assert len({(x.data_ptr(), w.data_ptr()) for x, w in seen}) == len(seen) == 3 * 10
+
+
+def test_paired_ratio_cancels_machine_swings():
+    # The machine runs twice as fast from the third repeat on, but the third loop still met
+    # the slow phase: every other repeat's loop is 60 % of its own limit. The paired ratio
+    # says 60 %; the ratio of the medians (60 / 200) says 30 %.
+    samples = {"limit": [100.0, 100.0, 200.0, 200.0, 200.0],
+               "loop": [60.0, 60.0, 60.0, 120.0, 120.0],
+               "seed": [50.0] * 5, "update": [70.0] * 5, "sb3": []}
+    row = summarize(samples, flops=1e9)
+    assert row["loop_fraction_of_limit_paired"] == pytest.approx(0.6)
+    assert row["loop_fraction_of_limit"] == pytest.approx(0.3)
+    assert row["limit_gflops"] == pytest.approx(200.0)
+    assert row["loop_vs_sb3"] is None and row["loop_vs_sb3_paired"] is None
 
 
 def test_speed_command_measures_and_reports(tmp_path, capsys):
@@ -36,6 +50,8 @@ def test_speed_command_measures_and_reports(tmp_path, capsys):
         assert row[key] > 0, key
     assert row["loop_fraction_of_limit"] == pytest.approx(
         row["ddpg_loop_steps_per_s"] / row["limit_updates_per_s"])
+    assert row["loop_fraction_of_limit_paired"] == pytest.approx(
+        row["samples"]["loop"][0] / row["samples"]["limit"][0])
     text = md.read_text()
     assert text.startswith("# earlier\n") and "Networks 16-16" in text
     assert "| Pendulum-v1 | 8 |" in text and "loop / limit" in capsys.readouterr().out
