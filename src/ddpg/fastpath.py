@@ -78,8 +78,9 @@ class MLP:
                 torch.mm(d.t(), h, out=self.grads[2 * i])
                 torch.sum(d, 0, out=self.grads[2 * i + 1])
             if i > 0:
-                # relu'(z) through its output h: zero where h == 0
-                d = torch.ops.aten.threshold_backward(d.mm(self.weights[i]), h, 0)
+                # relu'(z) through its output h: zero where h == 0, in place in d W
+                dh = d.mm(self.weights[i])
+                d = torch.ops.aten.threshold_backward.grad_input(dh, h, 0, grad_input=dh)
             elif input_grad:
                 return d.mm(self.weights[0])
         return None
