@@ -316,8 +316,9 @@ def speed_main(argv: list[str]) -> int:
         "Measure DDPG training speed on this machine: the update's own matrix products (the "
         "limit), the seed-style update, ddpg's update and full loop, and stable-baselines3's "
         "loop (if installed: pip install -e '.[bench]'), at 400-300 networks and one update per "
-        "environment step. Prints a table, writes JSON, and appends the table to a markdown "
-        "file."))
+        "environment step. Prints a table (ratios of the medians, and paired: the median over "
+        "repeats of each repeat's loop / limit), writes JSON, and appends the table to a "
+        "markdown file."))
     p.add_argument("--env", nargs="+", default=["Pendulum-v1", "HalfCheetah-v5"],
                    help="environment ids (default: Pendulum-v1 HalfCheetah-v5)")
     p.add_argument("--batch", nargs="+", type=int, default=[256, 64],
