@@ -8,7 +8,8 @@ from ddpg.losses import actor_loss, critic_loss, polyak_update, td_target  # noq
 from ddpg.networks import Actor, Critic  # noqa: E402
 from ddpg.noise import GaussianNoise, OUNoise, SigmaSchedule  # noqa: E402
 from ddpg.policy import Policy, load  # noqa: E402
-from ddpg.trainer import TrainResult, resume, train  # noqa: E402
+from ddpg.run import TrainResult  # noqa: E402
+from ddpg.trainer import resume, train  # noqa: E402
 from ddpg.update import ddpg_step, ddpg_update  # noqa: E402
 
 __all__ = [

@@ -67,7 +67,8 @@ def cmd_train(argv: Sequence[str]) -> int:
     base = cfgmod.resolve(pre.preset, pre.config, pre.env, pre.algo)
     args = tyro.cli(TrainArgs, args=list(argv), prog="ddpg train", description=TRAIN_DESCRIPTION,
                     default=TrainArgs(base, pre.preset, Path(pre.config) if pre.config else None))
-    from ddpg.trainer import Interrupted, resume, train
+    from ddpg.run import Interrupted
+    from ddpg.trainer import resume, train
 
     try:
         if args.resume is not None:
