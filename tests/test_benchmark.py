@@ -28,15 +28,6 @@ def lines(text: str, verb: str) -> list[str]:
     return [line for line in text.splitlines() if line.split(" ", 1)[0] == verb]
 
 
-def test_suite_files_in_the_repository_are_valid():
-    for path in sorted((ROOT / "benchmarks" / "suites").glob("*.yaml")):
-        suite = load_suite(path)
-        assert suite.name == path.stem and suite.entries
-    tiny = load_suite(TINY).entries[0]
-    assert (tiny.env, tiny.algos, tiny.seeds, tiny.steps, tiny.eval_every) == \
-        ("Pendulum-v1", ("ddpg", "td3"), (0, 1), 300, 150)
-
-
 def test_nested_overrides_become_one_flag_per_value(tmp_path):
     path = tmp_path / "nested.yaml"
     path.write_text("name: n\nruns:\n  - {env: Pendulum-v1, algos: [td3], seeds: 1, steps: 300, "

@@ -17,7 +17,8 @@ from ddpg.errors import BenchmarkError
 from ddpg.fileio import atomic_write_bytes
 
 if TYPE_CHECKING:
-    from ddpg.benchmark import Job, Suite
+    from ddpg.benchmark import Job
+    from ddpg.suite import Suite
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "benchmarks" / "published.yaml"
 
