@@ -19,6 +19,8 @@ def test_new_file_gets_the_umask_permissions_and_an_existing_file_keeps_its_own(
         kept.chmod(0o640)
         atomic_write_bytes(kept, b"new")
         assert kept.read_bytes() == b"new" and kept.stat().st_mode & 0o777 == 0o640
+        os.umask(0o027)  # the umask of the moment, not one read earlier
+        assert atomic_write_bytes(tmp_path / "other.md", b"x").stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(old)
 

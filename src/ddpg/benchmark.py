@@ -349,7 +349,7 @@ def benchmark_main(argv: list[str]) -> int:
             print("ddpg benchmark: error: --baseline sb3 needs stable-baselines3; "
                   "pip install -e '.[bench]'.", file=sys.stderr)
             return 2
-    todo = [(j, act, why) for j, act, why in actions if act != "skip" and not a.report_only]
+    todo = [(j, act, why) for j, act, why in actions if act != "skip"]
     jobs_n, threads = max(1, min(a.jobs, len(todo))), max(1, cores // a.jobs)
     finished = sum(act == "skip" for _, act, _ in actions)
     doing = (f"report only, {finished} finished" if a.report_only else
@@ -367,10 +367,10 @@ def benchmark_main(argv: list[str]) -> int:
             if act == "skip":
                 print(f"{'skip':<8} {job.label}  {why}", flush=True)
         runner.log_dir.mkdir(parents=True, exist_ok=True)
-    if not a.report_only and not _run_all(runner, todo, jobs_n):
-        print("ddpg benchmark: interrupted; run the same command again to continue.",
-              file=sys.stderr)
-        return 130
+        if not _run_all(runner, todo, jobs_n):
+            print("ddpg benchmark: interrupted; run the same command again to continue.",
+                  file=sys.stderr)
+            return 130
     command_line = shlex.join(["ddpg", "benchmark", *argv])
     try:
         written = write_report(suite, jobs, a.report, command_line, published)

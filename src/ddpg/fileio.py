@@ -24,6 +24,15 @@ def fsync_dir(directory: Path) -> None:
 
 
 def _umask() -> int:
+    """The process's umask, read without changing it where Linux reports it (setting it to read
+    it would, for a moment, give files another thread creates the wrong permissions)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask

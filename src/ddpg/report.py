@@ -47,8 +47,6 @@ def final_row(run_dir: Path) -> dict[str, float] | None:
     return best
 
 
-
-
 def load_published(path: Path) -> list[dict[str, Any]]:
     """Entries {source, algo, env, steps, value[, note]} of the published-figures file."""
     try:

@@ -288,7 +288,7 @@ def table(results: list[dict[str, Any]]) -> str:
                     f"{fmt(r['seed_updates_per_s'])} | {fmt(r['ddpg_updates_per_s'])} | "
                     f"{fmt(r['ddpg_loop_steps_per_s'])} | {fmt(r['sb3_loop_steps_per_s'])} | "
                     f"{r['loop_fraction_of_limit']:.0%} | "
-                    f"{r.get('loop_fraction_of_limit_paired', float('nan')):.0%} | "
+                    f"{r['loop_fraction_of_limit_paired']:.0%} | "
                     f"{fmt(r['loop_vs_sb3'], 2)}x | "
                     f"{r['loop_vs_seed']:.2f}x |")
     return "\n".join([head, *rows])
