@@ -1,14 +1,19 @@
 """One prepared GPU check, for a session that has a GPU machine (run it there in one call):
 
-    python benchmarks/gpu_check.py --out "$OUT/gpu_check.json"
+    python benchmarks/gpu_check.py --out "$OUT"
 
-1. update rates at batch 256 and 64 (400-300 networks) on cuda: fp32 eager (the fast path with
-   hand-written backward passes, and autograd's ddpg_step), bf16 eager, and fp32 with --compile
-   (CUDA graphs through torch.compile 'reduce-overhead'); and whether the fast path leaves the
-   same parameters as autograd on the GPU after 50 updates (largest difference);
-2. the default Pendulum-v1 training on cuda in fp32 and in bf16: steps to reach -200, final
-   return, wall time.
-Fits in a few minutes of GPU time. Nothing here runs without a GPU.
+In order of importance, each part recorded as it finishes (a later failure or the deadline
+keeps what came before), into OUT/gpu_check.json, with the speed table in OUT/speed_cuda.md:
+1. tests/test_cudagraph.py and tests/test_fastpath.py under pytest on the GPU (the CUDA graph's
+   parity with the eager update, TD3's two graphs, in-place checkpoint loads);
+2. update rates at batch 256 and 64 (400-300 networks): the fast path replayed as a CUDA graph
+   (the default on a GPU), the fast path eager, autograd's ddpg_step in fp32 and under bf16
+   autocast; and the fast path's largest parameter difference from autograd after 50 updates;
+3. the pendulum preset trained on cuda (fp32: CUDA graph), steps to reach -200, final return,
+   wall time; then `ddpg speed --device cuda` on Pendulum-v1 (limit, seed-style update, ddpg's
+   update and loop, stable-baselines3 on cuda); the full loop at batch 256 in bf16 against fp32;
+   pendulum in bf16 and pendulum-td3; last, torch.compile 'reduce-overhead' update rates.
+Nothing here runs without a GPU; it stops starting new parts after --budget seconds.
 """
 
 from __future__ import annotations
@@ -16,41 +21,37 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+ROOT = Path(__file__).resolve().parents[1]
+DEVICE = "cuda"  # --device cpu: a dry run of the script itself on a machine without a GPU
 
-def update_rate(precision: str, compile_: bool, batch: int, n: int = 300,
-                fast_path: bool = True) -> float:
-    from ddpg.speed import bench_config, ddpg_update_workload
+
+def update_rate(batch: int, n: int = 300, **overrides) -> float:
+    from ddpg.speed import bench_config, ddpg_update_workload, rate
 
     cfg = dataclasses.replace(bench_config("Pendulum-v1", batch, (400, 300), 300, 300,
-                                           device="cuda", precision=precision), compile=compile_,
-                              fast_path=fast_path)
+                                           device=DEVICE), **overrides)
     fn = ddpg_update_workload(3, 1, cfg)
-    for _ in range(30 if compile_ else 5):  # compilation and graph capture happen here
-        fn()
-    torch.cuda.synchronize()
-    t = time.perf_counter()
-    for _ in range(n):
-        fn()
-    torch.cuda.synchronize()
-    return n / (time.perf_counter() - t)
+    return rate(fn, n, warmup=30 if cfg.compile else 5, device=DEVICE)
 
 
 def fast_path_parity(batch: int = 64, n: int = 50) -> float:
     """Largest parameter difference between the fast path and autograd after n updates."""
-    from ddpg.agent import DDPGAgent
+    from ddpg.agent import Agent
     from ddpg.speed import _random_buffer, bench_config
 
-    cfg = bench_config("Pendulum-v1", batch, (400, 300), 300, 300, device="cuda")
-    fast = DDPGAgent(3, 1, cfg)
-    slow = DDPGAgent(3, 1, dataclasses.replace(cfg, fast_path=False))
+    cfg = bench_config("Pendulum-v1", batch, (400, 300), 300, 300, device=DEVICE)
+    fast = Agent(3, 1, cfg)
+    slow = Agent(3, 1, dataclasses.replace(cfg, fast_path=False))
     slow.load_state_dict(fast.state_dict())
-    buf = _random_buffer(3, 1, device="cuda")
+    buf = _random_buffer(3, 1, device=DEVICE)
     for _ in range(n):
         batch_ = buf.sample(batch)
         fast.update(batch_)
@@ -59,49 +60,106 @@ def fast_path_parity(batch: int = 64, n: int = 50) -> float:
                zip(fast.actor.parameters(), slow.actor.parameters()))
 
 
-def pendulum(precision: str) -> dict:
+def pendulum(preset: str, precision: str) -> dict:
     import ddpg
     from ddpg.config import from_preset
 
-    cfg = dataclasses.replace(from_preset("pendulum"), device="cuda", precision=precision,
+    cfg = dataclasses.replace(from_preset(preset), device=DEVICE, precision=precision,
                               progress=False, tensorboard=False, out="/tmp/ddpg-gpu-check")
     t = time.perf_counter()
     res = ddpg.train(cfg)
-    return {"precision": precision, "steps_to_solve": res.steps_to_solve(-200.0),
-            "final_return": res.final_return, "wall_s": time.perf_counter() - t}
+    return {"preset": preset, "precision": precision,
+            "steps_to_solve": res.steps_to_solve(-200.0), "final_return": res.final_return,
+            "train_wall_s": res.wall_time_s, "wall_s": time.perf_counter() - t,
+            "graphs_captured": getattr(res.agent._fast_step, "captured", None),
+            "graph_fell_back_to_eager": getattr(res.agent._fast_step, "eager", None)}
+
+
+def loop_rates() -> dict:
+    from ddpg.speed import bench_config, ddpg_loop_rate
+
+    out = {}
+    for rep in range(3):  # interleaved
+        for precision in ("fp32", "bf16"):
+            cfg = bench_config("Pendulum-v1", 256, (400, 300), 300, 500, device=DEVICE,
+                               precision=precision)
+            out.setdefault(precision, []).append(ddpg_loop_rate(cfg))
+    return out
+
+
+def speed(out_dir: Path) -> dict:
+    cmd = [sys.executable, "-m", "ddpg.cli", "speed", "--device", DEVICE, "--env",
+           "Pendulum-v1", "--repeats", "3", "--json", str(out_dir / "speed_cuda.json"),
+           "--markdown", str(out_dir / "speed_cuda.md")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    print(r.stdout[-3000:], r.stderr[-2000:], flush=True)
+    return {"rc": r.returncode, "tail": r.stdout[-1500:]}
+
+
+def pytest_gpu() -> dict:
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "tests/test_cudagraph.py", "tests/test_fastpath.py"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=180)
+    print(r.stdout[-3000:], r.stderr[-1000:], flush=True)
+    return {"rc": r.returncode, "tail": r.stdout[-1500:]}
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=Path("gpu_check.json"))
+    p.add_argument("--out", type=Path, default=Path("."))
+    p.add_argument("--budget", type=float, default=300.0,
+                   help="seconds after which no new part starts (default: 300)")
+    p.add_argument("--device", default="cuda", help=argparse.SUPPRESS)
     a = p.parse_args()
-    if not torch.cuda.is_available():
+    global DEVICE
+    DEVICE = a.device
+    if DEVICE == "cuda" and not torch.cuda.is_available():
         print("gpu_check: no CUDA device here; run this on the GPU machine.", file=sys.stderr)
         return 2
-    out: dict = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
-                 "bf16": torch.cuda.is_bf16_supported(), "updates_per_s": {}, "pendulum": []}
+    from ddpg.system import available_cores, cpu_model
+
+    start = time.perf_counter()
+    a.out.mkdir(parents=True, exist_ok=True)
+    gpu = DEVICE == "cuda"
+    res: dict = {"device": torch.cuda.get_device_name(0) if gpu else DEVICE,
+                 "torch": torch.__version__, "bf16": gpu and torch.cuda.is_bf16_supported(),
+                 "cpu": cpu_model(),
+                 "cores": available_cores(), "date": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                 time.gmtime())}
+
+    def part(name: str, fn, *args, **kw) -> None:
+        if time.perf_counter() - start > a.budget:
+            res[name] = "skipped: over budget"
+            return
+        t = time.perf_counter()
+        try:
+            res[name] = fn(*args, **kw)
+        except Exception as e:  # noqa: BLE001 - record and go on
+            res[name] = f"failed: {type(e).__name__}: {e}"
+        print(f"[{time.perf_counter() - start:.0f} s] {name} ({time.perf_counter() - t:.0f} s):",
+              res[name] if not isinstance(res[name], dict) or "tail" not in res[name]
+              else res[name]["rc"], flush=True)
+        (a.out / "gpu_check.json").write_text(json.dumps(res, indent=1, default=str))
+
+    print(res, flush=True)
+    part("pytest", pytest_gpu)
     for batch in (256, 64):
-        for precision, comp, fast in (("fp32", False, True), ("fp32", False, False),
-                                      ("bf16", False, False), ("fp32", True, False)):
-            key = (f"b{batch}-{precision}{'-compiled' if comp else ''}"
-                   f"{'-autograd' if not fast and precision == 'fp32' and not comp else ''}")
-            try:
-                out["updates_per_s"][key] = update_rate(precision, comp, batch, fast_path=fast)
-            except Exception as e:  # noqa: BLE001 - record and go on
-                out["updates_per_s"][key] = f"failed: {type(e).__name__}: {e}"
-            print(key, out["updates_per_s"][key], flush=True)
-    try:
-        out["fast_path_max_abs_diff"] = fast_path_parity()
-    except Exception as e:  # noqa: BLE001 - record and go on
-        out["fast_path_max_abs_diff"] = f"failed: {type(e).__name__}: {e}"
-    print("fast path vs autograd, max |diff|:", out["fast_path_max_abs_diff"], flush=True)
-    for precision in ("fp32", "bf16"):
-        out["pendulum"].append(pendulum(precision))
-        print(out["pendulum"][-1], flush=True)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(out, indent=1))
+        part(f"b{batch}_graph", update_rate, batch)
+        part(f"b{batch}_fast_eager", update_rate, batch, cuda_graph=False)
+        part(f"b{batch}_autograd_fp32", update_rate, batch, fast_path=False)
+        part(f"b{batch}_autograd_bf16", update_rate, batch, precision="bf16")
+    part("fast_vs_autograd_max_abs_diff", fast_path_parity)
+    part("pendulum_fp32", pendulum, "pendulum", "fp32")
+    part("speed", speed, a.out)
+    part("loop_b256_fp32_vs_bf16", loop_rates)
+    part("pendulum_bf16", pendulum, "pendulum", "bf16")
+    part("pendulum_td3_fp32", pendulum, "pendulum-td3", "fp32")
+    for batch in (256, 64):
+        part(f"b{batch}_compiled", update_rate, batch, compile=True)
+    print(json.dumps(res, indent=1, default=str))
     return 0
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

@@ -49,18 +49,23 @@ class FusedAdam:
         if self.steps:
             self.steps[0].add_(1)
         b1, b2 = self.betas
-        if self._fused:
+        if self._fused and not torch.compiler.is_compiling():
             torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], self.steps,
                                lr=self.lr, beta1=b1, beta2=b2, weight_decay=self.weight_decay,
                                eps=self.eps, amsgrad=False, maximize=False)
             return
-        for p, g, m, v, t in zip(self.params, grads, self.exp_avg, self.exp_avg_sq, self.steps):
+        # Other devices, and under torch.compile (which cannot functionalize the fused op on
+        # these torch versions): the same math in tensor ops, the step count kept on the device
+        if not self.params:
+            return
+        t = self.steps[0]
+        step_size = self.lr / (1 - b1**t)
+        bias2_sqrt = (1 - b2**t).sqrt()
+        for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
             g = g + self.weight_decay * p if self.weight_decay else g
             m.lerp_(g, 1 - b1)
             v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            n = float(t)
-            denom = (v.sqrt() / (1 - b2**n) ** 0.5).add_(self.eps)
-            p.addcdiv_(m, denom, value=-self.lr / (1 - b1**n))
+            p.sub_(step_size * m / (v.sqrt() / bias2_sqrt + self.eps))
 
     def state_dict(self) -> dict:
         return {"exp_avg": [t.clone() for t in self.exp_avg],

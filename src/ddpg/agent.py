@@ -14,6 +14,7 @@ import torch
 from ddpg.adam import FusedAdam
 from ddpg.buffer import Batch
 from ddpg.config import Config
+from ddpg.cudagraph import GraphedStep
 from ddpg.errors import ConfigError
 from ddpg.fastpath import FastDDPG, FastTD3
 from ddpg.networks import build
@@ -84,6 +85,10 @@ class Agent:
         elif fast and config.algo == "td3" and FastTD3.supports(self.actor, self.critic):
             self._fast = FastTD3(*nets, config.td3.target_noise, config.td3.target_noise_clip,
                                  self.generator)
+        self._fast_step = None if self._fast is None else self._fast.step
+        if self._fast is not None and self.device.type == "cuda" and config.cuda_graph:
+            self._fast_step = GraphedStep(self._fast.step,
+                                          (self.generator,) if config.algo == "td3" else ())
         self._step = self._eager_step
         if config.compile:
             self._step = self._compiled_step
@@ -97,12 +102,12 @@ class Agent:
                 self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma)
         if c.algo == "td3":
             update_actor = (self.updates + 1) % c.td3.policy_delay == 0
-            if self._fast is not None:
-                return self._fast.step(batch, update_actor)
+            if self._fast_step is not None:
+                return self._fast_step(batch, update_actor)
             return td3_step(*nets, update_actor=update_actor, target_noise=c.td3.target_noise,
                             target_noise_clip=c.td3.target_noise_clip,
                             generator=self.generator, autocast=self._autocast)
-        info = (self._fast.step(batch) if self._fast is not None
+        info = (self._fast_step(batch) if self._fast_step is not None
                 else ddpg_step(*nets, self._autocast))
         info["actor_updated"] = torch.ones((), device=self.device)
         return info

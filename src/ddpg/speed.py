@@ -45,7 +45,7 @@ def update_flops(obs_dim: int, action_dim: int, hidden: tuple[int, ...], batch: 
 
 
 def matmul_workload(obs_dim: int, action_dim: int, hidden: tuple[int, ...],
-                    batch: int) -> Callable[[], None]:
+                    batch: int, device: str = "cpu") -> Callable[[], None]:
     """The matrix products of one update, each as torch.mm on its own random tensors, in the
     layouts nn.Linear uses (weights stored (out, in)): per layer, a forward X(B,in) W^T, an input
     gradient dY(B,out) W and a weight gradient dY^T X. Actor: 2 forwards (online, target), 1
@@ -53,7 +53,7 @@ def matmul_workload(obs_dim: int, action_dim: int, hidden: tuple[int, ...],
     2 input and 1 weight gradient (6 passes). Every product reads operands of its own, as in the
     update, where no two products share both (re-using one pair would time a warm cache)."""
     g = torch.Generator().manual_seed(0)
-    r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
+    r = lambda *s: torch.randn(*s, generator=g).to(device)  # noqa: E731
     products: list[tuple[torch.Tensor, torch.Tensor]] = []
     for shapes, fwd, dx, dw in ((layer_shapes(obs_dim, hidden, action_dim), 2, 1, 1),
                                 (layer_shapes(obs_dim + action_dim, hidden, 1), 3, 2, 1)):
@@ -69,13 +69,17 @@ def matmul_workload(obs_dim: int, action_dim: int, hidden: tuple[int, ...],
     return run
 
 
-def rate(fn: Callable[[], None], n: int, warmup: int = 5) -> float:
-    """Calls per second of fn over n calls, after `warmup` calls."""
+def rate(fn: Callable[[], None], n: int, warmup: int = 5, device: str = "cpu") -> float:
+    """Calls per second of fn over n calls, after `warmup` calls (on a GPU, until the queued
+    work has finished)."""
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     for _ in range(warmup):
         fn()
+    sync()
     t = time.perf_counter()
     for _ in range(n):
         fn()
+    sync()
     return n / (time.perf_counter() - t)
 
 
@@ -111,14 +115,14 @@ def _random_buffer(obs_dim: int, action_dim: int, n: int = 10_000, device: str =
 
 
 def seed_update_workload(obs_dim: int, action_dim: int, hidden: tuple[int, ...],
-                         batch: int) -> Callable[[], None]:
-    """The seed's ddpg_update, verbatim but for the batch size."""
+                         batch: int, device: str = "cpu") -> Callable[[], None]:
+    """The seed's ddpg_update, verbatim but for the batch size (and the device)."""
     torch.manual_seed(0)
-    actor, critic = _SeedActor(obs_dim, action_dim, hidden), _SeedCritic(obs_dim, action_dim,
-                                                                          hidden)
+    actor = _SeedActor(obs_dim, action_dim, hidden).to(device)
+    critic = _SeedCritic(obs_dim, action_dim, hidden).to(device)
     actor_t, critic_t = copy.deepcopy(actor), copy.deepcopy(critic)
     a_opt, c_opt = torch.optim.Adam(actor.parameters()), torch.optim.Adam(critic.parameters())
-    buf, tau = _random_buffer(obs_dim, action_dim), 0.005
+    buf, tau = _random_buffer(obs_dim, action_dim, device=device), 0.005
 
     def run() -> None:
         states, actions, rewards, next_states, dones = buf.sample(batch)
@@ -211,7 +215,7 @@ def sb3_loop_rate(cfg: Config) -> float | None:
                  gamma=cfg.gamma, train_freq=1, gradient_steps=1,
                  action_noise=NormalActionNoise(np.zeros(a), 0.1 * np.ones(a)),
                  policy_kwargs={"net_arch": list(cfg.network.hidden_sizes)}, seed=0,
-                 device="cpu", verbose=0)
+                 device=cfg.device, verbose=0)
     torch.set_num_threads(cfg.threads or available_cores())
     model.learn(cfg.total_steps, callback=Timer())
     return (cfg.total_steps - cfg.warmup_steps - 1) / (time.perf_counter() - marks["start"])
@@ -219,7 +223,7 @@ def sb3_loop_rate(cfg: Config) -> float | None:
 
 def measure(envs: list[str], batches: list[int], steps: int, warmup: int, repeats: int,
             hidden: tuple[int, ...] = (400, 300), baseline: bool = True,
-            log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+            log: Callable[[str], None] = print, device: str = "cpu") -> list[dict[str, Any]]:
     import gymnasium as gym
 
     torch.set_num_threads(available_cores())
@@ -229,16 +233,16 @@ def measure(envs: list[str], batches: list[int], steps: int, warmup: int, repeat
         obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
         probe.close()
         for batch in batches:
-            cfg = bench_config(env_id, batch, hidden, warmup, steps)
+            cfg = bench_config(env_id, batch, hidden, warmup, steps, device=device)
             work = {
-                "limit": matmul_workload(obs_dim, action_dim, hidden, batch),
-                "seed": seed_update_workload(obs_dim, action_dim, hidden, batch),
+                "limit": matmul_workload(obs_dim, action_dim, hidden, batch, device),
+                "seed": seed_update_workload(obs_dim, action_dim, hidden, batch, device),
                 "update": ddpg_update_workload(obs_dim, action_dim, cfg),
             }
             samples: dict[str, list[float]] = {k: [] for k in (*work, "loop", "sb3")}
             for rep in range(repeats):
                 for name, fn in work.items():
-                    samples[name].append(rate(fn, steps))
+                    samples[name].append(rate(fn, steps, device=device))
                 samples["loop"].append(ddpg_loop_rate(cfg))
                 if baseline:
                     r = sb3_loop_rate(cfg)
@@ -331,6 +335,9 @@ def speed_main(argv: list[str]) -> int:
     p.add_argument("--hidden", nargs="+", type=int, default=[400, 300],
                    help="hidden layer sizes of actor and critic (default: the seed's 400 300)")
     p.add_argument("--no-baseline", action="store_true", help="skip stable-baselines3")
+    p.add_argument("--device", default="cpu",
+                   help="torch device of every measurement, stable-baselines3's too (default: "
+                        "cpu; 'cuda' on a GPU, where ddpg replays its update as a CUDA graph)")
     p.add_argument("--json", type=Path, default=Path("speed.json"),
                    help="JSON output (default: speed.json)")
     p.add_argument("--markdown", type=Path, default=None,
@@ -343,7 +350,10 @@ def speed_main(argv: list[str]) -> int:
         p.error(f"--batch {min(a.batch)}: use positive batch sizes")
     if min(a.hidden) < 1:
         p.error(f"--hidden {min(a.hidden)}: use positive layer sizes")
+    from ddpg.agent import resolve_device
     from ddpg.envs import make
+
+    resolve_device(Config(device=a.device))  # a missing GPU fails here, with the fix
 
     for env_id in a.env:
         make(env_id).close()  # unknown ids and missing extras fail here, with the fix
@@ -351,10 +361,11 @@ def speed_main(argv: list[str]) -> int:
     machine = (f"{cpu_model()}, {available_cores()} cores, "
                f"{'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'}"
                f"{', native bf16' if flags & {'avx512_bf16', 'amx_bf16'} else ''}; "
-               f"torch {torch.__version__}")
+               f"torch {torch.__version__}"
+               + (f"; device {torch.cuda.get_device_name(a.device)}" if a.device != "cpu" else ""))
     print(f"machine: {machine}", flush=True)
     results = measure(a.env, a.batch, a.steps, a.warmup, a.repeats, tuple(a.hidden),
-                      baseline=not a.no_baseline)
+                      baseline=not a.no_baseline, device=a.device)
     text = table(results)
     print(text)
     a.json.write_text(json.dumps({"machine": machine, "date": datetime.date.today().isoformat(),

@@ -1,0 +1,106 @@
+"""The fast update replayed as a CUDA graph (ddpg.cudagraph): the same parameters as the eager
+update, outputs that survive the next call, and an eager fallback when capture fails. The GPU
+tests run where CUDA is (benchmarks/gpu_check.py runs this file there); the fallback runs
+everywhere."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from ddpg.agent import Agent
+from ddpg.buffer import Batch
+from ddpg.config import Config, NetworkConfig
+from ddpg.cudagraph import GraphedStep
+
+S, A = 5, 2
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def batches(n: int, size: int, device: str):
+    g = torch.Generator().manual_seed(1)
+    for _ in range(n):
+        yield Batch(*(t.to(device) for t in (
+            torch.randn(size, S, generator=g), torch.rand(size, A, generator=g) * 2 - 1,
+            torch.randn(size, 1, generator=g), torch.randn(size, S, generator=g),
+            (torch.rand(size, 1, generator=g) < 0.2).float())))
+
+
+def agent_pair(device: str, algo: str = "ddpg"):
+    cfg = Config(algo=algo, device=device, network=NetworkConfig(hidden_sizes=(64, 48)),
+                 tau=0.01, critic_weight_decay=1e-2, seed=3)
+    graphed = Agent(S, A, cfg)
+    eager = Agent(S, A, dataclasses.replace(cfg, cuda_graph=False))
+    eager.load_state_dict(graphed.state_dict())
+    return graphed, eager
+
+
+def params(agent: Agent) -> list[torch.Tensor]:
+    nets = (agent.actor, agent.critic, agent.actor_target, agent.critic_target)
+    return [p for n in nets for p in n.parameters()] + agent.critic_optimizer.exp_avg_sq
+
+
+def test_capture_failure_falls_back_to_eager_with_one_update_per_call():
+    """Where capture fails (here: a batch on the CPU), the call that tried it still makes one
+    eager update, warns once, and later calls stay eager: the parameters equal the plain fast
+    path's after every step."""
+    graphed, eager = agent_pair("cpu")
+    step = GraphedStep(graphed._fast.step, warmup=0)
+    with pytest.warns(RuntimeWarning, match="CUDA graph capture of the update failed"):
+        first = step(next(batches(1, 16, "cpu")))
+    assert step.eager and step.captured == 0
+    eager._fast.step(next(batches(1, 16, "cpu")))
+    assert all(torch.equal(p, q) for p, q in zip(params(graphed), params(eager)))
+    for batch in batches(5, 16, "cpu"):
+        step(batch)
+        eager._fast.step(batch)
+    assert all(torch.equal(p, q) for p, q in zip(params(graphed), params(eager)))
+    assert set(first) == {"critic_loss", "actor_loss", "q"}
+
+
+def test_cpu_agent_does_not_wrap_the_update():
+    agent = Agent(S, A, Config(network=NetworkConfig(hidden_sizes=(8,))))
+    assert not isinstance(agent._fast_step, GraphedStep)
+
+
+@cuda
+@pytest.mark.parametrize("algo", ["ddpg", "td3"])
+def test_graph_replays_leave_the_eager_parameters(algo):
+    """40 updates: 3 eager warm-ups, captures (TD3: with and without the delayed actor step),
+    replays; every parameter, target and Adam moment matches the eager fast path's, and TD3's
+    target-noise generator advanced alike (the next draws agree)."""
+    graphed, eager = agent_pair("cuda", algo)
+    assert isinstance(graphed._fast_step, GraphedStep)
+    outs = []
+    for batch in batches(40, 32, "cuda"):
+        got, want = graphed.update(batch), eager.update(batch)
+        outs.append((got, want))
+    assert not graphed._fast_step.eager
+    assert graphed._fast_step.captured == (2 if algo == "td3" else 1)
+    for p, q in zip(params(graphed), params(eager)):
+        assert torch.allclose(p, q, rtol=1e-5, atol=1e-6)
+    # outputs returned earlier were not overwritten by later replays
+    for got, want in outs:
+        for k in ("critic_loss", "actor_loss", "q"):
+            assert torch.allclose(got[k], want[k], rtol=1e-4, atol=1e-6), k
+    g1 = torch.randn(4, device="cuda", generator=graphed.generator)
+    g2 = torch.randn(4, device="cuda", generator=eager.generator)
+    assert torch.equal(g1, g2)
+
+
+@cuda
+def test_loading_state_in_place_keeps_the_graph_valid():
+    """A checkpoint loaded after capture (copied into the same tensors) is what the next replay
+    updates: graphed and eager agents restored from one state stay equal."""
+    graphed, eager = agent_pair("cuda")
+    for batch in batches(6, 32, "cuda"):
+        graphed.update(batch)
+    state = eager.state_dict()  # the untouched start
+    graphed.load_state_dict(state)
+    for batch in batches(5, 32, "cuda"):
+        graphed.update(batch)
+        eager.update(batch)
+    for p, q in zip(params(graphed), params(eager)):
+        assert torch.allclose(p, q, rtol=1e-5, atol=1e-6)
