@@ -4,15 +4,18 @@
 
 In order of importance, each part recorded as it finishes (a later failure or the deadline
 keeps what came before), into OUT/gpu_check.json, with the speed table in OUT/speed_cuda.md:
-1. tests/test_cudagraph.py and tests/test_fastpath.py under pytest on the GPU (the CUDA graph's
-   parity with the eager update, TD3's two graphs, in-place checkpoint loads);
+1. tests/test_cudagraph.py, test_fastpath.py, test_agent.py and test_adam.py under pytest on
+   the GPU machine (the CUDA graph's parity with the eager update, TD3's two graphs, in-place
+   checkpoint loads, --compile);
 2. update rates at batch 256 and 64 (400-300 networks): the fast path replayed as a CUDA graph
    (the default on a GPU), the fast path eager, autograd's ddpg_step in fp32 and under bf16
    autocast; and the fast path's largest parameter difference from autograd after 50 updates;
 3. the pendulum preset trained on cuda (fp32: CUDA graph), steps to reach -200, final return,
    wall time; then `ddpg speed --device cuda` on Pendulum-v1 (limit, seed-style update, ddpg's
    update and loop, stable-baselines3 on cuda); the full loop at batch 256 in bf16 against fp32;
-   pendulum in bf16 and pendulum-td3; last, torch.compile 'reduce-overhead' update rates.
+   pendulum in bf16 and pendulum-td3; torch.compile 'reduce-overhead' update rates;
+4. on the host CPU at 2 threads (where it has native bf16): the update's products, update and
+   loop in fp32 against bf16, and the pendulum preset trained in bf16.
 Nothing here runs without a GPU; it stops starting new parts after --budget seconds.
 """
 
@@ -60,12 +63,13 @@ def fast_path_parity(batch: int = 64, n: int = 50) -> float:
                zip(fast.actor.parameters(), slow.actor.parameters()))
 
 
-def pendulum(preset: str, precision: str) -> dict:
+def pendulum(preset: str, precision: str, device: str | None = None, threads: int = 0) -> dict:
     import ddpg
     from ddpg.config import from_preset
 
-    cfg = dataclasses.replace(from_preset(preset), device=DEVICE, precision=precision,
-                              progress=False, tensorboard=False, out="/tmp/ddpg-gpu-check")
+    cfg = dataclasses.replace(from_preset(preset), device=device or DEVICE, precision=precision,
+                              threads=threads, progress=False, tensorboard=False,
+                              out="/tmp/ddpg-gpu-check")
     t = time.perf_counter()
     res = ddpg.train(cfg)
     return {"preset": preset, "precision": precision,
@@ -87,6 +91,37 @@ def loop_rates() -> dict:
     return out
 
 
+def cpu_bf16(threads: int = 2, repeats: int = 3, n: int = 200) -> dict:
+    """On this machine's CPU at `threads` threads (where it has native bf16): the update's matrix
+    products in fp32 and bf16, ddpg's update (fast fp32, autograd fp32, autograd bf16) and full
+    loop (fp32, bf16) at batch 256, Pendulum-v1, 400-300; medians of interleaved repeats."""
+    import statistics
+
+    from ddpg.speed import (bench_config, ddpg_loop_rate, ddpg_update_workload,
+                            matmul_workload, rate)
+
+    torch.set_num_threads(threads)
+    cfg = dataclasses.replace(bench_config("Pendulum-v1", 256, (400, 300), 300, 500),
+                              threads=threads)
+    work = {"limit_fp32": matmul_workload(3, 1, (400, 300), 256),
+            "limit_bf16": matmul_workload(3, 1, (400, 300), 256, dtype=torch.bfloat16),
+            "update_fast_fp32": ddpg_update_workload(3, 1, cfg),
+            "update_autograd_fp32": ddpg_update_workload(
+                3, 1, dataclasses.replace(cfg, fast_path=False)),
+            "update_autograd_bf16": ddpg_update_workload(
+                3, 1, dataclasses.replace(cfg, precision="bf16"))}
+    samples: dict[str, list[float]] = {k: [] for k in (*work, "loop_fp32", "loop_bf16")}
+    for _ in range(repeats):
+        for name, fn in work.items():
+            samples[name].append(rate(fn, n))
+        for precision in ("fp32", "bf16"):
+            samples[f"loop_{precision}"].append(
+                ddpg_loop_rate(dataclasses.replace(cfg, precision=precision)))
+        print({k: round(v[-1]) for k, v in samples.items()}, flush=True)
+    return {"threads": threads, "samples": samples,
+            "median": {k: statistics.median(v) for k, v in samples.items()}}
+
+
 def speed(out_dir: Path) -> dict:
     cmd = [sys.executable, "-m", "ddpg.cli", "speed", "--device", DEVICE, "--env",
            "Pendulum-v1", "--repeats", "3", "--json", str(out_dir / "speed_cuda.json"),
@@ -98,7 +133,8 @@ def speed(out_dir: Path) -> dict:
 
 def pytest_gpu() -> dict:
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        "tests/test_cudagraph.py", "tests/test_fastpath.py"],
+                        "tests/test_cudagraph.py", "tests/test_fastpath.py",
+                        "tests/test_agent.py", "tests/test_adam.py"],
                        capture_output=True, text=True, cwd=ROOT, timeout=180)
     print(r.stdout[-3000:], r.stderr[-1000:], flush=True)
     return {"rc": r.returncode, "tail": r.stdout[-1500:]}
@@ -109,6 +145,8 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path("."))
     p.add_argument("--budget", type=float, default=300.0,
                    help="seconds after which no new part starts (default: 300)")
+    p.add_argument("--only", default="",
+                   help="comma-separated prefixes of the parts to run (default: all)")
     p.add_argument("--device", default="cuda", help=argparse.SUPPRESS)
     a = p.parse_args()
     global DEVICE
@@ -127,7 +165,11 @@ def main() -> int:
                  "cores": available_cores(), "date": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                  time.gmtime())}
 
+    only = [x for x in a.only.split(",") if x]
+
     def part(name: str, fn, *args, **kw) -> None:
+        if only and not any(name.startswith(x) for x in only):
+            return
         if time.perf_counter() - start > a.budget:
             res[name] = "skipped: over budget"
             return
@@ -156,6 +198,8 @@ def main() -> int:
     part("pendulum_td3_fp32", pendulum, "pendulum-td3", "fp32")
     for batch in (256, 64):
         part(f"b{batch}_compiled", update_rate, batch, compile=True)
+    part("cpu_bf16", cpu_bf16)
+    part("cpu_pendulum_bf16", pendulum, "pendulum", "bf16", device="cpu", threads=2)
     print(json.dumps(res, indent=1, default=str))
     return 0
 

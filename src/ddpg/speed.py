@@ -44,8 +44,9 @@ def update_flops(obs_dim: int, action_dim: int, hidden: tuple[int, ...], batch: 
     return 2.0 * batch * (4 * a + 6 * c)
 
 
-def matmul_workload(obs_dim: int, action_dim: int, hidden: tuple[int, ...],
-                    batch: int, device: str = "cpu") -> Callable[[], None]:
+def matmul_workload(obs_dim: int, action_dim: int, hidden: tuple[int, ...], batch: int,
+                    device: str = "cpu", dtype: torch.dtype = torch.float32
+                    ) -> Callable[[], None]:
     """The matrix products of one update, each as torch.mm on its own random tensors, in the
     layouts nn.Linear uses (weights stored (out, in)): per layer, a forward X(B,in) W^T, an input
     gradient dY(B,out) W and a weight gradient dY^T X. Actor: 2 forwards (online, target), 1
@@ -53,7 +54,7 @@ def matmul_workload(obs_dim: int, action_dim: int, hidden: tuple[int, ...],
     2 input and 1 weight gradient (6 passes). Every product reads operands of its own, as in the
     update, where no two products share both (re-using one pair would time a warm cache)."""
     g = torch.Generator().manual_seed(0)
-    r = lambda *s: torch.randn(*s, generator=g).to(device)  # noqa: E731
+    r = lambda *s: torch.randn(*s, generator=g).to(device, dtype)  # noqa: E731
     products: list[tuple[torch.Tensor, torch.Tensor]] = []
     for shapes, fwd, dx, dw in ((layer_shapes(obs_dim, hidden, action_dim), 2, 1, 1),
                                 (layer_shapes(obs_dim + action_dim, hidden, 1), 3, 2, 1)):
