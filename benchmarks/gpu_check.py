@@ -92,34 +92,52 @@ def loop_rates() -> dict:
 
 
 def cpu_bf16(threads: int = 2, repeats: int = 3, n: int = 200) -> dict:
-    """On this machine's CPU at `threads` threads (where it has native bf16): the update's matrix
-    products in fp32 and bf16, ddpg's update (fast fp32, autograd fp32, autograd bf16) and full
-    loop (fp32, bf16) at batch 256, Pendulum-v1, 400-300; medians of interleaved repeats."""
+    """On this machine's CPU at `threads` threads (where it has native bf16), batch 256,
+    Pendulum-v1, 400-300, medians of interleaved repeats: the update's matrix products in fp32,
+    in fp32 with oneDNN's bf16 products (what --precision bf16 does on a CPU) and in bf16
+    tensors; ddpg's update (fast path fp32 / bf16, autograd bf16) and full loop (fp32, bf16);
+    and the relative error of a product under bf16 products (about 1e-3 if they are in effect,
+    1e-7 if not)."""
     import statistics
 
+    from ddpg.agent import bf16_matmuls
     from ddpg.speed import (bench_config, ddpg_loop_rate, ddpg_update_workload,
                             matmul_workload, rate)
 
     torch.set_num_threads(threads)
+    g = torch.Generator().manual_seed(0)
+    x, w, b = (torch.randn(256, 400, generator=g), torch.randn(300, 400, generator=g),
+               torch.randn(300, generator=g))
+    ref = torch.addmm(b.double(), x.double(), w.double().t())
+    with bf16_matmuls():
+        got = torch.addmm(b, x, w.t())
+    rel_err = float((got.double() - ref).norm() / ref.norm())
+    limit = matmul_workload(3, 1, (400, 300), 256)
+
+    def limit_bf16_math() -> None:
+        with bf16_matmuls():
+            limit()
+
     cfg = dataclasses.replace(bench_config("Pendulum-v1", 256, (400, 300), 300, 500),
                               threads=threads)
-    work = {"limit_fp32": matmul_workload(3, 1, (400, 300), 256),
-            "limit_bf16": matmul_workload(3, 1, (400, 300), 256, dtype=torch.bfloat16),
+    bf16 = dataclasses.replace(cfg, precision="bf16")
+    work = {"limit_fp32": limit, "limit_fp32_bf16_products": limit_bf16_math,
+            "limit_bf16_tensors": matmul_workload(3, 1, (400, 300), 256, dtype=torch.bfloat16),
             "update_fast_fp32": ddpg_update_workload(3, 1, cfg),
-            "update_autograd_fp32": ddpg_update_workload(
-                3, 1, dataclasses.replace(cfg, fast_path=False)),
+            "update_fast_bf16": ddpg_update_workload(3, 1, bf16),
             "update_autograd_bf16": ddpg_update_workload(
-                3, 1, dataclasses.replace(cfg, precision="bf16"))}
+                3, 1, dataclasses.replace(bf16, fast_path=False))}
     samples: dict[str, list[float]] = {k: [] for k in (*work, "loop_fp32", "loop_bf16")}
     for _ in range(repeats):
         for name, fn in work.items():
             samples[name].append(rate(fn, n))
-        for precision in ("fp32", "bf16"):
-            samples[f"loop_{precision}"].append(
-                ddpg_loop_rate(dataclasses.replace(cfg, precision=precision)))
+        for c in (cfg, bf16):
+            samples[f"loop_{c.precision}"].append(ddpg_loop_rate(c))
         print({k: round(v[-1]) for k, v in samples.items()}, flush=True)
-    return {"threads": threads, "samples": samples,
-            "median": {k: statistics.median(v) for k, v in samples.items()}}
+    return {"threads": threads, "addmm_rel_err_bf16_products": rel_err, "samples": samples,
+            "median": {k: statistics.median(v) for k, v in samples.items()},
+            "loop_bf16_over_fp32_paired": statistics.median(
+                a / b for a, b in zip(samples["loop_bf16"], samples["loop_fp32"]))}
 
 
 def speed(out_dir: Path) -> dict:

@@ -48,6 +48,34 @@ def test_bf16_refused_without_native_support(monkeypatch):
         Agent(3, 1, cfg(precision="bf16"))
 
 
+def test_cpu_bf16_runs_the_fast_path_with_bf16_matmuls_only_inside(monkeypatch):
+    """bf16 on a CPU (native support faked here): the fast path, no autocast, and oneDNN's bf16
+    matrix products switched on for each update and restored after it (acting stays fp32)."""
+    from ddpg import agent as agent_mod
+
+    monkeypatch.setattr(agent_mod, "native_bf16", lambda device: (True, ""))
+    agent = Agent(3, 1, cfg(precision="bf16"))
+    assert agent._fast is not None
+    seen = []
+    step = agent._fast_step
+
+    def spy(batch):
+        seen.append(torch.backends.mkldnn.matmul.fp32_precision)
+        return step(batch)
+
+    agent._fast_step = spy
+    before = torch.backends.mkldnn.matmul.fp32_precision
+    from ddpg.speed import _random_buffer
+
+    agent.update(_random_buffer(3, 1, n=100).sample(8))
+    assert seen == ["bf16"]
+    assert torch.backends.mkldnn.matmul.fp32_precision == before != "bf16"
+    agent._fast.policy = lambda s: (seen.append(torch.backends.mkldnn.matmul.fp32_precision)
+                                    or torch.zeros(len(s), 1))
+    assert agent.act(np.zeros((1, 3))).shape == (1, 1)
+    assert seen == ["bf16", before]
+
+
 def test_compiled_update_compiles_and_matches_eager():
     """--compile: torch.compile of the autograd update (FusedAdam's tensor-op branch inside the
     graph) compiles without falling back, and 4 updates leave the eager update's parameters."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from functools import partial
 
 import numpy as np
@@ -43,6 +43,20 @@ def resolve_device(config: Config) -> torch.device:
     return device
 
 
+@contextmanager
+def bf16_matmuls():
+    """Float32 matrix products on a CPU computed by oneDNN from bf16 operands with float32
+    accumulation and output (torch.backends.mkldnn.matmul.fp32_precision = 'bf16'); the
+    previous setting is restored on exit."""
+    m = torch.backends.mkldnn.matmul
+    previous = m.fp32_precision
+    m.fp32_precision = "bf16"
+    try:
+        yield
+    finally:
+        m.fp32_precision = previous
+
+
 class Agent:
     """Acts in normalised action units [-1, 1]; the trainer rescales to the env's bounds.
     `config.algo` picks the update: ddpg_step (DDPG) or td3_step (TD3, with twin critics)."""
@@ -51,8 +65,14 @@ class Agent:
                  rng: np.random.Generator | None = None) -> None:
         self.config, self.obs_dim, self.action_dim = config, obs_dim, action_dim
         self.device = resolve_device(config)
+        # bf16 (updates only; acting and evaluation run in fp32, as they do under autocast here):
+        # on a GPU, autocast; on a CPU, float32 tensors and bf16 matrix products in oneDNN (no
+        # casts, so the fast path applies; at batch 1 converting the weights would cost more
+        # than the products)
+        cpu_bf16 = config.precision == "bf16" and self.device.type == "cpu"
         self._autocast = (partial(torch.autocast, self.device.type, dtype=torch.bfloat16)
-                          if config.precision == "bf16" else nullcontext)
+                          if config.precision == "bf16" and not cpu_bf16 else nullcontext)
+        self._precision = bf16_matmuls if cpu_bf16 else nullcontext
         self.actor, self.critic = build(obs_dim, action_dim, config.network)
         if config.algo == "td3":
             n = config.network
@@ -76,7 +96,8 @@ class Agent:
         self._has_batch_norm = config.network.norm == "batch"
         self.updates = 0
         # Plain ReLU networks in fp32: the update with hand-written backward passes
-        fast = config.fast_path and not config.compile and config.precision == "fp32"
+        fast = config.fast_path and not config.compile and (config.precision == "fp32"
+                                                            or cpu_bf16)
         nets = (self.actor, self.critic, self.actor_target, self.critic_target,
                 self.actor_optimizer, self.critic_optimizer, config.tau, config.gamma)
         self._fast: FastDDPG | FastTD3 | None = None
@@ -169,7 +190,8 @@ class Agent:
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One DDPG gradient step on `batch` (see ddpg.update.ddpg_step)."""
-        info = self._step(batch)
+        with self._precision():
+            info = self._step(batch)
         if self._has_batch_norm:  # running statistics are copied, not averaged
             for net, target in ((self.actor, self.actor_target), (self.critic, self.critic_target)):
                 for b, tb in zip(net.buffers(), target.buffers()):

@@ -125,8 +125,10 @@ class Config:
     threads: int = 0
     """Torch intra-op threads; 0 uses one per available core."""
     precision: Precision = "fp32"
-    """'bf16': the networks' matrix work under bfloat16 autocast, with float32 master weights,
-    optimizer state and TD target; needs native bf16 (a CPU with AVX-512 BF16 or AMX, or a GPU)."""
+    """'bf16': the networks' matrix products in bfloat16 (float32 accumulation), with float32
+    master weights, optimizer state and TD target; needs native bf16 (a GPU, where it is
+    autocast, or a CPU with AVX-512 BF16 or AMX, where oneDNN computes the float32 products from
+    bf16 operands and the fast path applies)."""
     compile: bool = False
     """Compile the update with torch.compile (mode 'reduce-overhead', i.e. CUDA graphs, on a GPU);
     falls back to eager execution with a warning if compilation fails."""
