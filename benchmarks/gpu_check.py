@@ -37,7 +37,7 @@ DEVICE = "cuda"  # --device cpu: a dry run of the script itself on a machine wit
 
 
 def update_rate(batch: int, n: int = 300, **overrides) -> float:
-    from ddpg.speed import bench_config, ddpg_update_workload, rate
+    from ddpg.workloads import bench_config, ddpg_update_workload, rate
 
     cfg = dataclasses.replace(bench_config("Pendulum-v1", batch, (400, 300), 300, 300,
                                            device=DEVICE), **overrides)
@@ -48,13 +48,13 @@ def update_rate(batch: int, n: int = 300, **overrides) -> float:
 def fast_path_parity(batch: int = 64, n: int = 50) -> float:
     """Largest parameter difference between the fast path and autograd after n updates."""
     from ddpg.agent import Agent
-    from ddpg.speed import _random_buffer, bench_config
+    from ddpg.workloads import bench_config, random_buffer
 
     cfg = bench_config("Pendulum-v1", batch, (400, 300), 300, 300, device=DEVICE)
     fast = Agent(3, 1, cfg)
     slow = Agent(3, 1, dataclasses.replace(cfg, fast_path=False))
     slow.load_state_dict(fast.state_dict())
-    buf = _random_buffer(3, 1, device=DEVICE)
+    buf = random_buffer(3, 1, device=DEVICE)
     for _ in range(n):
         batch_ = buf.sample(batch)
         fast.update(batch_)
@@ -80,7 +80,7 @@ def pendulum(preset: str, precision: str, device: str | None = None, threads: in
 
 
 def loop_rates() -> dict:
-    from ddpg.speed import bench_config, ddpg_loop_rate
+    from ddpg.workloads import bench_config, ddpg_loop_rate
 
     out = {}
     for rep in range(3):  # interleaved
@@ -101,7 +101,7 @@ def cpu_bf16(threads: int = 2, repeats: int = 3, n: int = 200) -> dict:
     import statistics
 
     from ddpg.agent import bf16_matmuls
-    from ddpg.speed import (bench_config, ddpg_loop_rate, ddpg_update_workload,
+    from ddpg.workloads import (bench_config, ddpg_loop_rate, ddpg_update_workload,
                             matmul_workload, rate)
 
     torch.set_num_threads(threads)

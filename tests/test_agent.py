@@ -65,9 +65,9 @@ def test_cpu_bf16_runs_the_fast_path_with_bf16_matmuls_only_inside(monkeypatch):
 
     agent._fast_step = spy
     before = torch.backends.mkldnn.matmul.fp32_precision
-    from ddpg.speed import _random_buffer
+    from ddpg.workloads import random_buffer
 
-    agent.update(_random_buffer(3, 1, n=100).sample(8))
+    agent.update(random_buffer(3, 1, n=100).sample(8))
     assert seen == ["bf16"]
     assert torch.backends.mkldnn.matmul.fp32_precision == before != "bf16"
     agent._fast.policy = lambda s: (seen.append(torch.backends.mkldnn.matmul.fp32_precision)
@@ -81,14 +81,14 @@ def test_compiled_update_compiles_and_matches_eager():
     graph) compiles without falling back, and 4 updates leave the eager update's parameters."""
     import warnings
 
-    from ddpg.speed import _random_buffer
+    from ddpg.workloads import random_buffer
 
     cfg = Config(compile=True, network=NetworkConfig(hidden_sizes=(8, 8)),
                  critic_weight_decay=1e-2)
     compiled = Agent(3, 1, cfg)
     eager = Agent(3, 1, dataclasses.replace(cfg, compile=False, fast_path=False))
     eager.load_state_dict(compiled.state_dict())
-    buf = _random_buffer(3, 1, n=100)
+    buf = random_buffer(3, 1, n=100)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="torch.compile failed")
         for _ in range(4):

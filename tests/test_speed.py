@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from ddpg.speed import matmul_workload, speed_main, summarize, update_flops
+from ddpg.speed import speed_main, summarize
+from ddpg.workloads import matmul_workload, update_flops
 
 
 def test_limit_times_exactly_the_updates_products(monkeypatch):
