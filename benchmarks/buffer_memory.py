@@ -47,13 +47,14 @@ def fill(kind: str, capacity: int) -> dict:
         import gymnasium as gym
         from stable_baselines3.common.buffers import ReplayBuffer as SB3Buffer
 
-        obs_space = gym.make("HalfCheetah-v5").observation_space  # float64, as sb3 stores it
+        # HalfCheetah-v5's observation space is float64, and sb3 stores what the space says
+        obs_space = gym.spaces.Box(-np.inf, np.inf, (OBS,), np.float64)
         act_space = gym.spaces.Box(-1.0, 1.0, (ACT,), np.float32)
         buf = SB3Buffer(capacity, obs_space, act_space, device="cpu")
         obs = rng.normal(size=(chunk, 1, OBS))
         act = rng.uniform(-1, 1, (chunk, 1, ACT)).astype(np.float32)
         rew, done = rng.normal(size=(chunk, 1)), rng.random((chunk, 1)) < 0.01
-        before = rss()  # after gymnasium and mujoco are loaded
+        before = rss()  # after gymnasium and stable-baselines3 are loaded
         for i in range(capacity):
             j = i % chunk
             buf.add(obs[j], obs[j], act[j], rew[j], done[j], [{}])
