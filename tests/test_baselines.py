@@ -18,7 +18,7 @@ from ddpg.baselines import (main, make_model, nest, override_args, resolve_confi
                             run_sb3, sb3_differences)
 from ddpg.errors import ConfigError  # noqa: E402
 from ddpg.logging import COLUMNS  # noqa: E402
-from ddpg.plot import read_run  # noqa: E402
+from ddpg.rundata import read_run  # noqa: E402
 from ddpg.trainer import train  # noqa: E402
 
 TINY = {"network.hidden-sizes": [16, 16], "warmup-steps": 50, "total-steps": 250,

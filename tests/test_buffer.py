@@ -75,16 +75,18 @@ def test_errors():
 
 
 def test_buffer_memory_benchmark_sees_the_filled_storage():
-    """benchmarks/buffer_memory.py: ddpg's arrays are the raw float32 size, and filling them
-    shows up as resident memory (a fill that left pages untouched would read near zero)."""
-    import importlib.util
+    """benchmarks/buffer_memory.py, in a fresh process as the benchmark runs it: ddpg's arrays
+    are the raw float32 size, and filling them shows up as resident memory (a fill that left
+    pages untouched would read near zero)."""
+    import json
+    import subprocess
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "buffer_memory.py"
-    spec = importlib.util.spec_from_file_location("buffer_memory", path)
-    bm = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bm)
-    r = bm.fill("ddpg", 50_000)
-    raw = 50_000 * (2 * bm.OBS + bm.ACT + 2) * 4
+    out = subprocess.run([sys.executable, str(path), "--child", "ddpg", "--capacity", "50000"],
+                         capture_output=True, text=True, check=True).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    raw = 50_000 * (2 * 17 + 6 + 2) * 4
     assert r["reported_bytes"] == raw
     assert 0.9 * raw < r["rss_growth"] < 2 * raw

@@ -90,7 +90,8 @@ def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str
     import torch
 
     from ddpg import __version__
-    from ddpg.plot import plot_learning_curves, plot_q_diagnostics, read_run
+    from ddpg.plot import plot_learning_curves, plot_q_diagnostics
+    from ddpg.rundata import read_run
     from ddpg.stats import area_under_curve
     from ddpg.system import available_cores, cpu_flags, cpu_model
 
