@@ -95,7 +95,8 @@ class Agent:
         self.noise = make_noise(config.noise, config.num_envs, action_dim, self.rng)
         self._has_batch_norm = config.network.norm == "batch"
         self.updates = 0
-        # Plain ReLU networks in fp32: the update with hand-written backward passes
+        # Plain ReLU networks in fp32 (or bf16 on a CPU): the update with hand-written backward
+        # passes
         fast = config.fast_path and not config.compile and (config.precision == "fp32"
                                                             or cpu_bf16)
         nets = (self.actor, self.critic, self.actor_target, self.critic_target,
