@@ -38,7 +38,7 @@ from ddpg.suite import Entry, Suite, load_suite
 
 LIBRARIES = ("ddpg", "sb3")
 # Not compared: where and how a run is shown, and settings that do not change its results
-RUNTIME_KEYS = {"out", "run_name", "threads", "progress", "tensorboard", "fast_path"}
+RUNTIME_KEYS = {"out", "run_name", "threads", "progress", "tensorboard", "fast_path", "cuda_graph"}
 
 
 @dataclass(frozen=True, eq=False)
