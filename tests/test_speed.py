@@ -65,3 +65,14 @@ def test_bad_arguments_exit_2_naming_the_value(args, message, capsys):
     with pytest.raises(SystemExit) as e:
         speed_main(args)
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_unusable_device_is_refused_naming_it(capsys):
+    """`ddpg speed --device ...` checks the device before measuring anything."""
+    from ddpg.cli import main
+
+    assert main(["speed", "--device", "gpu0"]) == 2
+    assert "device='gpu0' is not a torch device" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["speed", "--device", "cuda"]) == 2
+        assert "no CUDA GPU is usable here" in capsys.readouterr().err
