@@ -1,0 +1,34 @@
+"""benchmarks/gpu_check.py runs only where a GPU is lent, minutes at a time; its dry run on the
+CPU keeps it from rotting in between (an import or a signature it uses that moved)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dry_run_on_the_cpu_records_its_parts(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device",
+                        "cpu", "--out", str(tmp_path), "--only",
+                        "b64_fast_eager,fast_vs_autograd"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert res["device"] == "cpu"
+    assert isinstance(res["b64_fast_eager"], float) and res["b64_fast_eager"] > 0
+    assert res["fast_vs_autograd_max_abs_diff"] < 1e-5
+    assert "pytest" not in res and "pendulum_fp32" not in res  # --only left the rest out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")
+def test_without_a_gpu_it_says_so(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--out",
+                        str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "no CUDA device here" in r.stderr
