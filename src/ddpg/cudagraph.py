@@ -12,7 +12,9 @@ graph per combination of flags (TD3: with and without the delayed actor step). E
 copies the batch into the graph's input tensors, replays, and copies the outputs out, so the
 returned tensors stay valid after the next call. If capture fails, it warns once and runs eagerly
 from then on. Everything a graph reads or writes must stay at the same address: the parameters,
-the optimizer state and the gradient tensors all do (loading a checkpoint copies in place).
+the optimizer state and the gradient tensors all do (loading a checkpoint copies in place). The
+batch keeps the shapes of the first captured call (the trainer's always does); an agent fed
+other batch sizes on a GPU should be built with cuda_graph=False.
 """
 
 from __future__ import annotations
