@@ -98,3 +98,12 @@ def test_compiled_update_compiles_and_matches_eager():
     for net in ("actor", "critic", "critic_target"):
         for p, q in zip(getattr(compiled, net).parameters(), getattr(eager, net).parameters()):
             assert torch.allclose(p, q, rtol=1e-5, atol=1e-6), net
+
+
+def test_describe_names_the_update_that_runs():
+    assert Agent(3, 1, cfg()).describe() == \
+        "DDPG update: fast path (hand-written backward passes), fp32 on cpu"
+    assert Agent(3, 1, cfg(algo="td3", fast_path=False)).describe() == \
+        "TD3 update: autograd (--no-fast-path), fp32 on cpu"
+    bn = dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(16,), norm="batch"))
+    assert "autograd (the network is not a plain ReLU MLP" in Agent(3, 1, bn).describe()

@@ -115,6 +115,21 @@ class Agent:
         if config.compile:
             self._step = self._compiled_step
 
+    def describe(self) -> str:
+        """Which update runs, in words, e.g. 'DDPG update: fast path (hand-written backward
+        passes), CUDA graph, fp32 on cuda'."""
+        c = self.config
+        if self._fast is not None:
+            how = "fast path (hand-written backward passes)"
+            if isinstance(self._fast_step, GraphedStep):
+                how += ", CUDA graph after 3 updates"
+        else:
+            why = ("torch.compile" if c.compile else "--no-fast-path" if not c.fast_path
+                   else "bf16 autocast" if c.precision == "bf16" else "the network is not a "
+                   "plain ReLU MLP with the action at the critic's input")
+            how = f"autograd ({why})"
+        return f"{c.algo.upper()} update: {how}, {c.precision} on {self.device}"
+
     def _eager_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         c = self.config
         if self.obs_norm is not None:

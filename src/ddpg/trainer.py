@@ -52,6 +52,7 @@ class Trainer:
         self.action_dim = space.shape[0]
         self.agent = Agent(self.obs_dim, self.action_dim, config, self.rngs["noise"])
         capacity = min(config.buffer_size, config.total_steps)
+        print(self.agent.describe(), file=sys.stderr)
         self._check_memory(capacity)
         self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
                                    config.device)
