@@ -14,7 +14,8 @@ written into preallocated tensors that the fused Adam reads. On a CPU at DDPG's 
 removes about half of the time that is not matrix products (see docs/benchmarks.md).
 
 `FastDDPG` and `FastTD3` are used by the agent when the networks are plain MLPs (ReLU, no
-normalisation, the action entering the critic at its input) in float32; everything else runs
+normalisation, the action entering the critic at its input) in float32 (on a CPU also under
+--precision bf16, where oneDNN takes the products' operands to bf16); everything else runs
 `ddpg_step` / `td3_step` under autograd. TD3's target and update keep their own equations here too.
 """
 
