@@ -21,11 +21,12 @@ OBS, ACT = 17, 6
 
 
 def rss() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    from ddpg.system import proc_field
+
+    kb = proc_field("/proc/self/status", "VmRSS")
+    if kb is None:
+        raise RuntimeError("no VmRSS in /proc/self/status")
+    return int(kb) * 1024
 
 
 def fill(kind: str, capacity: int) -> dict:

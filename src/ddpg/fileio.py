@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from ddpg.system import proc_field
 
 
 def fsync_dir(directory: Path) -> None:
@@ -26,13 +29,10 @@ def fsync_dir(directory: Path) -> None:
 def _umask() -> int:
     """The process's umask, read without changing it where Linux reports it (setting it to read
     it would, for a moment, give files another thread creates the wrong permissions)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
+    umask = proc_field("/proc/self/status", "Umask")
+    if umask is not None:
+        with contextlib.suppress(ValueError):
+            return int(umask, 8)
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -27,16 +27,26 @@ def _read_int(path: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def proc_field(path: str, key: str) -> str | None:
+    """The first word after `key:` in a Linux /proc file of "Key: value" lines (/proc/meminfo,
+    /proc/self/status); None where the file or the key is missing."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(f"{key}:"):
+                    return line.split()[1]
+    except (OSError, IndexError):
+        pass
+    return None
+
+
 def available_memory() -> int | None:
     """Bytes this process can still allocate: the smaller of MemAvailable and what the cgroup
     limit leaves (cgroup v2 or v1); None where neither can be read."""
     candidates: list[int] = []
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                candidates.append(int(line.split()[1]) * 1024)
-    except (OSError, ValueError, IndexError):
-        pass
+    mem_available = proc_field("/proc/meminfo", "MemAvailable")  # in kB
+    if mem_available is not None and mem_available.isdigit():
+        candidates.append(int(mem_available) * 1024)
     for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
                                    ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
                                     "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
