@@ -11,16 +11,27 @@ from ddpg.speed import speed_main, summarize
 from ddpg.workloads import matmul_workload, update_flops
 
 
-def test_limit_times_exactly_the_updates_products(monkeypatch):
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+def test_limit_times_exactly_the_updates_products(monkeypatch, layout):
     """The products the limit times add up to the FLOP formula 2 B (4 A + 6 C), and none of
-    them shares both operands with another (a shared pair would time a warm cache)."""
+    them shares both operands with another (a shared pair would time a warm cache). The column
+    layout multiplies the same matrices in the other orientation."""
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
     real_mm = torch.mm
     monkeypatch.setattr(torch, "mm", lambda x, w: seen.append((x, w)) or real_mm(x, w))
-    matmul_workload(17, 6, (40, 30), 8)()
+    matmul_workload(17, 6, (40, 30), 8, layout=layout)()
     flops = sum(2 * x.shape[0] * x.shape[1] * w.shape[1] for x, w in seen)
     assert flops == update_flops(17, 6, (40, 30), 8)
     assert len({(x.data_ptr(), w.data_ptr()) for x, w in seen}) == len(seen) == 3 * 10
+    if layout == "columns":  # the same products (m x k times k x n, up to orientation)
+        rows: list[tuple[torch.Tensor, torch.Tensor]] = []
+        monkeypatch.setattr(torch, "mm", lambda x, w: rows.append((x, w)) or real_mm(x, w))
+        matmul_workload(17, 6, (40, 30), 8, layout="rows")()
+        dims = lambda ps: sorted((*sorted((x.shape[0], w.shape[1])), x.shape[1])  # noqa: E731
+                                 for x, w in ps)
+        assert dims(seen) == dims(rows)
+    with pytest.raises(ValueError, match="layout='cols'"):
+        matmul_workload(17, 6, (40, 30), 8, layout="cols")
 
 
 def test_paired_ratio_cancels_machine_swings():
@@ -53,6 +64,8 @@ def test_speed_command_measures_and_reports(tmp_path, capsys):
         row["ddpg_loop_steps_per_s"] / row["limit_updates_per_s"])
     assert row["loop_fraction_of_limit_paired"] == pytest.approx(
         row["samples"]["loop"][0] / row["samples"]["limit"][0])
+    assert row["limit_updates_per_s"] == max(row["limit_rows_updates_per_s"],
+                                             row["limit_columns_updates_per_s"])
     text = md.read_text()
     assert text.startswith("# earlier\n") and "Networks 16-16" in text
     assert "| Pendulum-v1 | 8 |" in text and "loop / limit" in capsys.readouterr().out

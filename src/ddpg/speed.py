@@ -5,7 +5,9 @@ step, Gaussian noise), per environment and batch size, median of `repeats`, the 
 interleaved so that drift on a noisy machine hits all of them alike:
 1. limit: the update's own matrix products (forward and backward: 4 passes over the actor's
    weights and 6 over the critic's, 2*B*(4A + 6C) FLOPs) as plain torch.mm on random float32
-   tensors of the same shapes;
+   tensors of the same shapes, timed in both orientations (nn.Linear's, a row per sample, and
+   transposed, a column per sample, as ddpg's fast path computes them); the limit of a repeat
+   is the faster of the two;
 2. seed: the update written like the seed's code (default Adam, .data Polyak), updates/s;
 3. ddpg: the update alone (ddpg_step on the agent) and ddpg's full training loop, env steps/s
    after warm-up;
@@ -45,14 +47,18 @@ def measure(envs: list[str], batches: list[int], steps: int, warmup: int, repeat
         for batch in batches:
             cfg = bench_config(env_id, batch, hidden, warmup, steps, device=device)
             work = {
-                "limit": matmul_workload(obs_dim, action_dim, hidden, batch, device),
+                "limit_rows": matmul_workload(obs_dim, action_dim, hidden, batch, device),
+                "limit_columns": matmul_workload(obs_dim, action_dim, hidden, batch, device,
+                                                 layout="columns"),
                 "seed": seed_update_workload(obs_dim, action_dim, hidden, batch, device),
                 "update": ddpg_update_workload(obs_dim, action_dim, cfg),
             }
-            samples: dict[str, list[float]] = {k: [] for k in (*work, "loop", "sb3")}
+            samples: dict[str, list[float]] = {k: [] for k in ("limit", *work, "loop", "sb3")}
             for rep in range(repeats):
                 for name, fn in work.items():
                     samples[name].append(rate(fn, steps, device=device))
+                samples["limit"].append(max(samples["limit_rows"][-1],
+                                            samples["limit_columns"][-1]))
                 samples["loop"].append(ddpg_loop_rate(cfg))
                 if baseline:
                     r = sb3_loop_rate(cfg)
@@ -76,10 +82,13 @@ def paired(samples: dict[str, list[float]], num: str, den: str) -> float | None:
 
 def summarize(samples: dict[str, list[float]], flops: float) -> dict[str, Any]:
     """Medians of the rates and the ratios the bars are stated in, from the per-repeat samples
-    (keys limit, seed, update, loop, sb3; sb3 may be empty)."""
+    (keys limit, seed, update, loop, sb3, and optionally limit_rows and limit_columns, the two
+    orientations whose faster one is the limit; sb3 may be empty)."""
     med = {k: statistics.median(v) if v else None for k, v in samples.items()}
     return {
         "limit_updates_per_s": med["limit"], "limit_gflops": med["limit"] * flops / 1e9,
+        "limit_rows_updates_per_s": med.get("limit_rows"),
+        "limit_columns_updates_per_s": med.get("limit_columns"),
         "seed_updates_per_s": med["seed"], "ddpg_updates_per_s": med["update"],
         "ddpg_loop_steps_per_s": med["loop"], "sb3_loop_steps_per_s": med["sb3"],
         "loop_fraction_of_limit": med["loop"] / med["limit"],
@@ -92,13 +101,16 @@ def summarize(samples: dict[str, list[float]], flops: float) -> dict[str, Any]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = ("| env | batch | limit (upd/s) | seed-style update (upd/s) | ddpg update (upd/s) | "
+    head = ("| env | batch | limit (upd/s) | limit, rows / columns (upd/s) | "
+            "seed-style update (upd/s) | ddpg update (upd/s) | "
             "ddpg loop (steps/s) | sb3 loop (steps/s) | loop / limit | loop / limit, paired | "
-            "loop / sb3 | loop / seed update |\n|---|---|---|---|---|---|---|---|---|---|---|")
+            "loop / sb3 | loop / seed update |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     fmt = lambda x, p=0: "-" if x is None else f"{x:.{p}f}"  # noqa: E731
     for r in results:
         rows.append(f"| {r['env']} | {r['batch']} | {fmt(r['limit_updates_per_s'])} | "
+                    f"{fmt(r.get('limit_rows_updates_per_s'))} / "
+                    f"{fmt(r.get('limit_columns_updates_per_s'))} | "
                     f"{fmt(r['seed_updates_per_s'])} | {fmt(r['ddpg_updates_per_s'])} | "
                     f"{fmt(r['ddpg_loop_steps_per_s'])} | {fmt(r['sb3_loop_steps_per_s'])} | "
                     f"{r['loop_fraction_of_limit']:.0%} | "
@@ -128,7 +140,8 @@ def bar_chart(results: list[dict[str, Any]]) -> str:
 def speed_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="ddpg speed", description=(
         "Measure DDPG training speed on this machine: the update's own matrix products (the "
-        "limit), the seed-style update, ddpg's update and full loop, and stable-baselines3's "
+        "limit: the faster of nn.Linear's orientation and the transposed one ddpg computes "
+        "them in), the seed-style update, ddpg's update and full loop, and stable-baselines3's "
         "loop (if installed: pip install -e '.[bench]'), at 400-300 networks and one update per "
         "environment step. Prints a table (ratios of the medians, and paired: the median over "
         "repeats of each repeat's loop / limit), writes JSON, and appends the table to a "

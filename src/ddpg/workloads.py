@@ -30,23 +30,36 @@ def update_flops(obs_dim: int, action_dim: int, hidden: tuple[int, ...], batch: 
 
 
 def matmul_workload(obs_dim: int, action_dim: int, hidden: tuple[int, ...], batch: int,
-                    device: str = "cpu", dtype: torch.dtype = torch.float32
-                    ) -> Callable[[], None]:
-    """The matrix products of one update, each as torch.mm on its own random tensors, in the
-    layouts nn.Linear uses (weights stored (out, in)): per layer, a forward X(B,in) W^T, an input
-    gradient dY(B,out) W and a weight gradient dY^T X. Actor: 2 forwards (online, target), 1
-    input and 1 weight gradient (4 passes); critic: 3 forwards (online, target, actor step),
-    2 input and 1 weight gradient (6 passes). Every product reads operands of its own, as in the
-    update, where no two products share both (re-using one pair would time a warm cache)."""
+                    device: str = "cpu", dtype: torch.dtype = torch.float32,
+                    layout: str = "rows") -> Callable[[], None]:
+    """The matrix products of one update, each as torch.mm on its own random tensors. Actor:
+    2 forwards (online, target), 1 input and 1 weight gradient (4 passes over its weights);
+    critic: 3 forwards (online, target, actor step), 2 input and 1 weight gradient (6 passes).
+    Every product reads operands of its own, as in the update, where no two products share both
+    (re-using one pair would time a warm cache).
+
+    layout "rows": nn.Linear's orientation, a row per sample and weights stored (out, in): per
+    layer a forward X(B,in) W^T, an input gradient dY(B,out) W and a weight gradient dY^T X.
+    layout "columns": a column per sample, as ddpg.fastpath computes them: W H(in,B), W^T
+    dY(out,B) and dY H^T (the first two are the row layout's products transposed; the weight
+    gradient is the same product with its operands stored the other way). Same FLOPs, same
+    results up to rounding; BLAS runs the two at different speeds."""
+    if layout not in ("rows", "columns"):
+        raise ValueError(f"layout={layout!r}: use 'rows' or 'columns'.")
     g = torch.Generator().manual_seed(0)
     r = lambda *s: torch.randn(*s, generator=g).to(device, dtype)  # noqa: E731
     products: list[tuple[torch.Tensor, torch.Tensor]] = []
     for shapes, fwd, dx, dw in ((layer_shapes(obs_dim, hidden, action_dim), 2, 1, 1),
                                 (layer_shapes(obs_dim + action_dim, hidden, 1), 3, 2, 1)):
         for i, o in shapes:
-            products += [(r(batch, i), r(o, i).t()) for _ in range(fwd)]
-            products += [(r(batch, o), r(o, i)) for _ in range(dx)]
-            products += [(r(batch, o).t(), r(batch, i)) for _ in range(dw)]
+            if layout == "rows":
+                products += [(r(batch, i), r(o, i).t()) for _ in range(fwd)]
+                products += [(r(batch, o), r(o, i)) for _ in range(dx)]
+                products += [(r(batch, o).t(), r(batch, i)) for _ in range(dw)]
+            else:
+                products += [(r(o, i), r(i, batch)) for _ in range(fwd)]
+                products += [(r(o, i).t(), r(o, batch)) for _ in range(dx)]
+                products += [(r(o, batch), r(i, batch).t()) for _ in range(dw)]
 
     def run() -> None:
         for x, w in products:
