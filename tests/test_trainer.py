@@ -110,6 +110,6 @@ def test_pendulum_learns(tmp_path):
                               out=str(tmp_path), tensorboard=False, progress=False)
     res = ddpg.train(cfg)
     returns = [r["eval_return_mean"] for r in res.evaluations]
-    assert returns[0] < -900, returns  # the untrained policy after warm-up is no better than random
+    assert returns[0] < -900, returns  # untrained after warm-up: no better than random
     assert max(returns[3:]) > -300, returns
     assert statistics.median(returns[-3:]) > -700, returns

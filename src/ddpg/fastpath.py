@@ -10,12 +10,12 @@ rounding), with the gradients of the two losses computed by hand instead of by a
 Inside the update the activations are held feature-major, one column per sample: a layer is
 H' = relu(W H + b) with H of shape (features, batch), so the forward is one addmm W H, and
 backward is one product for dW = D H^T, one for dH = W^T D, a row sum for db and one threshold
-for relu. These are the transposes of nn.Linear's products (X W^T, dY^T X, dY W) and give the
-same numbers up to float32 rounding, but BLAS runs them faster at DDPG's shapes: on a Zen 3 CPU
-the update's products took 13 % less time at batch 256 and the whole update ran 5 % (batch 256)
-and 18 % (batch 64) faster than with batch-major activations (docs/benchmarks.md). Acting, one
-observation at a time, keeps nn.Linear's orientation (`MLP.forward`), so the policy the fast path
-acts with equals the actor module's output bit for bit.
+for relu. These are nn.Linear's products (X W^T, dY^T X, dY W) in the other orientation and give
+the same numbers up to float32 rounding, but MKL runs them faster at DDPG's shapes: on a Zen 3
+CPU the update's products took 13 % less time at batch 256, and the whole update ran 4-6 %
+(batch 256) and 20-22 % (batch 64) faster than with a row per sample (docs/benchmarks.md).
+Acting, one observation at a time, keeps nn.Linear's orientation (`MLP.forward`), so the policy
+the fast path acts with equals the actor module's output bit for bit.
 
 That is all the update does: no autograd graph, no gradient for the critic's parameters during
 the actor step, gradients written into preallocated tensors that the fused Adam reads. On a CPU
