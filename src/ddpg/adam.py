@@ -34,10 +34,15 @@ class FusedAdam:
         for p in self.params:
             p.grad = None
 
-    @torch.no_grad()
     def step(self, grads: list[torch.Tensor] | None = None) -> None:
         """One Adam step with the parameters' .grad, or with `grads` (one per parameter, in
         order) where the gradients were computed without autograd (ddpg.fastpath)."""
+        if torch.is_grad_enabled():  # (the fast path calls it with grad off: no context there)
+            with torch.no_grad():
+                return self._step(grads)
+        return self._step(grads)
+
+    def _step(self, grads: list[torch.Tensor] | None) -> None:
         if grads is None:
             grads = [p.grad for p in self.params]
             if any(g is None for g in grads):

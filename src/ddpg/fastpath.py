@@ -37,6 +37,10 @@ from ddpg.buffer import Batch
 from ddpg.losses import (clipped_double_q_target, polyak_update, smoothed_target_action,
                          td_target)
 
+# aten's backward kernels, looked up once (through torch.ops each call costs microseconds)
+_threshold_backward_into = torch.ops.aten.threshold_backward.grad_input
+_tanh_backward = torch.ops.aten.tanh_backward.default
+
 
 class MLP:
     """A view of the Linear layers of a plain ReLU network (nn.Sequential of Linear, ReLU, ...,
@@ -103,7 +107,7 @@ class MLP:
             if i > 0:
                 # relu'(z) through its output h: zero where h == 0, in place in W^T d
                 dh = self.weights_t[i].mm(d)
-                d = torch.ops.aten.threshold_backward.grad_input(dh, h, 0, grad_input=dh)
+                d = _threshold_backward_into(dh, h, 0, grad_input=dh)
             elif input_rows is not None:
                 return self.weights_t[0][input_rows].mm(d)
         return None
@@ -143,7 +147,7 @@ def _actor_step(actor: MLP, max_action: torch.Tensor, critic: MLP, optimizer: Fu
     d_q = torch.full_like(q_pi, -1.0 / q_pi.shape[1])
     d_action = critic.backward_cols(d_q, kept, weight_grads=False,
                                     input_rows=slice(states.shape[0], None))
-    d_z = torch.ops.aten.tanh_backward(d_action * max_action, tanh_out)
+    d_z = _tanh_backward(d_action * max_action, tanh_out)
     actor.backward_cols(d_z, kept_mu, weight_grads=True)
     optimizer.step(actor.grads)
     return -q_pi.mean()
