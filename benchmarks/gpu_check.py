@@ -93,9 +93,9 @@ def loop_rates() -> dict:
 
 def cpu_bf16(threads: int = 2, repeats: int = 3, n: int = 200) -> dict:
     """On this machine's CPU at `threads` threads (where it has native bf16), batch 256,
-    Pendulum-v1, 400-300, medians of interleaved repeats: the update's matrix products in fp32,
-    in fp32 with oneDNN's bf16 products (what --precision bf16 does on a CPU) and in bf16
-    tensors; ddpg's update (fast path fp32 / bf16, autograd bf16) and full loop (fp32, bf16);
+    Pendulum-v1, 400-300, medians of interleaved repeats: the update's matrix products in fp32
+    (a row and a column per sample), in fp32 with oneDNN's bf16 products (what --precision bf16
+    does on a CPU) and in bf16 tensors; ddpg's update (fast path fp32 / bf16, autograd bf16) and full loop (fp32, bf16);
     and the relative error of a product under bf16 products (about 1e-3 if they are in effect,
     1e-7 if not)."""
     import statistics
@@ -121,7 +121,9 @@ def cpu_bf16(threads: int = 2, repeats: int = 3, n: int = 200) -> dict:
     cfg = dataclasses.replace(bench_config("Pendulum-v1", 256, (400, 300), 300, 500),
                               threads=threads)
     bf16 = dataclasses.replace(cfg, precision="bf16")
-    work = {"limit_fp32": limit, "limit_fp32_bf16_products": limit_bf16_math,
+    work = {"limit_fp32": limit,
+            "limit_fp32_columns": matmul_workload(3, 1, (400, 300), 256, layout="columns"),
+            "limit_fp32_bf16_products": limit_bf16_math,
             "limit_bf16_tensors": matmul_workload(3, 1, (400, 300), 256, dtype=torch.bfloat16),
             "update_fast_fp32": ddpg_update_workload(3, 1, cfg),
             "update_fast_bf16": ddpg_update_workload(3, 1, bf16),
