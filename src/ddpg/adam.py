@@ -54,13 +54,20 @@ class FusedAdam:
         if self.steps:
             self.steps[0].add_(1)
         b1, b2 = self.betas
-        if self._fused and not torch.compiler.is_compiling():
+        # torch's fused kernel walks each tensor's memory in storage order: where a parameter,
+        # its gradient and moments are laid out differently (a transposed view, a slice) it
+        # silently computes other steps (torch.optim.Adam(fused=True) does too, checked on
+        # torch 2.13 CPU); anything not contiguous takes the tensor-op path below
+        if (self._fused and not torch.compiler.is_compiling()
+                and all(p.is_contiguous() for p in self.params)
+                and all(g.is_contiguous() for g in grads)):
             torch._fused_adam_(self.params, grads, self.exp_avg, self.exp_avg_sq, [], self.steps,
                                lr=self.lr, beta1=b1, beta2=b2, weight_decay=self.weight_decay,
                                eps=self.eps, amsgrad=False, maximize=False)
             return
-        # Other devices, and under torch.compile (which cannot functionalize the fused op on
-        # these torch versions): the same math in tensor ops, the step count kept on the device
+        # Other devices, strided tensors, and under torch.compile (which cannot functionalize the
+        # fused op on these torch versions): the same math in tensor ops, the step count kept on
+        # the device
         if not self.params:
             return
         t = self.steps[0]
