@@ -109,8 +109,8 @@ def table(results: list[dict[str, Any]]) -> str:
     fmt = lambda x, p=0: "-" if x is None else f"{x:.{p}f}"  # noqa: E731
     for r in results:
         rows.append(f"| {r['env']} | {r['batch']} | {fmt(r['limit_updates_per_s'])} | "
-                    f"{fmt(r.get('limit_rows_updates_per_s'))} / "
-                    f"{fmt(r.get('limit_columns_updates_per_s'))} | "
+                    f"{fmt(r['limit_rows_updates_per_s'])} / "
+                    f"{fmt(r['limit_columns_updates_per_s'])} | "
                     f"{fmt(r['seed_updates_per_s'])} | {fmt(r['ddpg_updates_per_s'])} | "
                     f"{fmt(r['ddpg_loop_steps_per_s'])} | {fmt(r['sb3_loop_steps_per_s'])} | "
                     f"{r['loop_fraction_of_limit']:.0%} | "

@@ -4,8 +4,11 @@ stable-baselines3's full loops), at the benchmark configuration (`bench_config`)
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import os
+import tempfile
 import time
 from typing import Callable
 
@@ -168,9 +171,6 @@ def ddpg_update_workload(obs_dim: int, action_dim: int, cfg: Config) -> Callable
 
 def ddpg_loop_rate(cfg: Config) -> float:
     """Env steps/s of ddpg's full loop (act, step, store, update), timed after warm-up."""
-    import os
-    import tempfile
-
     from ddpg.trainer import train
 
     marks: dict[str, float] = {}
@@ -181,11 +181,9 @@ def ddpg_loop_rate(cfg: Config) -> float:
         elif ctx.step == cfg.total_steps:
             marks["end"] = time.perf_counter()
 
-    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as null:
-        import contextlib
-
-        with contextlib.redirect_stderr(null):
-            train(dataclasses.replace(cfg, out=tmp), on_step=on_step)
+    with (tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as null,
+          contextlib.redirect_stderr(null)):
+        train(dataclasses.replace(cfg, out=tmp), on_step=on_step)
     return (cfg.total_steps - cfg.warmup_steps) / (marks["end"] - marks["start"])
 
 
