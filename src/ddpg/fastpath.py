@@ -56,6 +56,23 @@ class MLP:
         self.bias_cols = [b.unsqueeze(1) for b in self.biases]  # (out, 1) views, for columns
         # grads in nn.Module.parameters() order: weight, bias of each layer
         self.grads = [torch.empty_like(p) for m in self.layers for p in (m.weight, m.bias)]
+        # hidden layers' outputs and their gradients, (features, batch), for the last batch size
+        self._batch = -1
+        self._hidden: list[torch.Tensor] = []
+        self._d_hidden: list[torch.Tensor] = []
+
+    def _buffers(self, batch: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The hidden layers' output and gradient tensors for `batch` columns, allocated once per
+        batch size: at DDPG's sizes these are 100-400 KB each, and allocating ~16 of them per
+        update made the C allocator hand memory back and forth with the kernel (20-200 page
+        faults per update at batch 256)."""
+        if batch != self._batch:
+            w = self.weights[0]
+            shapes = [(m.out_features, batch) for m in self.layers[:-1]]
+            self._hidden = [w.new_empty(s) for s in shapes]
+            self._d_hidden = [w.new_empty(s) for s in shapes]
+            self._batch = batch
+        return self._hidden, self._d_hidden
 
     @staticmethod
     def supports(seq: nn.Module, last: type | None) -> bool:
@@ -84,14 +101,17 @@ class MLP:
     def forward_cols(self, h: torch.Tensor, keep: list[torch.Tensor] | None = None
                      ) -> torch.Tensor:
         """The same for h of shape (in, batch), one column per sample: returns (out, batch).
-        `keep` collects each layer's input for `backward_cols`."""
+        `keep` collects each layer's input for `backward_cols`. The hidden layers' outputs live
+        in this MLP's buffers: the next call with the same batch size overwrites them."""
         last = len(self.layers) - 1
+        hidden, _ = self._buffers(h.shape[1])
         for i, (w, b) in enumerate(zip(self.weights, self.bias_cols)):
             if keep is not None:
                 keep.append(h)
-            h = torch.addmm(b, w, h)
             if i < last:
-                h.relu_()
+                h = torch.addmm(b, w, h, out=hidden[i]).relu_()
+            else:
+                h = torch.addmm(b, w, h)
         return h
 
     def backward_cols(self, d: torch.Tensor, inputs: list[torch.Tensor], weight_grads: bool,
@@ -99,6 +119,7 @@ class MLP:
         """Backpropagate d = dL/d(output), shaped (out, batch), through the layers whose inputs
         `forward_cols` kept. Writes dL/dW, dL/db into self.grads if `weight_grads`; with
         `input_rows`, returns those rows of dL/d(input) (only they are computed)."""
+        _, d_hidden = self._buffers(d.shape[1])
         for i in range(len(self.layers) - 1, -1, -1):
             h = inputs[i]
             if weight_grads:
@@ -106,7 +127,7 @@ class MLP:
                 torch.sum(d, 1, out=self.grads[2 * i + 1])
             if i > 0:
                 # relu'(z) through its output h: zero where h == 0, in place in W^T d
-                dh = self.weights_t[i].mm(d)
+                dh = torch.mm(self.weights_t[i], d, out=d_hidden[i - 1])
                 d = _threshold_backward_into(dh, h, 0, grad_input=dh)
             elif input_rows is not None:
                 return self.weights_t[0][input_rows].mm(d)
