@@ -85,6 +85,38 @@ def test_same_parameters_and_losses_as_autograd(hidden, size):
     assert not any(p.grad is not None for m in fast[:4] for p in m.parameters())
 
 
+
+def test_batch_size_may_change_between_steps():
+    """The hidden activations live in buffers kept per batch size: a step with another size
+    must compute in new ones of the right shape, and a step back in the old size again."""
+    ref, fast = setup(), setup()
+    exact = as_float64(setup())
+    fast_step = FastDDPG(*fast, tau=0.01, gamma=0.97)
+    for size in [48, 17, 17, 64, 48, 1] * 3:
+        batch = next(batches(1, size))
+        want = ddpg_step(*ref, batch, 0.01, 0.97)
+        ddpg_step(*exact, float64_batch(batch), 0.01, 0.97)
+        got = fast_step.step(batch)
+        assert torch.allclose(got["critic_loss"], want["critic_loss"], rtol=1e-5, atol=1e-6)
+    assert_float32_rounding(fast, ref, exact)
+
+
+def test_steps_of_one_batch_size_reuse_their_buffers():
+    """No per-update allocation of the hidden activations or their gradients (allocating them
+    made glibc unmap and re-fault memory on every update at batch 256)."""
+    fast_step = FastDDPG(*setup(), tau=0.01, gamma=0.97)
+    nets = (fast_step.actor, fast_step.critic, fast_step.actor_target, fast_step.critic_target)
+
+    def addresses():
+        return [t.data_ptr() for net in nets for t in net._hidden + net._d_hidden]
+
+    steps = batches(4, 32)
+    fast_step.step(next(steps))
+    first = addresses()
+    for batch in steps:
+        fast_step.step(batch)
+    assert addresses() == first and len(first) == 4 * 2 * 3
+
 def td3_setup(hidden=(32, 24)):
     torch.manual_seed(0)
     actor, critic = Actor(S, A, 1.0, hidden), TwinCritic(S, A, hidden)
