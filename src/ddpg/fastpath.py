@@ -18,8 +18,10 @@ Acting, one observation at a time, keeps nn.Linear's orientation (`MLP.forward`)
 the fast path acts with equals the actor module's output bit for bit.
 
 That is all the update does: no autograd graph, no gradient for the critic's parameters during
-the actor step, gradients written into preallocated tensors that the fused Adam reads. On a CPU
-at DDPG's sizes this removes about half of the time that is not matrix products.
+the actor step, gradients written into preallocated tensors that the fused Adam reads, and the
+hidden activations and their gradients in tensors kept per batch size (no allocator traffic, no
+page faults). On a CPU at DDPG's sizes this removes about half of the time that is not matrix
+products.
 
 `FastDDPG` and `FastTD3` are used by the agent when the networks are plain MLPs (ReLU, no
 normalisation, the action entering the critic at its input) in float32 (on a CPU also under
