@@ -66,8 +66,8 @@ class MLP:
     def _buffers(self, batch: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """The hidden layers' output and gradient tensors for `batch` columns, allocated once per
         batch size: at DDPG's sizes these are 100-400 KB each, and allocating ~16 of them per
-        update made the C allocator hand memory back and forth with the kernel (20-200 page
-        faults per update at batch 256)."""
+        update could make glibc unmap and re-fault them every time (in some processes 420-490
+        page faults and 1-2 ms of system time per update at batch 256; docs/benchmarks.md)."""
         if batch != self._batch:
             w = self.weights[0]
             shapes = [(m.out_features, batch) for m in self.layers[:-1]]
