@@ -95,8 +95,8 @@ def cpu_bf16(threads: int = 2, repeats: int = 3, n: int = 200) -> dict:
     """On this machine's CPU at `threads` threads (where it has native bf16), batch 256,
     Pendulum-v1, 400-300, medians of interleaved repeats: the update's matrix products in fp32
     (a row and a column per sample), in fp32 with oneDNN's bf16 products (what --precision bf16
-    does on a CPU) and in bf16 tensors; ddpg's update (fast path fp32 / bf16, autograd bf16) and full loop (fp32, bf16);
-    and the relative error of a product under bf16 products (about 1e-3 if they are in effect,
+    does on a CPU) and in bf16 tensors; ddpg's update (fast path fp32 / bf16, autograd bf16)
+    and full loop (fp32, bf16); and the relative error of a product under bf16 products (about 1e-3 if they are in effect,
     1e-7 if not)."""
     import statistics
 

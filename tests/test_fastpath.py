@@ -85,7 +85,6 @@ def test_same_parameters_and_losses_as_autograd(hidden, size):
     assert not any(p.grad is not None for m in fast[:4] for p in m.parameters())
 
 
-
 def test_batch_size_may_change_between_steps():
     """The hidden activations live in buffers kept per batch size: a step with another size
     must compute in new ones of the right shape, and a step back in the old size again."""
@@ -103,7 +102,7 @@ def test_batch_size_may_change_between_steps():
 
 def test_steps_of_one_batch_size_reuse_their_buffers():
     """No per-update allocation of the hidden activations or their gradients (allocating them
-    made glibc unmap and re-fault memory on every update at batch 256)."""
+    could make glibc unmap and re-fault that memory on every update at batch 256)."""
     fast_step = FastDDPG(*setup(), tau=0.01, gamma=0.97)
     nets = (fast_step.actor, fast_step.critic, fast_step.actor_target, fast_step.critic_target)
 
@@ -116,6 +115,7 @@ def test_steps_of_one_batch_size_reuse_their_buffers():
     for batch in steps:
         fast_step.step(batch)
     assert addresses() == first and len(first) == 4 * 2 * 3
+
 
 def td3_setup(hidden=(32, 24)):
     torch.manual_seed(0)
