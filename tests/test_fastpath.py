@@ -114,7 +114,9 @@ def test_steps_of_one_batch_size_reuse_their_buffers():
     first = addresses()
     for batch in steps:
         fast_step.step(batch)
-    assert addresses() == first and len(first) == 4 * 2 * 3
+    # 3 hidden layers: outputs in all four networks, gradients only where backward runs
+    assert addresses() == first and len(first) == 4 * 3 + 2 * 3
+    assert not fast_step.actor_target._d_hidden and not fast_step.critic_target._d_hidden
 
 
 def td3_setup(hidden=(32, 24)):

@@ -58,23 +58,21 @@ class MLP:
         self.bias_cols = [b.unsqueeze(1) for b in self.biases]  # (out, 1) views, for columns
         # grads in nn.Module.parameters() order: weight, bias of each layer
         self.grads = [torch.empty_like(p) for m in self.layers for p in (m.weight, m.bias)]
-        # hidden layers' outputs and their gradients, (features, batch), for the last batch size
-        self._batch = -1
+        # hidden layers' outputs and their gradients, (features, batch), each list for the last
+        # batch size it served (the gradients only once backward runs: targets never need them)
         self._hidden: list[torch.Tensor] = []
         self._d_hidden: list[torch.Tensor] = []
 
-    def _buffers(self, batch: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """The hidden layers' output and gradient tensors for `batch` columns, allocated once per
-        batch size: at DDPG's sizes these are 100-400 KB each, and allocating ~16 of them per
-        update could make glibc unmap and re-fault them every time (in some processes 420-490
-        page faults and 1-2 ms of system time per update at batch 256; docs/benchmarks.md)."""
-        if batch != self._batch:
+    def _buffers(self, kept: list[torch.Tensor], batch: int) -> list[torch.Tensor]:
+        """`kept` (self._hidden or self._d_hidden), refilled with the hidden layers' tensors for
+        `batch` columns when the batch size changed. Allocated once per batch size: at DDPG's
+        sizes these are 100-400 KB each, and allocating ~16 of them per update could make glibc
+        unmap and re-fault them every time (in some processes 420-490 page faults and 1-2 ms
+        of system time per update at batch 256; docs/benchmarks.md)."""
+        if not kept or kept[0].shape[1] != batch:
             w = self.weights[0]
-            shapes = [(m.out_features, batch) for m in self.layers[:-1]]
-            self._hidden = [w.new_empty(s) for s in shapes]
-            self._d_hidden = [w.new_empty(s) for s in shapes]
-            self._batch = batch
-        return self._hidden, self._d_hidden
+            kept[:] = [w.new_empty((m.out_features, batch)) for m in self.layers[:-1]]
+        return kept
 
     @staticmethod
     def supports(seq: nn.Module, last: type | None) -> bool:
@@ -106,7 +104,7 @@ class MLP:
         `keep` collects each layer's input for `backward_cols`. The hidden layers' outputs live
         in this MLP's buffers: the next call with the same batch size overwrites them."""
         last = len(self.layers) - 1
-        hidden, _ = self._buffers(h.shape[1])
+        hidden = self._buffers(self._hidden, h.shape[1])
         for i, (w, b) in enumerate(zip(self.weights, self.bias_cols)):
             if keep is not None:
                 keep.append(h)
@@ -121,7 +119,7 @@ class MLP:
         """Backpropagate d = dL/d(output), shaped (out, batch), through the layers whose inputs
         `forward_cols` kept. Writes dL/dW, dL/db into self.grads if `weight_grads`; with
         `input_rows`, returns those rows of dL/d(input) (only they are computed)."""
-        _, d_hidden = self._buffers(d.shape[1])
+        d_hidden = self._buffers(self._d_hidden, d.shape[1])
         for i in range(len(self.layers) - 1, -1, -1):
             h = inputs[i]
             if weight_grads:
