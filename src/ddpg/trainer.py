@@ -197,7 +197,8 @@ class Trainer:
                 final_next[i] = info["final_obs"][i]
         done = np.logical_or(terminated, truncated)
         good = np.isfinite(final_next).all(axis=1) & np.isfinite(reward)
-        if not good.all():
+        all_good = bool(good.all())
+        if not all_good:
             if c.on_nonfinite == "stop":
                 raise TrainingError(
                     f"the environment returned a non-finite observation or reward at step "
@@ -208,7 +209,7 @@ class Trainer:
                 if not done[i]:
                     next_obs[i], _ = self.envs.envs[i].reset()
             done = done | ~good
-        if good.all():  # the usual case, without the copies of boolean indexing
+        if all_good:  # the usual case, without the copies of boolean indexing
             self.buffer.add(self.obs, action, reward, final_next, terminated)
             self.ep_return += reward
         else:
@@ -216,7 +217,7 @@ class Trainer:
                             terminated[good])
             self.ep_return += np.where(good, reward, 0.0)
         if self.agent.obs_norm is not None:
-            self.agent.obs_norm.update(final_next[good])
+            self.agent.obs_norm.update(final_next if all_good else final_next[good])
         self.obs = next_obs
         self.step += n
         self.ep_len += 1
