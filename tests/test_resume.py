@@ -2,7 +2,6 @@
 
 import csv
 import dataclasses
-import os
 import random
 import signal
 import subprocess
@@ -10,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 

@@ -1,7 +1,6 @@
 import dataclasses
 import statistics
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch
