@@ -36,6 +36,7 @@ from ddpg.errors import ConfigError, EnvError
 from ddpg.logging import COLUMNS, METRICS_FILE
 from ddpg.noise import SigmaSchedule
 from ddpg.system import interruptible
+from ddpg.untrusted import read_regular
 
 LIBRARY = "sb3"
 
@@ -189,8 +190,8 @@ def _prepare_run_dir(run_dir: Path) -> None:
     """Create run_dir, replacing an earlier sb3 run there; refuse to touch anything else."""
     if run_dir.exists() and any(run_dir.iterdir()):
         try:
-            saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-        except (OSError, yaml.YAMLError):
+            saved = yaml.safe_load(read_regular(run_dir / "config.yaml").decode("utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
             saved = None
         if not (isinstance(saved, dict) and saved.get("library") == LIBRARY):
             raise ConfigError(f"run_dir={str(run_dir)!r} exists and is not an sb3 run directory "

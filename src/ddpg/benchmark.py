@@ -35,6 +35,7 @@ from ddpg.config import Config
 from ddpg.errors import BenchmarkError, ConfigError
 from ddpg.report import PUBLISHED, final_row, load_published, write_report
 from ddpg.suite import Entry, Suite, load_suite
+from ddpg.untrusted import is_within, read_regular
 
 LIBRARIES = ("ddpg", "sb3")
 # Not compared: where and how a run is shown, and settings that do not change its results
@@ -89,8 +90,8 @@ def plan(suite: Suite, results: Path, libraries: Sequence[str]) -> list[Job]:
 def _differences(job: Job) -> list[str]:
     """Settings in which the run directory's config.yaml differs from the job's config."""
     try:
-        saved = yaml.safe_load((job.run_dir / "config.yaml").read_text())
-    except (OSError, yaml.YAMLError):
+        saved = yaml.safe_load(read_regular(job.run_dir / "config.yaml").decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return []
     if not isinstance(saved, dict):
         return []
@@ -112,6 +113,10 @@ def _differences(job: Job) -> list[str]:
 def inspect(job: Job) -> tuple[str, str]:
     """(action, why): 'skip' a finished run, 'resume' a ddpg run from its checkpoint, 'restart'
     an unfinished one, 'start' a new one."""
+    results = job.run_dir.parents[2]  # RESULTS/<suite>/<library>/<run>
+    if not is_within(job.run_dir, results):  # it is deleted and written: never elsewhere
+        raise BenchmarkError(f"{job.run_dir} leads out of {results} through a symbolic link; "
+                             f"replace the link by a directory or pass another --results.")
     if not job.run_dir.exists():
         return "start", ""
     differ = _differences(job)

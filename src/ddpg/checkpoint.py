@@ -8,8 +8,11 @@ A checkpoint at step S in `<run>/checkpoints/` is three kinds of file:
   checkpoint references the chunks that hold its buffer's rows;
 - `ckpt-<S>.json`: the manifest, written last: format and version, step, config, library and
   torch versions, and the SHA-256 of every file above that the checkpoint needs.
-A checkpoint exists once its manifest does; it is valid when every checksum matches. Older
-checkpoints beyond `keep` are deleted with the chunks no kept checkpoint needs.
+A checkpoint exists once its manifest does; it is valid when every name in it is a plain file
+name of its kind (ddpg.untrusted: a manifest from elsewhere never reaches outside the checkpoint
+directory), every declared row range is consistent, and every checksum matches. Pruning keeps
+the newest `keep` manifests and deletes only files of the three kinds above, in the checkpoint
+directory, that no kept manifest names.
 """
 
 from __future__ import annotations
@@ -26,9 +29,14 @@ from ddpg import __version__
 from ddpg.buffer import ReplayBuffer, estimate_bytes
 from ddpg.errors import CheckpointError
 from ddpg.fileio import atomic_write_bytes, sha256, torch_bytes
+from ddpg.untrusted import UnsafePathError, check_stays_inside, checked_name, read_regular
 
 FORMAT, VERSION = "ddpg-checkpoint", 1
-_MANIFEST = re.compile(r"^ckpt-(\d+)\.json$")
+_MANIFEST = re.compile(r"ckpt-(\d{1,20})\.json")
+_STATE = re.compile(r"ckpt-(\d{12,20})\.pt")
+_CHUNK = re.compile(r"buffer-(\d{12,20})-(\d{12,20})\.pt")
+_FILE = re.compile(f"{_STATE.pattern}|{_CHUNK.pattern}")
+MANIFEST_LIMIT = 64 << 20  # bytes; a manifest is a few kB (the config and the chunk list)
 
 
 @dataclass
@@ -42,9 +50,10 @@ class Loaded:
 def _read_verified(directory: Path, name: str, digest: str) -> bytes:
     path = directory / name
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise CheckpointError(f"{path} is missing or unreadable ({e.strerror or e}).") from e
+        data = read_regular(path)
+    except OSError as e:  # missing, unreadable, a symbolic link or not a regular file
+        raise CheckpointError(f"{path} is missing, unreadable, a symbolic link or not a regular "
+                              f"file ({e.strerror or e}).") from e
     if sha256(data) != digest:
         raise CheckpointError(f"{path} does not match its checksum (corrupt or truncated).")
     return data
@@ -64,6 +73,10 @@ class CheckpointManager:
         if keep < 1:
             raise ValueError(f"keep={keep}: keep at least one checkpoint.")
         self.directory, self.keep = Path(directory), keep
+        try:  # the directory is written to and pruned: it may not lead out of the run
+            check_stays_inside(self.directory.parent, self.directory.name)
+        except UnsafePathError as e:
+            raise CheckpointError(str(e)) from e
         self._saved_chunks: list[tuple[int, int, str, str]] = []  # (a, b, file, sha256)
 
     # --- writing --------------------------------------------------------------------------------
@@ -114,25 +127,25 @@ class CheckpointManager:
                 "chunks": [list(c) for c in self._saved_chunks]}
 
     def _prune(self) -> None:
+        """Delete the manifests older than the newest `keep`, then every state file and buffer
+        chunk of this directory that no kept manifest names. Only files matching the
+        checkpoint patterns are deleted, so a manifest naming other files deletes nothing."""
         manifests = self._manifests()
-        for _, path in manifests[: max(0, len(manifests) - self.keep)]:
+        kept = manifests[max(0, len(manifests) - self.keep):]
+        for _, path in manifests[: len(manifests) - len(kept)]:
+            path.unlink(missing_ok=True)
+        needed = {f"ckpt-{step:012d}.pt" for step, _ in kept}  # even if its manifest is damaged
+        for _, path in kept:
             try:
-                m = json.loads(path.read_text())
-                path.unlink()
-                (self.directory / m["state"]).unlink(missing_ok=True)
-            except (OSError, ValueError, KeyError, TypeError):
-                path.unlink(missing_ok=True)
-        needed: set[str] = set()
-        for _, path in self._manifests():
-            try:
-                needed.update(json.loads(path.read_text())["files"])
-            except (OSError, ValueError, KeyError, TypeError):
+                needed.update(_manifest_files(_read_manifest(path)))
+            except CheckpointError:
                 continue
-        for chunk in self.directory.glob("buffer-*.pt"):
-            if chunk.name not in needed:
-                chunk.unlink(missing_ok=True)
-        for tmp in self.directory.glob(".*.tmp"):  # left by a process killed mid-write
-            tmp.unlink(missing_ok=True)
+        for entry in self.directory.iterdir():
+            name = entry.name
+            if (_STATE.fullmatch(name) or _CHUNK.fullmatch(name)) and name not in needed:
+                entry.unlink(missing_ok=True)  # a symbolic link is removed, not its target
+            elif name.startswith(".") and name.endswith(".tmp"):  # a write killed midway
+                entry.unlink(missing_ok=True)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -140,7 +153,7 @@ class CheckpointManager:
         if not self.directory.is_dir():
             return []
         found = [(int(m.group(1)), p) for p in self.directory.iterdir()
-                 if (m := _MANIFEST.match(p.name))]
+                 if (m := _MANIFEST.fullmatch(p.name))]
         return sorted(found)
 
     def steps(self) -> list[int]:
@@ -150,45 +163,63 @@ class CheckpointManager:
     def load(self, manifest_path: str | Path) -> Loaded:
         """Load and verify one checkpoint; CheckpointError if anything is wrong with it."""
         path = Path(manifest_path)
-        try:
-            manifest = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise CheckpointError(f"{path} is not a readable checkpoint manifest: {e}") from e
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        manifest = _read_manifest(path)
+        if manifest.get("format") != FORMAT:
             raise CheckpointError(f"{path} is not a ddpg checkpoint (no {FORMAT!r} header).")
         if manifest.get("version") != VERSION:
             raise CheckpointError(f"{path} has checkpoint format version "
                                   f"{manifest.get('version')!r}; this ddpg reads version "
                                   f"{VERSION}. Resume it with the ddpg version that wrote it.")
         try:
-            files, state_name = dict(manifest["files"]), str(manifest["state"])
+            files = _manifest_files(manifest)
+            state_name = checked_name(manifest["state"], _STATE, f"{path.name}: state file")
+            step = int(manifest["step"])
+            if state_name != f"ckpt-{step:012d}.pt":
+                raise CheckpointError(f"{path} names the state file {state_name!r}, not the "
+                                      f"one of its step {step}.")
             state = _torch_load(_read_verified(path.parent, state_name, files[state_name]),
                                 str(path.parent / state_name))
             buffer = None
             if manifest.get("buffer"):
                 buffer = self._load_buffer(path.parent, manifest["buffer"], files)
-            return Loaded(int(manifest["step"]), manifest, state, buffer)
+            return Loaded(step, manifest, state, buffer)
+        except UnsafePathError as e:
+            raise CheckpointError(f"{path} is a damaged checkpoint manifest: {e}") from e
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise CheckpointError(f"{path} is a damaged checkpoint manifest: {e!r}") from e
 
     def _load_buffer(self, directory: Path, info: dict, files: dict) -> dict[str, Any]:
-        total, start = int(info["total"]), int(info["start"])
-        parts: dict[str, list[torch.Tensor]] = {k: [] for k in ReplayBuffer.FIELDS}
-        at = start
+        """The rows [start, total) from the chunks the manifest lists. Every declared range is
+        checked against the chunk's name and the others before any chunk is read, and each
+        chunk must hold exactly its rows, so what is allocated is what the files hold."""
+        total, start, capacity = int(info["total"]), int(info["start"]), int(info["capacity"])
+        if not (capacity >= 1 and 0 <= start <= total and start == max(0, total - capacity)):
+            raise CheckpointError(f"the buffer's declared rows [{start}, {total}) do not fit "
+                                  f"its capacity {capacity}.")
+        chunks, at = [], start
         for a, b, name, digest in info["chunks"]:
             a, b = int(a), int(b)
-            if files.get(name) != digest or not (a <= at < b or at == total):
-                raise CheckpointError(f"buffer chunk {name} does not fit the manifest.")
-            rows = _torch_load(_read_verified(directory, name, digest), str(directory / name))
-            lo = at - a
-            for k in ReplayBuffer.FIELDS:
-                t = rows[k]
-                if not isinstance(t, torch.Tensor) or t.shape[0] != b - a:
-                    raise CheckpointError(f"buffer chunk {name} has a malformed field {k!r}.")
-                parts[k].append(t[lo:])
+            m = _CHUNK.fullmatch(checked_name(name, _CHUNK, "buffer chunk"))
+            if (int(m[1]), int(m[2])) != (a, b) or files.get(name) != digest \
+                    or not (a <= at < b <= total):
+                raise CheckpointError(f"buffer chunk {name} (rows [{a}, {b})) does not fit the "
+                                      f"manifest (rows [{start}, {total}), next row {at}).")
+            chunks.append((a, b, name, digest))
             at = b
         if at != total:
             raise CheckpointError(f"buffer chunks end at row {at}, the manifest says {total}.")
+        parts: dict[str, list[torch.Tensor]] = {k: [] for k in ReplayBuffer.FIELDS}
+        at = start
+        for a, b, name, digest in chunks:
+            rows = _torch_load(_read_verified(directory, name, digest), str(directory / name))
+            if not isinstance(rows, dict):
+                raise CheckpointError(f"buffer chunk {name} is not a mapping of fields.")
+            for k in ReplayBuffer.FIELDS:
+                t = rows.get(k)
+                if not isinstance(t, torch.Tensor) or t.ndim != 2 or t.shape[0] != b - a:
+                    raise CheckpointError(f"buffer chunk {name} has a malformed field {k!r}.")
+                parts[k].append(t[at - a:])
+            at = b
         rows = {k: torch.cat(v) if v else torch.zeros(0) for k, v in parts.items()}
         return {"total": total, "start": start, "rows": rows}
 
@@ -202,10 +233,36 @@ class CheckpointManager:
                 problems.append(str(e))
         return None, problems
 
-    def adopt(self, loaded: Loaded) -> None:
+    def adopt(self, loaded: Loaded) -> None:  # names already checked by load()
         """Continue writing incrementally after the buffer chunks of a loaded checkpoint."""
         info = loaded.manifest.get("buffer") or {}
         self._saved_chunks = [(int(a), int(b), n, d) for a, b, n, d in info.get("chunks", [])]
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(read_regular(path, MANIFEST_LIMIT))
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a readable checkpoint manifest: "
+                              f"{getattr(e, 'strerror', None) or e}") from e
+    if not isinstance(manifest, dict):
+        raise CheckpointError(f"{path} is not a ddpg checkpoint (not a JSON object).")
+    return manifest
+
+
+def _manifest_files(manifest: dict[str, Any]) -> dict[str, str]:
+    """The manifest's {file name: sha256}, every name checked to be a state file or chunk."""
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise CheckpointError(f"the manifest's files are {files!r}, not a mapping.")
+    for name, digest in files.items():
+        try:
+            checked_name(name, _FILE, "checkpoint file")
+        except UnsafePathError as e:
+            raise CheckpointError(str(e)) from e
+        if not isinstance(digest, str):
+            raise CheckpointError(f"the checksum of {name!r} is {digest!r}, not a string.")
+    return dict(files)
 
 
 def estimate_checkpoint_bytes(capacity: int, obs_dim: int, action_dim: int, n_params: int,

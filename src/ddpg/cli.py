@@ -62,26 +62,50 @@ def _pre_parse(argv: Sequence[str]) -> argparse.Namespace:
     return known
 
 
+# Flags --resume accepts: the step budget, the environment (only to confirm the saved one), and
+# what is shown; everything else would make the resumed run another run.
+RESUME_FLAGS = {"--resume", "--total-steps", "--env", "--progress", "--no-progress",
+                "--tensorboard", "--no-tensorboard"}
+
+
+def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """The flags of `ddpg train --resume RUN ...`, parsed without building a preset's config
+    (the run's own config is in its checkpoint); None when --resume is not given."""
+    p = argparse.ArgumentParser(prog="ddpg train", add_help=False)
+    p.add_argument("--resume", type=Path)
+    p.add_argument("--total-steps", type=int)
+    p.add_argument("--env")
+    for name in ("progress", "tensorboard"):
+        p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction)
+    known, rest = p.parse_known_args(argv)
+    if known.resume is None or any(a in ("-h", "--help") for a in argv):
+        return None
+    given = {a.split("=")[0] for a in argv if a.startswith("--")}
+    extra = sorted((given - RESUME_FLAGS) | {a for a in rest if not a.startswith("--")})
+    if extra:
+        raise ConfigError(f"--resume continues a run with its saved config; drop "
+                          f"{', '.join(extra)} (only {', '.join(sorted(RESUME_FLAGS))} may be "
+                          f"given: they extend the run or change only what is shown).")
+    return known
+
+
 def cmd_train(argv: Sequence[str]) -> int:
-    pre = _pre_parse(argv)
-    base = cfgmod.resolve(pre.preset, pre.config, pre.env, pre.algo)
-    args = tyro.cli(TrainArgs, args=list(argv), prog="ddpg train", description=TRAIN_DESCRIPTION,
-                    default=TrainArgs(base, pre.preset, Path(pre.config) if pre.config else None))
     from ddpg.run import Interrupted
     from ddpg.trainer import resume, train
 
+    again = _resume_args(argv)
     try:
-        if args.resume is not None:
-            given = {a.split("=")[0] for a in argv if a.startswith("--")}
-            extra = given - {"--resume", "--total-steps"}
-            if extra:
-                print(f"ddpg train: error: --resume continues a run with its saved config; "
-                      f"drop {', '.join(sorted(extra))} (only --total-steps may be given).",
-                      file=sys.stderr)
-                return 2
-            steps = args.config_values.total_steps if "--total-steps" in given else None
-            result = resume(args.resume, total_steps=steps)
+        if again is not None:
+            shown = {k: getattr(again, k) for k in ("progress", "tensorboard")
+                     if getattr(again, k) is not None}
+            result = resume(again.resume, again.env, total_steps=again.total_steps, **shown)
         else:
+            pre = _pre_parse(argv)
+            base = cfgmod.resolve(pre.preset, pre.config, pre.env, pre.algo)
+            args = tyro.cli(TrainArgs, args=list(argv), prog="ddpg train",
+                            description=TRAIN_DESCRIPTION,
+                            default=TrainArgs(base, pre.preset,
+                                              Path(pre.config) if pre.config else None))
             result = train(args.config_values)
     except Interrupted as e:
         print(f"ddpg train: {e}", file=sys.stderr)
@@ -112,11 +136,11 @@ def cmd_eval(argv: Sequence[str]) -> int:
     from ddpg.envs import make
     from ddpg.evaluation import episode_seeds, evaluate
     from ddpg.policy import load
+    from ddpg.untrusted import env_from_file
 
     policy = load(a.path)
-    env_id = a.env or policy.metadata.get("env")
-    if not env_id:
-        p.error("the policy file does not name its environment; pass --env ID")
+    # an id read from the file never imports a module (ddpg.untrusted.env_from_file)
+    env_id = a.env or env_from_file(policy.metadata.get("env"), f"the policy {a.path}")
     env = make(env_id)
     returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes)).returns
     print(f"{env_id}: return {returns.mean():.1f} +- {returns.std():.1f} over {a.episodes} "

@@ -195,6 +195,9 @@ def validate(c: Config) -> None:
         ("checkpoint_every", c.checkpoint_every, c.checkpoint_every >= 0,
          "use 0 (end only) or a positive interval"),
         ("keep_checkpoints", c.keep_checkpoints, c.keep_checkpoints >= 1, "keep at least 1"),
+        ("run_name", c.run_name, c.run_name == "" or (
+            c.run_name not in (".", "..") and not any(ch in c.run_name for ch in "/\\\0")),
+         "give a plain directory name (no '/', no '..'); --out names the parent directory"),
         ("network.hidden_sizes", c.network.hidden_sizes,
          len(c.network.hidden_sizes) >= 1 and all(h > 0 for h in c.network.hidden_sizes),
          "give one or more positive widths, e.g. 400 300"),

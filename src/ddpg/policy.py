@@ -7,6 +7,7 @@ File format (`policy.pt`): a torch file holding only tensors, strings and number
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from ddpg.errors import PolicyFileError
 from ddpg.fileio import atomic_torch_save
 from ddpg.networks import Actor
 from ddpg.normalization import RunningNorm
+from ddpg.untrusted import read_regular
 
 FORMAT, VERSION = "ddpg-policy", 1
 POLICY_FILE = "policy.pt"
@@ -70,15 +72,23 @@ class Policy:
 
 
 def load(path: str | Path) -> Policy:
-    """Load a policy from a run directory or a policy file."""
+    """Load a policy from a run directory or a policy file. In a run directory, policy.pt is
+    read only as a regular file of its own (not a symbolic link to elsewhere)."""
     p = Path(path)
-    if p.is_dir():
+    in_run_dir = p.is_dir()
+    if in_run_dir:
         p = p / POLICY_FILE
-    if not p.is_file():
+    if not (p.is_file() or (in_run_dir and p.is_symlink())):
         raise PolicyFileError(f"no policy at {str(path)!r}: give a run directory holding "
                               f"{POLICY_FILE} or the path of a policy file.")
     try:
-        payload = torch.load(p, map_location="cpu", weights_only=True)
+        data = read_regular(p) if in_run_dir else p.read_bytes()
+    except OSError as e:
+        raise PolicyFileError(f"{str(p)!r} is not readable as a policy file of the run "
+                              f"directory (a symbolic link, not a regular file, or "
+                              f"unreadable: {e.strerror or e}).") from e
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:
         raise PolicyFileError(f"{str(p)!r} is not a readable ddpg policy file (corrupt, "
                               f"truncated or another format): {e}") from e
@@ -92,6 +102,8 @@ def load(path: str | Path) -> Policy:
         meta = json.loads(payload["metadata"])
         net = NetworkConfig(**{k: tuple(v) if isinstance(v, list) else v
                                for k, v in meta["network"].items()})
+        _check_shapes(payload["actor"], int(meta["obs_dim"]), int(meta["action_dim"]),
+                      net.hidden_sizes)
         actor = Actor(int(meta["obs_dim"]), int(meta["action_dim"]), 1.0, net.hidden_sizes,
                       net.activation, net.norm, net.init)
         actor.load_state_dict(payload["actor"])
@@ -102,3 +114,19 @@ def load(path: str | Path) -> Policy:
         return Policy(actor, np.array(meta["low"]), np.array(meta["high"]), meta, obs_norm)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise PolicyFileError(f"{str(p)!r} is a damaged ddpg policy file: {e}") from e
+
+
+def _check_shapes(weights: Any, obs_dim: int, action_dim: int, hidden: tuple[int, ...]) -> None:
+    """The metadata's sizes must be those of the weights the file holds, checked before the
+    actor is built: metadata claiming huge layers cannot make load() allocate them."""
+    if not isinstance(weights, dict) or not all(isinstance(t, torch.Tensor)
+                                                for t in weights.values()):
+        raise ValueError("the actor's weights are not a mapping of tensors")
+    sizes = (obs_dim, *hidden, action_dim)
+    if min(sizes) < 1:
+        raise ValueError(f"the metadata's layer sizes {list(sizes)} are not all positive")
+    declared = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    held = sum(t.numel() for t in weights.values())
+    if declared > held:
+        raise ValueError(f"the metadata declares layers {list(sizes)} ({declared} weights) but "
+                         f"the file holds {held}")

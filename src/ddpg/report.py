@@ -27,10 +27,13 @@ def final_row(run_dir: Path) -> dict[str, float] | None:
     """The metrics.csv row with the largest step, of the rows with every column (a killed run
     can leave a partial last line); None without one."""
     import csv
+    import io
+
+    from ddpg.untrusted import read_regular
 
     try:
-        with open(run_dir / "metrics.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
+        text = read_regular(run_dir / "metrics.csv").decode("utf-8")  # not a link elsewhere
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
     except (OSError, csv.Error, UnicodeDecodeError):
         return None
     best = None

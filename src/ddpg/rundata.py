@@ -5,6 +5,7 @@ steps every run of a group covers. Used by `ddpg plot` and the benchmark report.
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import yaml
 
 from ddpg.errors import DDPGError
+from ddpg.untrusted import read_regular
 
 METRICS, CONFIG = "metrics.csv", "config.yaml"
 REQUIRED = ("step", "eval_return_mean")
@@ -50,8 +52,8 @@ class Run:
 
 def _read_config(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        data = yaml.safe_load(read_regular(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:  # also: a link to elsewhere
         raise RunDirError(f"{path}: unreadable config ({str(e).splitlines()[0]}); "
                           f"restore the config.yaml the run wrote or leave the run out.") from e
     if not isinstance(data, dict) or not isinstance(data.get("env"), str):
@@ -60,20 +62,11 @@ def _read_config(path: Path) -> dict:
     return data
 
 
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as f:
-        f.seek(0, 2)
-        if f.tell() == 0:
-            return True
-        f.seek(-1, 2)
-        return f.read(1) == b"\n"
-
-
 def _read_metrics(path: Path) -> dict[str, np.ndarray]:
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        text = read_regular(path).decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:  # also: a link to elsewhere
         raise RunDirError(f"{path}: unreadable CSV ({e}); leave the run out or rerun it.") from e
     header = rows[0] if rows else []
     missing = [c for c in REQUIRED if c not in header]
@@ -81,7 +74,7 @@ def _read_metrics(path: Path) -> dict[str, np.ndarray]:
         raise RunDirError(f"{path}: no column {', '.join(missing)} in header {header}; pass run "
                           f"directories written by `ddpg train` or the sb3 baseline runner.")
     body = [r for r in rows[1:] if r]
-    if body and not _ends_with_newline(path):  # a run killed mid-write: its last line is cut
+    if body and not text.endswith("\n"):  # a run killed mid-write: its last line is cut
         print(f"warning: {path}: skipping a partial last line", file=sys.stderr)
         body = body[:-1]
     try:
@@ -108,7 +101,7 @@ def read_run(run_dir: Path) -> Run:
 
 def find_run_dirs(path: Path) -> list[Path]:
     """path itself if it is a run directory (metrics.csv and config.yaml), else every run
-    directory below it."""
+    directory below it (symbolic links to directories are not followed)."""
     if not path.exists():
         raise RunDirError(f"{path}: no such file or directory; pass a run directory or a "
                           f"directory that contains run directories.")

@@ -22,10 +22,11 @@ from ddpg.config import Config
 from ddpg.envs import EnvLike, EpisodeRecorder, SameStepVectorEnv, env_factory, to_env_action
 from ddpg.errors import CheckpointError, ConfigError, TrainingError
 from ddpg.evaluation import episode_seeds, evaluate
-from ddpg.logging import RunLogger
+from ddpg.logging import METRICS_FILE, RunLogger
 from ddpg.policy import POLICY_FILE, Policy
 from ddpg.run import Interrupted, StepContext, TrainResult, make_run_dir, seed_streams
 from ddpg.system import available_cores, available_memory, human_bytes
+from ddpg.untrusted import UnsafePathError, check_stays_inside, env_from_file
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -50,10 +51,10 @@ class Trainer:
         self.low, self.high = space.low.astype(np.float32), space.high.astype(np.float32)
         self.obs_dim = self.envs.single_observation_space.shape[0]
         self.action_dim = space.shape[0]
-        self.agent = Agent(self.obs_dim, self.action_dim, config, self.rngs["noise"])
         capacity = min(config.buffer_size, config.total_steps)
+        self._check_memory(capacity)  # before anything of the config's sizes is allocated
+        self.agent = Agent(self.obs_dim, self.action_dim, config, self.rngs["noise"])
         print(self.agent.describe(), file=sys.stderr)
-        self._check_memory(capacity)
         self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
                                    config.device)
         self.run_dir = run_dir or make_run_dir(config, self.env_name)
@@ -92,14 +93,26 @@ class Trainer:
     def _check_memory(self, capacity: int) -> None:
         c = self.config
         need = estimate_bytes(capacity, self.obs_dim, self.action_dim)
-        n_params = sum(p.numel() for net in (self.agent.actor, self.agent.critic)
-                       for p in net.parameters())
+        dims = (*c.network.hidden_sizes,)
+
+        def mlp(n_in: int, n_out: int) -> int:
+            sizes = (n_in, *dims, n_out)
+            return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
+        n_params = mlp(self.obs_dim, self.action_dim) + \
+            (2 if c.algo == "td3" else 1) * mlp(self.obs_dim + self.action_dim, 1)
+        networks = 6 * 4 * n_params  # float32 weights, targets, gradients, two Adam moments, slack
         disk = estimate_checkpoint_bytes(capacity, self.obs_dim, self.action_dim, n_params,
                                          c.save_buffer)
         avail = available_memory()
         print(f"replay buffer: {capacity:,} transitions, {human_bytes(need)} in memory "
               f"({human_bytes(avail)} available); checkpoint: about {human_bytes(disk)} on disk",
               file=sys.stderr)
+        if avail is not None and networks > avail:
+            raise ConfigError(
+                f"network.hidden_sizes={list(dims)}: the networks, their targets and optimizer "
+                f"state need about {human_bytes(networks)} but only {human_bytes(avail)} of "
+                f"memory is available; use smaller hidden layers.")
         if avail is not None and need > avail:
             fits = int(avail * 0.8) // max(need // capacity, 1)
             raise ConfigError(
@@ -319,13 +332,21 @@ def train(config: Config | None = None, env: EnvLike | None = None, *,
 
 
 def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int | None = None,
+           progress: bool | None = None, tensorboard: bool | None = None,
            on_step: Callable[[StepContext], bool | None] | None = None,
            on_eval: Callable[[dict[str, Any]], bool | None] | None = None) -> TrainResult:
     """Continue the run in `run_dir` from its newest valid checkpoint, with its saved config
-    (optionally a new total_steps). Newer damaged checkpoints are reported and skipped."""
+    (optionally a new total_steps, and whether to show progress or write TensorBoard events).
+    `env` is needed where the saved id imports a module ('module:Id'), which ddpg does not do
+    for an id read from a file; an id given must be the saved one. Newer damaged checkpoints
+    are reported and skipped."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"--resume {str(run_dir)!r}: no such run directory.")
+    try:  # what the resumed run writes or deletes stays in the run directory
+        check_stays_inside(run_dir, CHECKPOINT_DIR, METRICS_FILE, POLICY_FILE, "tb", "config.yaml")
+    except UnsafePathError as e:
+        raise CheckpointError(f"--resume {str(run_dir)!r}: {e}") from e
     loaded, problems = CheckpointManager(run_dir / CHECKPOINT_DIR).latest()
     for p in problems:
         print(f"warning: skipping a damaged checkpoint: {p}", file=sys.stderr)
@@ -334,6 +355,19 @@ def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int 
                               f"{run_dir / CHECKPOINT_DIR}" + (f" ({problems[0]})" if problems
                                                                else "") + ".")
     config = cfgmod.merge(Config(), loaded.manifest["config"], f"checkpoint in {run_dir}")
+    # where the run lives is where it was found, never a path the checkpoint names
+    config = dataclasses.replace(config, out=str(run_dir.parent), run_name=run_dir.name)
+    if env is None:
+        try:
+            env = env_from_file(config.env, f"the checkpoint of {run_dir}")
+        except UnsafePathError as e:
+            raise CheckpointError(str(e)) from e
+    elif isinstance(env, str) and env != config.env:
+        raise ConfigError(f"env={env!r}: the run in {run_dir} trains {config.env!r}; a resumed "
+                          f"run keeps its environment (start a new run for another one).")
+    shown = {k: v for k, v in (("progress", progress), ("tensorboard", tensorboard))
+             if v is not None}
+    config = dataclasses.replace(config, **shown)
     if total_steps is not None:
         config = dataclasses.replace(config, total_steps=total_steps)
     if config.total_steps <= loaded.step:
