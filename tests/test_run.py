@@ -11,7 +11,8 @@ import torch
 
 from ddpg.config import Config
 from ddpg.errors import ConfigError
-from ddpg.run import Interrupted, make_run_dir, seed_streams
+from ddpg.run import Interrupted, seed_streams
+from ddpg.rundir import make_run_dir
 
 
 def test_run_dirs_never_overwrite_an_earlier_run(tmp_path):

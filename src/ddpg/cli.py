@@ -58,6 +58,7 @@ def _pre_parse(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--config")
     p.add_argument("--env")
     p.add_argument("--algo")
+    p.add_argument("--total-steps", type=int)
     known, _ = p.parse_known_args(argv)
     return known
 
@@ -101,7 +102,20 @@ def cmd_train(argv: Sequence[str]) -> int:
             result = resume(again.resume, again.env, total_steps=again.total_steps, **shown)
         else:
             pre = _pre_parse(argv)
+            if pre.env is not None and not any(a in ("-h", "--help") for a in argv):
+                from ddpg.envs import make
+
+                make(pre.env).close()  # the real problem first: an unknown id, a Discrete space
             base = cfgmod.resolve(pre.preset, pre.config, pre.env, pre.algo)
+            if pre.total_steps is not None and pre.total_steps > 0:
+                given = {a.split("=")[0][2:].replace("-", "_") for a in argv
+                         if a.startswith("--")} | cfgmod.file_keys(pre.config)
+                try:
+                    base, notes = cfgmod.fit_budget(base, pre.total_steps, given)
+                except ConfigError:  # explicit values decide; the flags below are checked whole
+                    notes = []
+                for note in notes:
+                    print(f"ddpg train: {note}", file=sys.stderr)
             args = tyro.cli(TrainArgs, args=list(argv), prog="ddpg train",
                             description=TRAIN_DESCRIPTION,
                             default=TrainArgs(base, pre.preset,
@@ -130,6 +144,9 @@ def cmd_eval(argv: Sequence[str]) -> int:
                         "apart from the seeds training evaluates on)")
     p.add_argument("--env", default=None, help="environment id (default: the one it was "
                    "trained on)")
+    p.add_argument("--max-steps", type=int, default=Config.eval_max_steps,
+                   help="cut episodes after this many steps where the environment has no time "
+                        f"limit of its own (default: {Config.eval_max_steps})")
     a = p.parse_args(argv)
     if a.episodes < 1:
         p.error(f"--episodes {a.episodes}: use 1 or more episodes")
@@ -142,7 +159,11 @@ def cmd_eval(argv: Sequence[str]) -> int:
     # an id read from the file never imports a module (ddpg.untrusted.env_from_file)
     env_id = a.env or env_from_file(policy.metadata.get("env"), f"the policy {a.path}")
     env = make(env_id)
-    returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes)).returns
+    cap = None if env.spec is not None and env.spec.max_episode_steps else a.max_steps
+    if cap is not None:
+        print(f"warning: {env_id} has no time limit; evaluation episodes end after {cap} steps "
+              f"(--max-steps).", file=sys.stderr)
+    returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes), max_steps=cap).returns
     print(f"{env_id}: return {returns.mean():.1f} +- {returns.std():.1f} over {a.episodes} "
           f"episodes (seeds {a.seed}..{a.seed + a.episodes - 1})")
     return 0

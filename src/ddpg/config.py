@@ -118,6 +118,9 @@ class Config:
     """Evaluate the noise-free policy every this many environment steps (0: only at the end)."""
     eval_episodes: int = 10
     """Episodes per evaluation, on seeds eval_seed, eval_seed + 1, ..."""
+    eval_max_steps: int = 1_000
+    """Cut evaluation episodes after this many steps where the environment has no time limit
+    of its own (a warning says so); environments with one end their episodes themselves."""
     eval_seed: int = 1_000_000
     """First episode seed of the fixed evaluation list (the same in every run)."""
     device: str = "cpu"
@@ -191,6 +194,7 @@ def validate(c: Config) -> None:
         ("num_envs", c.num_envs, c.num_envs >= 1, "use 1 or more"),
         ("eval_every", c.eval_every, c.eval_every >= 0, "use 0 (end only) or a positive interval"),
         ("eval_episodes", c.eval_episodes, c.eval_episodes >= 1, "use 1 or more"),
+        ("eval_max_steps", c.eval_max_steps, c.eval_max_steps >= 1, "use 1 or more"),
         ("threads", c.threads, c.threads >= 0, "use 0 (auto) or a positive count"),
         ("checkpoint_every", c.checkpoint_every, c.checkpoint_every >= 0,
          "use 0 (end only) or a positive interval"),
@@ -333,6 +337,30 @@ def resolve(preset: str | None = None, config_file: str | Path | None = None,
     if config_file is not None:
         cfg = load_yaml(config_file, cfg)
     return cfg
+
+
+def file_keys(path: str | Path | None) -> set[str]:
+    """The top-level keys a YAML config file sets (it has been read by load_yaml already)."""
+    if path is None:
+        return set()
+    data = yaml.safe_load(Path(path).read_text())
+    return {str(k).replace("-", "_") for k in data} if isinstance(data, dict) else set()
+
+
+def fit_budget(c: Config, total_steps: int, explicit: set[str]) -> tuple[Config, list[str]]:
+    """`c` with `total_steps`, and the settings that only make sense for longer runs (a
+    warm-up of more than half the run: a tenth of it; evaluations further apart than its end:
+    five in the run) fitted to it, unless
+    the user set them (`explicit`, field names). Returns the config and one line per change."""
+    changes: dict[str, int] = {}
+    if "warmup_steps" not in explicit and c.warmup_steps > total_steps // 2:  # mostly random
+        changes["warmup_steps"] = min(c.warmup_steps, total_steps // 10)
+    if "eval_every" not in explicit and c.eval_every > total_steps:
+        changes["eval_every"] = max(1, total_steps // 5)
+    source = f"the {c.preset or 'default'} preset"
+    notes = [f"{k}={v} (from {getattr(c, k)} in {source}: it does not fit total_steps="
+             f"{total_steps}; set --{k.replace('_', '-')} to choose)" for k, v in changes.items()]
+    return dataclasses.replace(c, total_steps=total_steps, **changes), notes
 
 
 def to_dict(c: Config) -> dict[str, Any]:

@@ -33,13 +33,16 @@ def discounted_returns_to_go(rewards: Sequence[float], gamma: float) -> np.ndarr
 
 def evaluate(act: Callable[[np.ndarray], np.ndarray], env: gym.Env, seeds: Sequence[int],
              q_fn: Callable[[np.ndarray], np.ndarray] | None = None,
-             gamma: float = 0.99) -> Evaluation:
+             gamma: float = 0.99, max_steps: int | None = None,
+             should_stop: Callable[[], bool] | None = None) -> Evaluation | None:
     """Run one episode per seed with `act` (one observation to one action in the env's units,
     no exploration noise). With `q_fn` (observations to Q(s, mu(s))), also compare the critic
     with the discounted Monte-Carlo return from the states visited. In an episode cut by a time
     limit the return-to-go of the last states is truncated, so only states at least
     H = log(0.01) / log(gamma) steps before the cut count (the missing tail is < 1 %); after a
-    termination every state counts."""
+    termination every state counts. `max_steps` cuts an episode (as a time limit would) for
+    environments without one of their own; `should_stop` is asked after every step, and when it
+    says yes the evaluation is abandoned and None returned."""
     returns = np.zeros(len(seeds))
     qs, gs = [], []
     for i, seed in enumerate(seeds):
@@ -50,6 +53,10 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env: gym.Env, seeds: Seque
             observations.append(obs)
             obs, reward, terminated, truncated, _ = env.step(act(obs))
             rewards.append(float(reward))
+            if max_steps is not None and len(rewards) >= max_steps:
+                truncated = True
+            if should_stop is not None and should_stop():
+                return None
         returns[i] = sum(rewards)
         if q_fn is not None:
             g = discounted_returns_to_go(rewards, gamma)

@@ -22,6 +22,7 @@ from ddpg.errors import PolicyFileError
 from ddpg.fileio import atomic_torch_save
 from ddpg.networks import Actor
 from ddpg.normalization import RunningNorm
+from ddpg.rundir import locate_run
 from ddpg.untrusted import read_regular
 
 FORMAT, VERSION = "ddpg-policy", 1
@@ -74,7 +75,7 @@ class Policy:
 def load(path: str | Path) -> Policy:
     """Load a policy from a run directory or a policy file. In a run directory, policy.pt is
     read only as a regular file of its own (not a symbolic link to elsewhere)."""
-    p = Path(path)
+    p = locate_run(path, "load")
     in_run_dir = p.is_dir()
     if in_run_dir:
         p = p / POLICY_FILE

@@ -40,8 +40,27 @@ _PENDULUM = {
     "eval_every": 1_000,
 }
 
+# General-purpose settings for an environment without a tuned preset: those of Fujimoto et al.
+# 2018 (the TD3 paper, section 6.1 and its repository), for TD3 and for their re-tuned DDPG
+# ("OurDDPG"): 400-300, Adam 1e-3 for both networks, batch 100, tau 0.005, gamma 0.99, Gaussian
+# exploration 0.1, 1,000 steps of uniform random actions (the paper's value for all but
+# HalfCheetah and Ant); TD3's smoothing 0.2 clipped at 0.5 and actor delay 2 are its defaults.
+_GENERAL = {
+    "warmup_steps": 1_000,
+    "batch_size": 100,
+    "buffer_size": 1_000_000,
+    "tau": 0.005,
+    "gamma": 0.99,
+    "actor_lr": 1e-3,
+    "critic_lr": 1e-3,
+    "network": {"hidden_sizes": (400, 300)},
+    "noise": {"kind": "gaussian", "sigma": 0.1},
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
+    "general": _GENERAL,
+    "general-td3": {**_GENERAL, "algo": "td3"},
     # The lesson's values: 400-300 networks, batch 64, tau 0.001, gamma 0.99, Gaussian noise.
     "seed": {
         "network": {"hidden_sizes": (400, 300)},
@@ -77,6 +96,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "default": "the dataclass defaults",
+    "general": "DDPG for any environment: the TD3 paper's re-tuned DDPG (400-300, batch 100, "
+               "tau 0.005, lr 1e-3, 1k warm-up)",
+    "general-td3": "TD3 for any environment: Fujimoto et al. 2018's settings",
     "seed": "the lesson's values (400-300, batch 64, tau 0.001, gamma 0.99)",
     "paper-2015": "the DDPG paper exactly (Lillicrap et al. 2015, section 7)",
     "pendulum": "DDPG tuned to solve Pendulum-v1 within 10k steps in under 90 s on 2 cores",
@@ -94,4 +116,5 @@ ENV_PRESETS: dict[tuple[str, str], str] = {
 
 
 def preset_for_env(env_id: str, algo: str = "ddpg") -> str:
-    return ENV_PRESETS.get((env_id, algo), "default")
+    """The tuned preset of (env_id, algo), else the algorithm's general-purpose one."""
+    return ENV_PRESETS.get((env_id, algo), "general-td3" if algo == "td3" else "general")

@@ -1,10 +1,10 @@
-"""What a training run is made of and gives back: its directory, its random streams, what
-callbacks see, the result, and the interruption that ends it with a checkpoint."""
+"""What a training run gives back and what it is made of: its random streams, what callbacks
+see, the result, and the interruption that ends it with a checkpoint (its directory:
+ddpg.rundir)."""
 
 from __future__ import annotations
 
 import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,7 @@ import torch
 
 from ddpg.agent import Agent
 from ddpg.buffer import ReplayBuffer
-from ddpg.config import Config
-from ddpg.errors import ConfigError, DDPGError
+from ddpg.errors import DDPGError
 from ddpg.policy import Policy
 
 
@@ -65,22 +64,3 @@ def seed_streams(seed: int, device: str = "cpu") -> dict[str, Any]:
     gen.manual_seed(int(sampling.generate_state(1, np.uint64)[0] >> np.uint64(1)))
     return {"warmup": np.random.default_rng(warmup), "noise": np.random.default_rng(noise),
             "sampling": gen}
-
-
-def make_run_dir(config: Config, env_name: str) -> Path:
-    name = config.run_name or (
-        f"{env_name.replace('/', '_')}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
-    run_dir = Path(config.out) / name
-    suffix = 1
-    while run_dir.exists() and not config.run_name:  # never overwrite an earlier run
-        run_dir = Path(config.out) / f"{name}-{suffix}"
-        suffix += 1
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise ConfigError(f"out={config.out!r}: cannot create or write the run directory "
-                          f"{str(run_dir)!r} ({e.strerror or e}); choose a writable --out.") from e
-    return run_dir

@@ -24,7 +24,8 @@ from ddpg.errors import CheckpointError, ConfigError, TrainingError
 from ddpg.evaluation import episode_seeds, evaluate
 from ddpg.logging import METRICS_FILE, RunLogger
 from ddpg.policy import POLICY_FILE, Policy
-from ddpg.run import Interrupted, StepContext, TrainResult, make_run_dir, seed_streams
+from ddpg.run import Interrupted, StepContext, TrainResult, seed_streams
+from ddpg.rundir import locate_run, make_run_dir
 from ddpg.system import available_cores, available_memory, human_bytes
 from ddpg.untrusted import UnsafePathError, check_stays_inside, env_from_file
 
@@ -65,6 +66,13 @@ class Trainer:
                 "algo": config.algo}
         self.policy = Policy(self.agent.actor, self.low, self.high, meta, self.agent.obs_norm)
         self.seeds = episode_seeds(config.eval_seed, config.eval_episodes)
+        spec = getattr(self.eval_env, "spec", None)
+        self.eval_cap = None if spec is not None and spec.max_episode_steps else \
+            config.eval_max_steps
+        if self.eval_cap is not None:
+            print(f"warning: {self.env_name} has no time limit: training episodes run on, and "
+                  f"evaluation episodes end after eval_max_steps={self.eval_cap} steps "
+                  f"(--eval-max-steps).", file=sys.stderr)
         self.evaluations: list[dict[str, Any]] = []
 
         # counters and accumulators: everything below is in the checkpoint
@@ -73,6 +81,7 @@ class Trainer:
         self.n_sums = 0
         self.ep_return, self.ep_len = np.zeros(n), np.zeros(n, dtype=np.int64)
         self.episodes, self.step, self.skipped = 0, 0, 0
+        self.eval_pending = False  # an evaluation is due at this step (cut short by a signal)
         self.next_eval = config.eval_every or config.total_steps
         self.next_checkpoint = config.checkpoint_every or config.total_steps
         self._signal: int | None = None
@@ -126,7 +135,7 @@ class Trainer:
             "agent": self.agent.state_dict(),
             "counters": {"step": self.step, "episodes": self.episodes, "skipped": self.skipped,
                          "next_eval": self.next_eval, "next_checkpoint": self.next_checkpoint,
-                         "n_sums": self.n_sums},
+                         "n_sums": self.n_sums, "eval_pending": self.eval_pending},
             "sums": self.sums.cpu(),
             "episode": {"return": torch.from_numpy(self.ep_return.copy()),
                         "length": torch.from_numpy(self.ep_len.copy()),
@@ -147,6 +156,7 @@ class Trainer:
             self.step, self.episodes, self.skipped = c["step"], c["episodes"], c["skipped"]
             self.next_eval, self.next_checkpoint = c["next_eval"], c["next_checkpoint"]
             self.n_sums = c["n_sums"]
+            self.eval_pending = bool(c.get("eval_pending", False))
             self.sums.copy_(s["sums"])
             ep = s["episode"]
             self.ep_return, self.ep_len = ep["return"].numpy().copy(), ep["length"].numpy().copy()
@@ -250,11 +260,16 @@ class Trainer:
                                       info["actor_updated"]))
             self.n_sums += 1
 
-    def _evaluate(self) -> dict[str, Any]:
+    def _evaluate(self) -> dict[str, Any] | None:
+        """The evaluation row, or None when a signal arrived during it (it is then redone
+        first thing after resume, so a resumed run logs the same rows)."""
         def act(o: np.ndarray) -> np.ndarray:
             return to_env_action(self.agent.act(o[None])[0], self.low, self.high)
 
-        ev = evaluate(act, self.eval_env, self.seeds, self.agent.q_value, self.config.gamma)
+        ev = evaluate(act, self.eval_env, self.seeds, self.agent.q_value, self.config.gamma,
+                      max_steps=self.eval_cap, should_stop=lambda: self._signal is not None)
+        if ev is None:
+            return None
         critic, actor, q, actor_n = self.sums.tolist()  # the one host sync per evaluation
         n = max(self.n_sums, 1)
         means = [critic / n, actor / max(actor_n, 1), q / n]
@@ -286,18 +301,22 @@ class Trainer:
                 handlers[sig] = signal.signal(sig, self._on_signal)
         stop = False
         try:
-            while self.step < c.total_steps and not stop:
-                reward = self._collect()
-                if self.step >= c.warmup_steps:
-                    self._update()
-                if self.on_step is not None and self.on_step(
-                        StepContext(self.step, self.episodes, reward, self.agent)) is False:
-                    stop = True
-                end = self.step >= c.total_steps or stop
-                if self.step >= self.next_eval or end:
+            while (self.step < c.total_steps or self.eval_pending) and not stop:
+                end = False
+                if not self.eval_pending:
+                    reward = self._collect()
+                    if self.step >= c.warmup_steps:
+                        self._update()
+                    if self.on_step is not None and self.on_step(
+                            StepContext(self.step, self.episodes, reward, self.agent)) is False:
+                        stop = True
+                    end = self.step >= c.total_steps or stop
+                    self.eval_pending = self.step >= self.next_eval or end
+                if self.eval_pending and (row := self._evaluate()) is not None:
+                    self.eval_pending = False
+                    end = end or self.step >= c.total_steps
                     while self.next_eval <= self.step:
                         self.next_eval += c.eval_every or c.total_steps
-                    row = self._evaluate()
                     self.log.evaluation(row)
                     self.evaluations.append(row)
                     if self.on_eval is not None and self.on_eval(row) is False:
@@ -340,7 +359,7 @@ def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int 
     `env` is needed where the saved id imports a module ('module:Id'), which ddpg does not do
     for an id read from a file; an id given must be the saved one. Newer damaged checkpoints
     are reported and skipped."""
-    run_dir = Path(run_dir)
+    run_dir = locate_run(run_dir, "--resume")
     if not run_dir.is_dir():
         raise CheckpointError(f"--resume {str(run_dir)!r}: no such run directory.")
     try:  # what the resumed run writes or deletes stays in the run directory
