@@ -24,7 +24,8 @@ def test_env_picks_its_tuned_preset():
     assert C.resolve(env="Pendulum-v1") == C.from_preset("pendulum")
     assert C.resolve(env="HalfCheetah-v5") == C.from_preset("halfcheetah")
     assert C.resolve(env="Hopper-v5", algo="td3").preset == "hopper-td3"
-    assert C.resolve(env="Swimmer-v5") == C.from_preset("default")
+    assert C.resolve(env="Swimmer-v5") == C.from_preset("general")  # no tuned preset
+    assert C.resolve(env="Swimmer-v5", algo="td3").preset == "general-td3"
     assert C.resolve() == C.from_preset("pendulum")  # a bare run is Pendulum-v1
 
 
