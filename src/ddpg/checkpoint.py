@@ -142,7 +142,7 @@ class CheckpointManager:
                 continue
         for entry in self.directory.iterdir():
             name = entry.name
-            if (_STATE.fullmatch(name) or _CHUNK.fullmatch(name)) and name not in needed:
+            if _FILE.fullmatch(name) and name not in needed:
                 entry.unlink(missing_ok=True)  # a symbolic link is removed, not its target
             elif name.startswith(".") and name.endswith(".tmp"):  # a write killed midway
                 entry.unlink(missing_ok=True)

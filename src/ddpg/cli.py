@@ -151,7 +151,7 @@ def cmd_eval(argv: Sequence[str]) -> int:
     if a.episodes < 1:
         p.error(f"--episodes {a.episodes}: use 1 or more episodes")
     from ddpg.envs import make
-    from ddpg.evaluation import episode_seeds, evaluate
+    from ddpg.evaluation import episode_cap, episode_seeds, evaluate
     from ddpg.policy import load
     from ddpg.untrusted import env_from_file
 
@@ -159,7 +159,7 @@ def cmd_eval(argv: Sequence[str]) -> int:
     # an id read from the file never imports a module (ddpg.untrusted.env_from_file)
     env_id = a.env or env_from_file(policy.metadata.get("env"), f"the policy {a.path}")
     env = make(env_id)
-    cap = None if env.spec is not None and env.spec.max_episode_steps else a.max_steps
+    cap = episode_cap(env, a.max_steps)
     if cap is not None:
         print(f"warning: {env_id} has no time limit; evaluation episodes end after {cap} steps "
               f"(--max-steps).", file=sys.stderr)

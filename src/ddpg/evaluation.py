@@ -22,6 +22,13 @@ class Evaluation:
     mc_return: float | None = None  # mean discounted return actually obtained from them
 
 
+def episode_cap(env: gym.Env, max_steps: int) -> int | None:
+    """`max_steps` for an environment without a time limit of its own, else None (its own
+    limit ends its episodes)."""
+    spec = getattr(env, "spec", None)
+    return None if spec is not None and spec.max_episode_steps else max_steps
+
+
 def discounted_returns_to_go(rewards: Sequence[float], gamma: float) -> np.ndarray:
     """G_t = sum_k gamma^k r_{t+k} for every t of an episode."""
     g, out = 0.0, np.zeros(len(rewards))

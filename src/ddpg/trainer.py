@@ -21,7 +21,7 @@ from ddpg.checkpoint import CheckpointManager, Loaded, estimate_checkpoint_bytes
 from ddpg.config import Config
 from ddpg.envs import EnvLike, EpisodeRecorder, SameStepVectorEnv, env_factory, to_env_action
 from ddpg.errors import CheckpointError, ConfigError, TrainingError
-from ddpg.evaluation import episode_seeds, evaluate
+from ddpg.evaluation import episode_cap, episode_seeds, evaluate
 from ddpg.logging import METRICS_FILE, RunLogger
 from ddpg.policy import POLICY_FILE, Policy
 from ddpg.run import Interrupted, StepContext, TrainResult, seed_streams
@@ -66,9 +66,7 @@ class Trainer:
                 "algo": config.algo}
         self.policy = Policy(self.agent.actor, self.low, self.high, meta, self.agent.obs_norm)
         self.seeds = episode_seeds(config.eval_seed, config.eval_episodes)
-        spec = getattr(self.eval_env, "spec", None)
-        self.eval_cap = None if spec is not None and spec.max_episode_steps else \
-            config.eval_max_steps
+        self.eval_cap = episode_cap(self.eval_env, config.eval_max_steps)
         if self.eval_cap is not None:
             print(f"warning: {self.env_name} has no time limit: training episodes run on, and "
                   f"evaluation episodes end after eval_max_steps={self.eval_cap} steps "
