@@ -37,7 +37,7 @@ DEVICE = "cuda"  # --device cpu: a dry run of the script itself on a machine wit
 
 
 def update_rate(batch: int, n: int = 300, **overrides) -> float:
-    from ddpg.workloads import bench_config, ddpg_update_workload, rate
+    from ddpg.bench.workloads import bench_config, ddpg_update_workload, rate
 
     cfg = dataclasses.replace(bench_config("Pendulum-v1", batch, (400, 300), 300, 300,
                                            device=DEVICE), **overrides)
@@ -48,7 +48,7 @@ def update_rate(batch: int, n: int = 300, **overrides) -> float:
 def fast_path_parity(batch: int = 64, n: int = 50) -> float:
     """Largest parameter difference between the fast path and autograd after n updates."""
     from ddpg.agent import Agent
-    from ddpg.workloads import bench_config, random_buffer
+    from ddpg.bench.workloads import bench_config, random_buffer
 
     cfg = bench_config("Pendulum-v1", batch, (400, 300), 300, 300, device=DEVICE)
     fast = Agent(3, 1, cfg)
@@ -75,12 +75,12 @@ def pendulum(preset: str, precision: str, device: str | None = None, threads: in
     return {"preset": preset, "precision": precision,
             "steps_to_solve": res.steps_to_solve(-200.0), "final_return": res.final_return,
             "train_wall_s": res.wall_time_s, "wall_s": time.perf_counter() - t,
-            "graphs_captured": getattr(res.agent._fast_step, "captured", None),
-            "graph_fell_back_to_eager": getattr(res.agent._fast_step, "eager", None)}
+            "graphs_captured": getattr(res.agent.fast_step, "captured", None),
+            "graph_fell_back_to_eager": getattr(res.agent.fast_step, "eager", None)}
 
 
 def loop_rates() -> dict:
-    from ddpg.workloads import bench_config, ddpg_loop_rate
+    from ddpg.bench.workloads import bench_config, ddpg_loop_rate
 
     out = {}
     for rep in range(3):  # interleaved
@@ -101,7 +101,7 @@ def cpu_bf16(threads: int = 2, repeats: int = 3, n: int = 200) -> dict:
     import statistics
 
     from ddpg.agent import bf16_matmuls
-    from ddpg.workloads import (bench_config, ddpg_loop_rate, ddpg_update_workload,
+    from ddpg.bench.workloads import (bench_config, ddpg_loop_rate, ddpg_update_workload,
                             matmul_workload, rate)
 
     torch.set_num_threads(threads)

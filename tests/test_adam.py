@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ddpg.adam import FusedAdam
+from ddpg.fast.adam import FusedAdam
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 1e-2])

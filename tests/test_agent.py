@@ -55,22 +55,22 @@ def test_cpu_bf16_runs_the_fast_path_with_bf16_matmuls_only_inside(monkeypatch):
 
     monkeypatch.setattr(agent_mod, "native_bf16", lambda device: (True, ""))
     agent = Agent(3, 1, cfg(precision="bf16"))
-    assert agent._fast is not None
+    assert agent.fast is not None
     seen = []
-    step = agent._fast_step
+    step = agent.fast_step
 
     def spy(batch):
         seen.append(torch.backends.mkldnn.matmul.fp32_precision)
         return step(batch)
 
-    agent._fast_step = spy
+    agent.fast_step = spy
     before = torch.backends.mkldnn.matmul.fp32_precision
-    from ddpg.workloads import random_buffer
+    from ddpg.bench.workloads import random_buffer
 
     agent.update(random_buffer(3, 1, n=100).sample(8))
     assert seen == ["bf16"]
     assert torch.backends.mkldnn.matmul.fp32_precision == before != "bf16"
-    agent._fast.policy = lambda s: (seen.append(torch.backends.mkldnn.matmul.fp32_precision)
+    agent.fast.policy = lambda s: (seen.append(torch.backends.mkldnn.matmul.fp32_precision)
                                     or torch.zeros(len(s), 1))
     assert agent.act(np.zeros((1, 3))).shape == (1, 1)
     assert seen == ["bf16", before]
@@ -81,7 +81,7 @@ def test_compiled_update_compiles_and_matches_eager():
     graph) compiles without falling back, and 4 updates leave the eager update's parameters."""
     import warnings
 
-    from ddpg.workloads import random_buffer
+    from ddpg.bench.workloads import random_buffer
 
     cfg = Config(compile=True, network=NetworkConfig(hidden_sizes=(8, 8)),
                  critic_weight_decay=1e-2)

@@ -14,11 +14,11 @@ import yaml
 pytest.importorskip("stable_baselines3")
 
 from ddpg import config as cfgmod  # noqa: E402
-from ddpg.baselines import (main, make_model, nest, override_args, resolve_config,  # noqa: E402
-                            run_sb3, sb3_differences)
+from ddpg.bench.baselines import main, make_model, run_sb3, sb3_differences  # noqa: E402
+from ddpg.bench.overrides import nest, override_args, resolve_config  # noqa: E402
 from ddpg.errors import ConfigError  # noqa: E402
-from ddpg.logging import COLUMNS  # noqa: E402
-from ddpg.rundata import read_run  # noqa: E402
+from ddpg.metrics import COLUMNS  # noqa: E402
+from ddpg.bench.rundata import read_run  # noqa: E402
 from ddpg.trainer import train  # noqa: E402
 
 TINY = {"network.hidden-sizes": [16, 16], "warmup-steps": 50, "total-steps": 250,

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ddpg.benchmark import benchmark_main, load_suite, train_flags
-from ddpg.report import merge_section
-from ddpg.logging import COLUMNS
+from ddpg.bench.benchmark import benchmark_main
+from ddpg.bench.report import merge_section
+from ddpg.bench.runner import train_flags
+from ddpg.bench.suite import load_suite
+from ddpg.metrics import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "benchmarks" / "suites" / "tiny.yaml"

@@ -1,4 +1,4 @@
-"""The fast update replayed as a CUDA graph (ddpg.cudagraph): the same parameters as the eager
+"""The fast update replayed as a CUDA graph (ddpg.fast.cudagraph): the same parameters as the eager
 update, outputs that survive the next call, and an eager fallback when capture fails. The GPU
 tests run where CUDA is (benchmarks/gpu_check.py runs this file there); the fallback runs
 everywhere."""
@@ -13,7 +13,7 @@ import torch
 from ddpg.agent import Agent
 from ddpg.buffer import Batch
 from ddpg.config import Config, NetworkConfig
-from ddpg.cudagraph import GraphedStep
+from ddpg.fast.cudagraph import GraphedStep
 
 S, A = 5, 2
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -47,22 +47,22 @@ def test_capture_failure_falls_back_to_eager_with_one_update_per_call():
     eager update, warns once, and later calls stay eager: the parameters equal the plain fast
     path's after every step."""
     graphed, eager = agent_pair("cpu")
-    step = GraphedStep(graphed._fast.step, warmup=0)
+    step = GraphedStep(graphed.fast.step, warmup=0)
     with pytest.warns(RuntimeWarning, match="CUDA graph capture of the update failed"):
         first = step(next(batches(1, 16, "cpu")))
     assert step.eager and step.captured == 0
-    eager._fast.step(next(batches(1, 16, "cpu")))
+    eager.fast.step(next(batches(1, 16, "cpu")))
     assert all(torch.equal(p, q) for p, q in zip(params(graphed), params(eager)))
     for batch in batches(5, 16, "cpu"):
         step(batch)
-        eager._fast.step(batch)
+        eager.fast.step(batch)
     assert all(torch.equal(p, q) for p, q in zip(params(graphed), params(eager)))
     assert set(first) == {"critic_loss", "actor_loss", "q"}
 
 
 def test_cpu_agent_does_not_wrap_the_update():
     agent = Agent(S, A, Config(network=NetworkConfig(hidden_sizes=(8,))))
-    assert not isinstance(agent._fast_step, GraphedStep)
+    assert not isinstance(agent.fast_step, GraphedStep)
 
 
 @cuda
@@ -72,13 +72,13 @@ def test_graph_replays_leave_the_eager_parameters(algo):
     replays; every parameter, target and Adam moment matches the eager fast path's, and TD3's
     target-noise generator advanced alike (the next draws agree)."""
     graphed, eager = agent_pair("cuda", algo)
-    assert isinstance(graphed._fast_step, GraphedStep)
+    assert isinstance(graphed.fast_step, GraphedStep)
     outs = []
     for batch in batches(40, 32, "cuda"):
         got, want = graphed.update(batch), eager.update(batch)
         outs.append((got, want))
-    assert not graphed._fast_step.eager
-    assert graphed._fast_step.captured == (2 if algo == "td3" else 1)
+    assert not graphed.fast_step.eager
+    assert graphed.fast_step.captured == (2 if algo == "td3" else 1)
     for p, q in zip(params(graphed), params(eager)):
         assert torch.allclose(p, q, rtol=1e-5, atol=1e-6)
     # outputs returned earlier were not overwritten by later replays

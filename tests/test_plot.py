@@ -3,8 +3,8 @@ import csv
 import numpy as np
 import pytest
 
-from ddpg.plot import plot_learning_curves, plot_main, plot_q_diagnostics
-from ddpg.rundata import RunDirError, common_curves, group_runs, load_runs
+from ddpg.bench.plot import plot_learning_curves, plot_main, plot_q_diagnostics
+from ddpg.bench.rundata import RunDirError, common_curves, group_runs, load_runs
 
 COLUMNS = ["step", "episodes", "updates", "eval_return_mean", "eval_return_std",
            "train_return_last", "critic_loss", "actor_loss", "q_mean", "sigma", "time_s",
@@ -155,7 +155,7 @@ def test_load_runs_rejects_config_without_env(tmp_path):
 
 
 def test_partial_last_line_is_skipped(tmp_path, capsys):
-    from ddpg.rundata import _read_metrics
+    from ddpg.bench.rundata import _read_metrics
 
     f = tmp_path / "metrics.csv"
     f.write_text("step,eval_return_mean\n100,-5\n200,-4\n300,-")

@@ -159,7 +159,7 @@ def test_nonfinite_skip_drops_transitions(tmp_path):
 
 
 def test_buffer_that_does_not_fit_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr("ddpg.trainer.available_memory", lambda: 10_000)
+    monkeypatch.setattr("ddpg.sizing.available_memory", lambda: 10_000)
     with pytest.raises(ConfigError, match=r"buffer_size=1000.*needs 32.0 KB.*10.0 KB.*<= 250"):
         ddpg.train(tiny(tmp_path, total_steps=5000), env=LineEnv())
 

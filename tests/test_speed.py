@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from ddpg.speed import speed_main, summarize
-from ddpg.workloads import matmul_workload, update_flops
+from ddpg.bench.speed import speed_main, summarize
+from ddpg.bench.workloads import matmul_workload, update_flops
 
 
 @pytest.mark.parametrize("layout", ["rows", "columns"])

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ddpg.stats import area_under_curve, bootstrap_mean_ci, iqm, stratified_bootstrap_ci
+from ddpg.bench.stats import area_under_curve, bootstrap_mean_ci, iqm, stratified_bootstrap_ci
 
 
 @pytest.mark.parametrize("scores,expected", [

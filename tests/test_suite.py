@@ -1,4 +1,4 @@
-"""Suite files (ddpg.suite): the repository's suites parse; bad keys and values are named."""
+"""Suite files (ddpg.bench.suite): the repository's suites parse; bad keys and values are named."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ddpg.errors import BenchmarkError
-from ddpg.suite import load_suite
+from ddpg.bench.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 

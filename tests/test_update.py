@@ -148,14 +148,14 @@ def test_fast_path_matches_reference_update():
     parameters, to float32 rounding, as ddpg_update with torch.optim.Adam on the same batches."""
     import dataclasses
 
-    from ddpg.agent import DDPGAgent
+    from ddpg.agent import Agent
     from ddpg.config import Config, NetworkConfig
 
     cfg = dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(64, 32)), tau=0.01,
                               batch_size=32, gamma=0.97, critic_weight_decay=1e-2,
                               actor_lr=3e-4, critic_lr=2e-3)
     torch.manual_seed(0)
-    agent = DDPGAgent(3, 2, cfg)
+    agent = Agent(3, 2, cfg)
     ref = [copy.deepcopy(m) for m in (agent.actor, agent.critic, agent.actor_target,
                                       agent.critic_target)]
     a_opt = optim.Adam(ref[0].parameters(), lr=3e-4)

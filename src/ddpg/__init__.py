@@ -1,6 +1,6 @@
 """ddpg: Deep Deterministic Policy Gradient for continuous control, correct to the math."""
 
-__version__ = "0.1.0"
+from ddpg.version import __version__  # noqa: E402
 
 from ddpg.buffer import Batch, ReplayBuffer  # noqa: E402
 from ddpg.config import Config, NetworkConfig, NoiseConfig  # noqa: E402
@@ -8,8 +8,9 @@ from ddpg.losses import actor_loss, critic_loss, polyak_update, td_target  # noq
 from ddpg.networks import Actor, Critic  # noqa: E402
 from ddpg.noise import GaussianNoise, OUNoise, SigmaSchedule  # noqa: E402
 from ddpg.policy import Policy, load  # noqa: E402
-from ddpg.run import TrainResult  # noqa: E402
-from ddpg.trainer import resume, train  # noqa: E402
+from ddpg.results import TrainResult  # noqa: E402
+from ddpg.resume import resume  # noqa: E402
+from ddpg.trainer import train  # noqa: E402
 from ddpg.update import ddpg_step, ddpg_update  # noqa: E402
 
 __all__ = [

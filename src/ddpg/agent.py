@@ -11,13 +11,11 @@ from functools import partial
 import numpy as np
 import torch
 
-from ddpg.adam import FusedAdam
 from ddpg.buffer import Batch
 from ddpg.config import Config
-from ddpg.cudagraph import GraphedStep
 from ddpg.errors import ConfigError
-from ddpg.fastpath import FastDDPG, FastTD3
-from ddpg.networks import build
+from ddpg.fast import FusedAdam, select_update
+from ddpg.networks import Critic, build
 from ddpg.noise import make_noise
 from ddpg.normalization import RunningNorm
 from ddpg.system import native_bf16
@@ -73,11 +71,8 @@ class Agent:
         self._autocast = (partial(torch.autocast, self.device.type, dtype=torch.bfloat16)
                           if config.precision == "bf16" and not cpu_bf16 else nullcontext)
         self._precision = bf16_matmuls if cpu_bf16 else nullcontext
-        self.actor, self.critic = build(obs_dim, action_dim, config.network)
-        if config.algo == "td3":
-            n = config.network
-            self.critic = TwinCritic(obs_dim, action_dim, n.hidden_sizes, n.activation, n.norm,
-                                     n.init, n.critic_action_layer)
+        self.actor, self.critic = build(obs_dim, action_dim, config.network,
+                                        TwinCritic if config.algo == "td3" else Critic)
         self.obs_norm = RunningNorm(obs_dim) if config.obs_norm else None
         # TD3's target smoothing noise; seeded from the run's seed, saved in checkpoints
         self.generator = torch.Generator(self.device)
@@ -86,8 +81,8 @@ class Agent:
         self.critic.to(self.device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False).eval()
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False).eval()
-        # The fast path: Adam as one fused kernel per network, without torch.optim's per-step
-        # Python (same math as torch.optim.Adam; see ddpg.adam).
+        # Adam as one fused kernel per network, without torch.optim's per-step Python (same
+        # math as torch.optim.Adam; see ddpg.fast.adam), for either update.
         self.actor_optimizer = FusedAdam(self.actor.parameters(), lr=config.actor_lr)
         self.critic_optimizer = FusedAdam(self.critic.parameters(), lr=config.critic_lr,
                                           weight_decay=config.critic_weight_decay)
@@ -95,42 +90,23 @@ class Agent:
         self.noise = make_noise(config.noise, config.num_envs, action_dim, self.rng)
         self._has_batch_norm = config.network.norm == "batch"
         self.updates = 0
-        # Plain ReLU networks in fp32 (or bf16 on a CPU): the update with hand-written backward
-        # passes
-        fast = config.fast_path and not config.compile and (config.precision == "fp32"
-                                                            or cpu_bf16)
-        nets = (self.actor, self.critic, self.actor_target, self.critic_target,
-                self.actor_optimizer, self.critic_optimizer, config.tau, config.gamma)
-        self._fast: FastDDPG | FastTD3 | None = None
-        if fast and config.algo == "ddpg" and FastDDPG.supports(self.actor, self.critic):
-            self._fast = FastDDPG(*nets)
-        elif fast and config.algo == "td3" and FastTD3.supports(self.actor, self.critic):
-            self._fast = FastTD3(*nets, config.td3.target_noise, config.td3.target_noise_clip,
-                                 self.generator)
-        self._fast_step = None if self._fast is None else self._fast.step
-        if self._fast is not None and self.device.type == "cuda" and config.cuda_graph:
-            self._fast_step = GraphedStep(self._fast.step,
-                                          (self.generator,) if config.algo == "td3" else ())
-        self._step = self._eager_step
-        if config.compile:
-            self._step = self._compiled_step
+        # The update that runs: the fast path (ddpg.fast) where it computes the same math, else
+        # the reference autograd update (ddpg_step / td3_step)
+        choice = select_update(config, self.device, self.actor, self.critic, self.actor_target,
+                               self.critic_target, self.actor_optimizer, self.critic_optimizer,
+                               self.generator)
+        self.fast, self.fast_step, self._how = choice
+        self._step = self._compiled_step if config.compile else self._update_step
 
     def describe(self) -> str:
         """Which update runs, in words, e.g. 'DDPG update: fast path (hand-written backward
-        passes), CUDA graph, fp32 on cuda'."""
+        passes), CUDA graph after 3 updates, fp32 on cuda'."""
         c = self.config
-        if self._fast is not None:
-            how = "fast path (hand-written backward passes)"
-            if isinstance(self._fast_step, GraphedStep):
-                how += ", CUDA graph after 3 updates"
-        else:
-            why = ("torch.compile" if c.compile else "--no-fast-path" if not c.fast_path
-                   else "bf16 autocast" if c.precision == "bf16" else "the network is not a "
-                   "plain ReLU MLP with the action at the critic's input")
-            how = f"autograd ({why})"
-        return f"{c.algo.upper()} update: {how}, {c.precision} on {self.device}"
+        return f"{c.algo.upper()} update: {self._how}, {c.precision} on {self.device}"
 
-    def _eager_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def _update_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One update on `batch` (observations normalised first with --obs-norm): the fast
+        step (or its CUDA-graph replay) when one was selected, else ddpg_step / td3_step."""
         c = self.config
         if self.obs_norm is not None:
             batch = batch._replace(states=self.obs_norm.normalize(batch.states),
@@ -139,12 +115,12 @@ class Agent:
                 self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma)
         if c.algo == "td3":
             update_actor = (self.updates + 1) % c.td3.policy_delay == 0
-            if self._fast_step is not None:
-                return self._fast_step(batch, update_actor)
+            if self.fast_step is not None:
+                return self.fast_step(batch, update_actor)
             return td3_step(*nets, update_actor=update_actor, target_noise=c.td3.target_noise,
                             target_noise_clip=c.td3.target_noise_clip,
                             generator=self.generator, autocast=self._autocast)
-        info = (self._fast_step(batch) if self._fast_step is not None
+        info = (self.fast_step(batch) if self.fast_step is not None
                 else ddpg_step(*nets, self._autocast))
         info["actor_updated"] = torch.ones((), device=self.device)
         return info
@@ -170,14 +146,14 @@ class Agent:
         warn once and use the eager update from then on."""
         if not hasattr(self, "_compiled"):
             mode = "reduce-overhead" if self.device.type == "cuda" else "default"
-            self._compiled = torch.compile(self._eager_step, mode=mode)
+            self._compiled = torch.compile(self._update_step, mode=mode)
         try:
             return self._compiled(batch)
         except Exception as e:  # noqa: BLE001 - any compiler failure falls back to eager
             warnings.warn(f"torch.compile failed ({type(e).__name__}: {e}); using the eager "
                           f"update.", RuntimeWarning, stacklevel=2)
-            self._step = self._eager_step
-            return self._eager_step(batch)
+            self._step = self._update_step
+            return self._update_step(batch)
 
     def act(self, obs: np.ndarray, step: int | None = None) -> np.ndarray:
         """mu(s) for a batch of observations (N, obs_dim); with `step`, plus exploration noise at
@@ -187,8 +163,8 @@ class Agent:
             o = self.obs_norm.normalize(o)
         s = torch.as_tensor(o, device=self.device)
         with torch.no_grad():
-            if self._fast is not None:  # called once per environment step: no Module overhead
-                a = self._fast.policy(s)
+            if self.fast is not None:  # called once per environment step: no Module overhead
+                a = self.fast.policy(s)
             elif self._has_batch_norm:  # running statistics, not the batch's, when acting
                 self.actor.eval()
                 a = self.actor(s)
@@ -236,5 +212,3 @@ class Agent:
         if self.obs_norm is not None:
             self.obs_norm.load_state_dict(d["obs_norm"])
 
-
-DDPGAgent = Agent  # the name the first version used

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from ddpg import __version__
+from ddpg.version import __version__
 from ddpg.buffer import ReplayBuffer, estimate_bytes
 from ddpg.errors import CheckpointError
 from ddpg.fileio import atomic_write_bytes, sha256, torch_bytes

@@ -1,35 +1,29 @@
-"""`ddpg` command line: train, eval, presets. The train flags are generated from config.Config."""
+"""`ddpg` command line: train, eval, presets; the train flags are generated from config.Config.
+
+Further commands come from installed packages through the entry-point group `ddpg.commands`
+(name = "module:function", the function taking the arguments after the command and returning an
+exit code, its docstring's first line the summary): ddpg's own tooling registers plot, benchmark
+and speed (ddpg.bench) that way, so nothing here imports it."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import textwrap
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Annotated, Sequence
 
 import tyro
 
 from ddpg import config as cfgmod
+from ddpg import presets
 from ddpg.config import Config
 from ddpg.errors import ConfigError, DDPGError, EnvError
 
-USAGE = """usage: ddpg COMMAND [OPTIONS]
-
-Deep Deterministic Policy Gradient (DDPG) for continuous control.
-
-commands:
-  train     train a policy (bare `ddpg train` solves Pendulum-v1 with the `pendulum` preset)
-  eval      noise-free mean and std of a trained policy's return
-  presets   list the named presets and how they differ from the defaults
-  plot      learning curves (mean and 95 % bootstrap band over seeds) and Q diagnostics
-  benchmark run a suite (envs x algos x seeds) resumably, optionally beside stable-baselines3,
-            and write a results table (IQM with bootstrap CIs) with plots
-  speed     measure training speed against the machine's limit and stable-baselines3
-
-Run `ddpg COMMAND --help` for a command's options.
-"""
+PLUGIN_GROUP = "ddpg.commands"
 
 
 @dataclass(frozen=True)
@@ -91,8 +85,9 @@ def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
 
 
 def cmd_train(argv: Sequence[str]) -> int:
-    from ddpg.run import Interrupted
-    from ddpg.trainer import resume, train
+    from ddpg.errors import Interrupted
+    from ddpg.resume import resume
+    from ddpg.trainer import train
 
     again = _resume_args(argv)
     try:
@@ -173,10 +168,10 @@ def cmd_presets(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="ddpg presets", description=(
         "List the named presets and the values in which each differs from the defaults."))
     p.parse_args(argv)
-    env_for = {v: f"--env {k[0]} --algo {k[1]}" for k, v in cfgmod.ENV_PRESETS.items()}
-    for name in cfgmod.PRESETS:
+    env_for = {v: f"--env {k[0]} --algo {k[1]}" for k, v in presets.ENV_PRESETS.items()}
+    for name in presets.PRESETS:
         extra = f" (used by default for {env_for[name]})" if name in env_for else ""
-        print(f"{name}: {cfgmod.PRESET_DESCRIPTIONS.get(name, '')}{extra}")
+        print(f"{name}: {presets.PRESET_DESCRIPTIONS.get(name, '')}{extra}")
         diff = cfgmod.diff_from_defaults(cfgmod.from_preset(name))
         if not diff:
             print("    (the defaults' values)")
@@ -185,47 +180,58 @@ def cmd_presets(argv: Sequence[str]) -> int:
     return 0
 
 
-def cmd_speed(argv: Sequence[str]) -> int:
-    from ddpg.speed import speed_main
-
-    return speed_main(list(argv))
-
-
-def cmd_plot(argv: Sequence[str]) -> int:
-    from ddpg.plot import plot_main
-
-    return plot_main(list(argv))
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "presets": cmd_presets}
+SUMMARIES = {"train": "train a policy (bare `ddpg train` solves Pendulum-v1 with the `pendulum` "
+                      "preset)",
+             "eval": "noise-free mean and std of a trained policy's return",
+             "presets": "list the named presets and how they differ from the defaults"}
 
 
-def cmd_benchmark(argv: Sequence[str]) -> int:
-    from ddpg.benchmark import benchmark_main
+def plugins() -> dict[str, EntryPoint]:
+    """The commands other installed packages register in the entry-point group ddpg.commands
+    (a name of ddpg's own commands is not taken over)."""
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP) if ep.name not in COMMANDS}
 
-    return benchmark_main(list(argv))
 
-
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "presets": cmd_presets, "plot": cmd_plot,
-            "benchmark": cmd_benchmark, "speed": cmd_speed}
+def usage() -> str:
+    lines = ["usage: ddpg COMMAND [OPTIONS]", "",
+             "Deep Deterministic Policy Gradient (DDPG) for continuous control.", "", "commands:"]
+    summaries = dict(SUMMARIES)
+    for name, ep in sorted(plugins().items()):
+        try:
+            doc = (ep.load().__doc__ or "").strip()
+            summaries[name] = " ".join(doc.split("\n\n")[0].split()).rstrip(".") or ep.value
+        except Exception as e:  # noqa: BLE001 - a broken plugin must not break --help
+            summaries[name] = f"(unavailable: {type(e).__name__}: {e})"
+    for name, text in summaries.items():
+        lines += textwrap.wrap(text, 96, initial_indent=f"  {name:<10}", subsequent_indent=" " * 12)
+    lines += ["", "Run `ddpg COMMAND --help` for a command's options."]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE)
+        print(usage())
         return 0 if argv else 2
     if argv[0] in ("-V", "--version"):
-        from ddpg import __version__
+        from ddpg.version import __version__
 
         print(f"ddpg {__version__}")
         return 0
     command = COMMANDS.get(argv[0])
     if command is None:
-        import difflib
+        extra = plugins()
+        if argv[0] not in extra:
+            import difflib
 
-        close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        print(f"ddpg: unknown command {argv[0]!r}.{hint} Commands: {', '.join(COMMANDS)}.",
-              file=sys.stderr)
-        return 2
+            names = [*COMMANDS, *sorted(extra)]
+            close = difflib.get_close_matches(argv[0], names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            print(f"ddpg: unknown command {argv[0]!r}.{hint} Commands: {', '.join(names)}.",
+                  file=sys.stderr)
+            return 2
+        command = extra[argv[0]].load()
     try:
         return command(argv[1:])
     except (ConfigError, EnvError) as e:  # usage errors

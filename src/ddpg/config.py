@@ -1,5 +1,9 @@
 """One typed configuration: the defaults, the named presets, YAML files and their precedence.
 
+Long because every default lives here with the docstring that becomes its --help text (about
+half the file), and merging, YAML files and budget fitting sit beside them, so that one module
+owns what a config is and how it is built.
+
 Precedence, lowest first: the dataclass defaults < a named preset < a YAML config file < flags.
 The dataclasses below are the single place that holds the defaults; the CLI, the trainer, the
 saved run directory and the benchmarks all read them.
@@ -18,7 +22,7 @@ import tyro
 import yaml
 
 from ddpg.errors import ConfigError
-from ddpg.presets import ENV_PRESETS, PRESET_DESCRIPTIONS, PRESETS, preset_for_env  # noqa: F401
+from ddpg.presets import PRESETS, preset_for_env
 
 Activation = Literal["relu", "tanh", "elu", "leaky_relu"]
 Norm = Literal["none", "layer", "batch"]
@@ -141,7 +145,7 @@ class Config:
     Ignored on a CPU, with --compile, and where the fast path does not apply."""
     fast_path: bool = True
     """Plain ReLU networks in fp32 (DDPG and TD3): the update with hand-written backward passes
-    (ddpg.fastpath; same math as the autograd update, which --no-fast-path uses)."""
+    (ddpg.fast.steps; same math as the autograd update, which --no-fast-path uses)."""
     obs_norm: bool = False
     """Normalise observations with running mean and variance (saved with the policy)."""
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -233,7 +237,7 @@ def validate(c: Config) -> None:
                               ("algo", c.algo, Algo)):
         choices = get_args(kind)
         checks.append((name, value, value in choices,
-                       f"use one of {', '.join(choices)}{_suggest(str(value), list(choices))}"))
+                       f"use one of {', '.join(choices)}{suggest(str(value), list(choices))}"))
     for name, value, ok, rule in checks:
         if not ok:
             _fail(name, value, rule)
@@ -241,7 +245,7 @@ def validate(c: Config) -> None:
 
 # --- presets: ddpg/presets.py holds the data --------------------------------------------------
 
-def _suggest(word: str, choices: list[str]) -> str:
+def suggest(word: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
 
@@ -256,7 +260,7 @@ def merge(base: Config, overrides: Mapping[str, Any], source: str = "overrides")
         name = str(key).replace("-", "_")
         if name not in fields:
             raise ConfigError(
-                f"{source}: unknown config key {key!r}.{_suggest(name, list(fields))} "
+                f"{source}: unknown config key {key!r}.{suggest(name, list(fields))} "
                 f"Valid keys: {', '.join(fields)}."
             )
         current = getattr(base, name)
@@ -304,7 +308,7 @@ def _coerce(name: str, current: Any, value: Any, source: str) -> Any:
 def from_preset(name: str, base: Config | None = None) -> Config:
     if name not in PRESETS:
         raise ConfigError(
-            f"unknown preset {name!r}.{_suggest(name, list(PRESETS))} "
+            f"unknown preset {name!r}.{suggest(name, list(PRESETS))} "
             f"Available presets: {', '.join(PRESETS)} (see `ddpg presets`)."
         )
     return merge(base or Config(), {**PRESETS[name], "preset": name}, f"preset {name!r}")

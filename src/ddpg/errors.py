@@ -1,4 +1,10 @@
-"""Exception types raised for bad input. Each message names the value and what to do instead."""
+"""Exception types ddpg raises: bad input (each message names the value and what to do instead)
+and the interruption that ends a run with a checkpoint."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
 
 
 class DDPGError(Exception):
@@ -27,3 +33,13 @@ class CheckpointError(DDPGError):
 
 class BenchmarkError(ConfigError):
     """A bad suite or published-figures file, or results that do not fit the suite."""
+
+
+class Interrupted(DDPGError):
+    """SIGINT or SIGTERM stopped training after a checkpoint was written."""
+
+    def __init__(self, signum: int, run_dir: Path, step: int) -> None:
+        self.signum, self.run_dir, self.step = signum, run_dir, step
+        self.exit_code = 128 + signum
+        super().__init__(f"{signal.Signals(signum).name} at step {step}: checkpoint written. "
+                         f"Resume with: ddpg train --resume {run_dir}")

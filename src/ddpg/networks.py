@@ -82,10 +82,11 @@ class Critic(nn.Module):
         return self.net(torch.cat([self.state_net(state), action], dim=1))
 
 
-def build(state_dim: int, action_dim: int, network) -> tuple[Actor, Critic]:
-    """Actor (in normalised action units, max_action 1) and critic from a NetworkConfig."""
+def build(state_dim: int, action_dim: int, network, critic: type[nn.Module] = Critic
+          ) -> tuple[Actor, nn.Module]:
+    """Actor (in normalised action units, max_action 1) and critic from a NetworkConfig;
+    `critic` is the critic's class (TD3 passes its TwinCritic, which takes the same arguments)."""
     n = network
     actor = Actor(state_dim, action_dim, 1.0, n.hidden_sizes, n.activation, n.norm, n.init)
-    critic = Critic(state_dim, action_dim, n.hidden_sizes, n.activation, n.norm, n.init,
-                    n.critic_action_layer)
-    return actor, critic
+    return actor, critic(state_dim, action_dim, n.hidden_sizes, n.activation, n.norm, n.init,
+                         n.critic_action_layer)

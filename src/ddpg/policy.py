@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ddpg import __version__
+from ddpg.version import __version__
 from ddpg.config import NetworkConfig
 from ddpg.envs import to_env_action
 from ddpg.errors import PolicyFileError

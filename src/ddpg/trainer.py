@@ -1,4 +1,8 @@
-"""The environment loop: collect with exploration noise, update, evaluate, log, checkpoint."""
+"""The environment loop: collect with exploration noise, update, evaluate, log, checkpoint.
+
+Long because collection, updates, evaluation, checkpoints and signals share one set of counters
+and accumulators that a checkpoint saves and restores together (`_state`, `_load`); split up,
+they would pass that state between modules."""
 
 from __future__ import annotations
 
@@ -16,18 +20,19 @@ import torch
 
 from ddpg import config as cfgmod
 from ddpg.agent import Agent, resolve_device
-from ddpg.buffer import ReplayBuffer, estimate_bytes
-from ddpg.checkpoint import CheckpointManager, Loaded, estimate_checkpoint_bytes
+from ddpg.buffer import ReplayBuffer
+from ddpg.checkpoint import CheckpointManager, Loaded
 from ddpg.config import Config
 from ddpg.envs import EnvLike, EpisodeRecorder, SameStepVectorEnv, env_factory, to_env_action
-from ddpg.errors import CheckpointError, ConfigError, TrainingError
+from ddpg.errors import CheckpointError, Interrupted, TrainingError
 from ddpg.evaluation import episode_cap, episode_seeds, evaluate
-from ddpg.logging import METRICS_FILE, RunLogger
+from ddpg.metrics import RunLogger
 from ddpg.policy import POLICY_FILE, Policy
-from ddpg.run import Interrupted, StepContext, TrainResult, seed_streams
-from ddpg.rundir import locate_run, make_run_dir
-from ddpg.system import available_cores, available_memory, human_bytes
-from ddpg.untrusted import UnsafePathError, check_stays_inside, env_from_file
+from ddpg.results import StepContext, TrainResult
+from ddpg.rundir import make_run_dir
+from ddpg.seeding import seed_streams
+from ddpg.sizing import check_memory
+from ddpg.system import available_cores
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -53,7 +58,7 @@ class Trainer:
         self.obs_dim = self.envs.single_observation_space.shape[0]
         self.action_dim = space.shape[0]
         capacity = min(config.buffer_size, config.total_steps)
-        self._check_memory(capacity)  # before anything of the config's sizes is allocated
+        check_memory(config, self.obs_dim, self.action_dim, capacity)
         self.agent = Agent(self.obs_dim, self.action_dim, config, self.rngs["noise"])
         print(self.agent.describe(), file=sys.stderr)
         self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
@@ -94,37 +99,6 @@ class Trainer:
                 self.agent.obs_norm.update(self.obs)
         else:
             self._load(resume)
-
-    # --- setup ----------------------------------------------------------------------------------
-
-    def _check_memory(self, capacity: int) -> None:
-        c = self.config
-        need = estimate_bytes(capacity, self.obs_dim, self.action_dim)
-        dims = (*c.network.hidden_sizes,)
-
-        def mlp(n_in: int, n_out: int) -> int:
-            sizes = (n_in, *dims, n_out)
-            return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
-
-        n_params = mlp(self.obs_dim, self.action_dim) + \
-            (2 if c.algo == "td3" else 1) * mlp(self.obs_dim + self.action_dim, 1)
-        networks = 6 * 4 * n_params  # float32 weights, targets, gradients, two Adam moments, slack
-        disk = estimate_checkpoint_bytes(capacity, self.obs_dim, self.action_dim, n_params,
-                                         c.save_buffer)
-        avail = available_memory()
-        print(f"replay buffer: {capacity:,} transitions, {human_bytes(need)} in memory "
-              f"({human_bytes(avail)} available); checkpoint: about {human_bytes(disk)} on disk",
-              file=sys.stderr)
-        if avail is not None and networks > avail:
-            raise ConfigError(
-                f"network.hidden_sizes={list(dims)}: the networks, their targets and optimizer "
-                f"state need about {human_bytes(networks)} but only {human_bytes(avail)} of "
-                f"memory is available; use smaller hidden layers.")
-        if avail is not None and need > avail:
-            fits = int(avail * 0.8) // max(need // capacity, 1)
-            raise ConfigError(
-                f"buffer_size={c.buffer_size}: the replay buffer needs {human_bytes(need)} but "
-                f"only {human_bytes(avail)} of memory is available; use buffer_size <= {fits:,}.")
 
     # --- checkpoints ----------------------------------------------------------------------------
 
@@ -217,28 +191,15 @@ class Trainer:
             for i in np.flatnonzero(info["_final_obs"]):
                 final_next[i] = info["final_obs"][i]
         done = np.logical_or(terminated, truncated)
-        good = np.isfinite(final_next).all(axis=1) & np.isfinite(reward)
-        all_good = bool(good.all())
-        if not all_good:
-            if c.on_nonfinite == "stop":
-                raise TrainingError(
-                    f"the environment returned a non-finite observation or reward at step "
-                    f"{self.step} (reward={reward}); check the environment, or pass "
-                    f"--on-nonfinite skip to drop such transitions and reset the environment.")
-            for i in np.flatnonzero(~good):  # skip: drop the transition, start a new episode
-                self.skipped += 1
-                if not done[i]:
-                    next_obs[i], _ = self.envs.envs[i].reset()
+        stored, counted = (self.obs, action, reward, final_next, terminated), reward
+        if not (np.isfinite(final_next).all() and np.isfinite(reward).all()):
+            good = self._drop_nonfinite(final_next, reward, done, next_obs)
+            stored, counted = tuple(x[good] for x in stored), np.where(good, reward, 0.0)
             done = done | ~good
-        if all_good:  # the usual case, without the copies of boolean indexing
-            self.buffer.add(self.obs, action, reward, final_next, terminated)
-            self.ep_return += reward
-        else:
-            self.buffer.add(self.obs[good], action[good], reward[good], final_next[good],
-                            terminated[good])
-            self.ep_return += np.where(good, reward, 0.0)
+        self.buffer.add(*stored)
+        self.ep_return += counted
         if self.agent.obs_norm is not None:
-            self.agent.obs_norm.update(final_next if all_good else final_next[good])
+            self.agent.obs_norm.update(stored[3])
         self.obs = next_obs
         self.step += n
         self.ep_len += 1
@@ -249,6 +210,23 @@ class Trainer:
             self.agent.noise.reset(done)
             self.ep_return[done], self.ep_len[done] = 0.0, 0
         return reward
+
+    def _drop_nonfinite(self, final_next: np.ndarray, reward: np.ndarray, done: np.ndarray,
+                        next_obs: np.ndarray) -> np.ndarray:
+        """The policy for a step where an environment returned a non-finite observation or
+        reward: --on-nonfinite stop raises; skip starts those environments' new episodes (in
+        `next_obs`) and returns the mask of transitions to keep."""
+        if self.config.on_nonfinite == "stop":
+            raise TrainingError(
+                f"the environment returned a non-finite observation or reward at step "
+                f"{self.step} (reward={reward}); check the environment, or pass "
+                f"--on-nonfinite skip to drop such transitions and reset the environment.")
+        good = np.isfinite(final_next).all(axis=1) & np.isfinite(reward)
+        for i in np.flatnonzero(~good):
+            self.skipped += 1
+            if not done[i]:
+                next_obs[i], _ = self.envs.envs[i].reset()
+        return good
 
     def _update(self) -> None:
         c = self.config
@@ -346,51 +324,3 @@ def train(config: Config | None = None, env: EnvLike | None = None, *,
     the noise-free policy (also saved as run_dir/policy.pt), the buffer and the evaluation rows.
     Checkpoints go to run_dir/checkpoints; `resume(run_dir)` continues an interrupted run."""
     return Trainer(config or cfgmod.resolve(), env, on_step=on_step, on_eval=on_eval).run()
-
-
-def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int | None = None,
-           progress: bool | None = None, tensorboard: bool | None = None,
-           on_step: Callable[[StepContext], bool | None] | None = None,
-           on_eval: Callable[[dict[str, Any]], bool | None] | None = None) -> TrainResult:
-    """Continue the run in `run_dir` from its newest valid checkpoint, with its saved config
-    (optionally a new total_steps, and whether to show progress or write TensorBoard events).
-    `env` is needed where the saved id imports a module ('module:Id'), which ddpg does not do
-    for an id read from a file; an id given must be the saved one. Newer damaged checkpoints
-    are reported and skipped."""
-    run_dir = locate_run(run_dir, "--resume")
-    if not run_dir.is_dir():
-        raise CheckpointError(f"--resume {str(run_dir)!r}: no such run directory.")
-    try:  # what the resumed run writes or deletes stays in the run directory
-        check_stays_inside(run_dir, CHECKPOINT_DIR, METRICS_FILE, POLICY_FILE, "tb", "config.yaml")
-    except UnsafePathError as e:
-        raise CheckpointError(f"--resume {str(run_dir)!r}: {e}") from e
-    loaded, problems = CheckpointManager(run_dir / CHECKPOINT_DIR).latest()
-    for p in problems:
-        print(f"warning: skipping a damaged checkpoint: {p}", file=sys.stderr)
-    if loaded is None:
-        raise CheckpointError(f"--resume {str(run_dir)!r}: no valid checkpoint in "
-                              f"{run_dir / CHECKPOINT_DIR}" + (f" ({problems[0]})" if problems
-                                                               else "") + ".")
-    config = cfgmod.merge(Config(), loaded.manifest["config"], f"checkpoint in {run_dir}")
-    # where the run lives is where it was found, never a path the checkpoint names
-    config = dataclasses.replace(config, out=str(run_dir.parent), run_name=run_dir.name)
-    if env is None:
-        try:
-            env = env_from_file(config.env, f"the checkpoint of {run_dir}")
-        except UnsafePathError as e:
-            raise CheckpointError(str(e)) from e
-    elif isinstance(env, str) and env != config.env:
-        raise ConfigError(f"env={env!r}: the run in {run_dir} trains {config.env!r}; a resumed "
-                          f"run keeps its environment (start a new run for another one).")
-    shown = {k: v for k, v in (("progress", progress), ("tensorboard", tensorboard))
-             if v is not None}
-    config = dataclasses.replace(config, **shown)
-    if total_steps is not None:
-        config = dataclasses.replace(config, total_steps=total_steps)
-    if config.total_steps <= loaded.step:
-        print(f"the run already reached step {loaded.step} of total_steps "
-              f"{config.total_steps}; nothing to resume (pass --total-steps to extend it).",
-              file=sys.stderr)
-    print(f"resuming {run_dir} from step {loaded.step}", file=sys.stderr)
-    return Trainer(config, env, resume=loaded, run_dir=run_dir, on_step=on_step,
-                   on_eval=on_eval).run()

@@ -36,7 +36,7 @@ class FusedAdam:
 
     def step(self, grads: list[torch.Tensor] | None = None) -> None:
         """One Adam step with the parameters' .grad, or with `grads` (one per parameter, in
-        order) where the gradients were computed without autograd (ddpg.fastpath)."""
+        order) where the gradients were computed without autograd (ddpg.fast.steps)."""
         if torch.is_grad_enabled():  # (the fast path calls it with grad off: no context there)
             with torch.no_grad():
                 return self._step(grads)

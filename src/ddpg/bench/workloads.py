@@ -43,7 +43,7 @@ def matmul_workload(obs_dim: int, action_dim: int, hidden: tuple[int, ...], batc
 
     layout "rows": nn.Linear's orientation, a row per sample and weights stored (out, in): per
     layer a forward X(B,in) W^T, an input gradient dY(B,out) W and a weight gradient dY^T X.
-    layout "columns": a column per sample, as ddpg.fastpath computes them: W H(in,B), W^T
+    layout "columns": a column per sample, as ddpg.fast.steps computes them: W H(in,B), W^T
     dY(out,B) and dY H^T (the first two are the row layout's products transposed; the weight
     gradient is the same product with its operands stored the other way). Same FLOPs, same
     results up to rounding; BLAS runs the two at different speeds."""
@@ -157,10 +157,10 @@ def bench_config(env: str, batch: int, hidden: tuple[int, ...], warmup: int, ste
 
 
 def ddpg_update_workload(obs_dim: int, action_dim: int, cfg: Config) -> Callable[[], None]:
-    from ddpg.agent import DDPGAgent
+    from ddpg.agent import Agent
 
     torch.manual_seed(0)
-    agent = DDPGAgent(obs_dim, action_dim, cfg)
+    agent = Agent(obs_dim, action_dim, cfg)
     buf = random_buffer(obs_dim, action_dim, device=cfg.device)
 
     def run() -> None:

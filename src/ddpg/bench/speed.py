@@ -27,7 +27,7 @@ import torch
 
 from ddpg.config import Config
 from ddpg.system import available_cores, cpu_flags, cpu_model
-from ddpg.workloads import (bench_config, ddpg_loop_rate, ddpg_update_workload,
+from ddpg.bench.workloads import (bench_config, ddpg_loop_rate, ddpg_update_workload,
                             matmul_workload, rate, sb3_loop_rate, seed_update_workload,
                             update_flops)
 
@@ -138,6 +138,7 @@ def bar_chart(results: list[dict[str, Any]]) -> str:
 
 
 def speed_main(argv: list[str]) -> int:
+    """measure training speed against the machine's limit and stable-baselines3."""
     p = argparse.ArgumentParser(prog="ddpg speed", description=(
         "Measure DDPG training speed on this machine: the update's own matrix products (the "
         "limit: the faster of nn.Linear's orientation and the transposed one ddpg computes "

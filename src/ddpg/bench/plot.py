@@ -1,6 +1,6 @@
 """Learning-curve and Q-estimate figures from run directories (config.yaml + metrics.csv), and the
 `ddpg plot` command. Runs are grouped by (library, algorithm, preset or environment); a curve is
-the mean over a group's seeds with a 95 % bootstrap confidence band (ddpg.stats)."""
+the mean over a group's seeds with a 95 % bootstrap confidence band (ddpg.bench.stats)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ddpg.rundata import (METRICS, Q_COLUMNS, Run, RunDirError, common_curves, group_runs,
+from ddpg.bench.rundata import (METRICS, Q_COLUMNS, Run, RunDirError, common_curves, group_runs,
                           load_runs)
-from ddpg.stats import bootstrap_mean_ci
+from ddpg.bench.stats import bootstrap_mean_ci
 
 
 def _figure(panels: int, title: str | None):
@@ -138,7 +138,9 @@ exit status: 0 written, 2 bad input (no run directory found, unreadable file).""
 
 
 def plot_main(argv: Sequence[str]) -> int:
-    """`ddpg plot RUN_DIR... [--out PREFIX] [--reference NAME=VALUE ...] [--title T]`."""
+    """learning curves (mean and 95 % bootstrap band over seeds) and Q diagnostics.
+
+    `ddpg plot RUN_DIR... [--out PREFIX] [--reference NAME=VALUE ...] [--title T]`."""
     p = argparse.ArgumentParser(prog="ddpg plot", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",

@@ -1,12 +1,11 @@
 """The report of `ddpg benchmark`: per suite and environment, final and area-under-curve
 returns of each (library, algo) as interquartile mean over seeds with 95 % stratified bootstrap
-CIs (ddpg.stats), the ddpg-vs-sb3 verdict, published figures and the plots (ddpg.plot). One
+CIs (ddpg.bench.stats), the ddpg-vs-sb3 verdict, published figures and the plots (ddpg.bench.plot). One
 report file holds a section per suite; writing a suite's section keeps the others."""
 
 from __future__ import annotations
 
 import datetime
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,37 +16,10 @@ from ddpg.errors import BenchmarkError
 from ddpg.fileio import atomic_write_bytes
 
 if TYPE_CHECKING:
-    from ddpg.benchmark import Job
-    from ddpg.suite import Suite
+    from ddpg.bench.jobs import Job
+    from ddpg.bench.suite import Suite
 
-PUBLISHED = Path(__file__).resolve().parents[2] / "benchmarks" / "published.yaml"
-
-
-def final_row(run_dir: Path) -> dict[str, float] | None:
-    """The metrics.csv row with the largest step, of the rows with every column (a killed run
-    can leave a partial last line); None without one."""
-    import csv
-    import io
-
-    from ddpg.untrusted import read_regular
-
-    try:
-        text = read_regular(run_dir / "metrics.csv").decode("utf-8")  # not a link elsewhere
-        rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    except (OSError, csv.Error, UnicodeDecodeError):
-        return None
-    best = None
-    for r in rows:
-        if None in r or None in r.values():  # too many or too few fields
-            continue
-        try:
-            row = {"step": float(r["step"]), "eval_return_mean": float(r["eval_return_mean"])}
-        except (KeyError, TypeError, ValueError):
-            continue
-        if math.isfinite(row["eval_return_mean"]) and (best is None
-                                                       or row["step"] >= best["step"]):
-            best = row
-    return best
+PUBLISHED = Path(__file__).resolve().parents[3] / "benchmarks" / "published.yaml"
 
 
 def load_published(path: Path) -> list[dict[str, Any]]:
@@ -74,7 +46,7 @@ def _family(env: str) -> str:
 
 
 def _estimate(scores: list[float]) -> tuple[float, float, float]:
-    from ddpg.stats import iqm, stratified_bootstrap_ci
+    from ddpg.bench.stats import iqm, stratified_bootstrap_ci
 
     est = stratified_bootstrap_ci({"runs": scores}, iqm, rng=np.random.default_rng(0))
     return est.point, est.low, est.high
@@ -92,11 +64,11 @@ def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str
 
     import torch
 
-    from ddpg import __version__
-    from ddpg.plot import plot_learning_curves, plot_q_diagnostics
-    from ddpg.rundata import read_run
-    from ddpg.stats import area_under_curve
+    from ddpg.bench.plot import plot_learning_curves, plot_q_diagnostics
+    from ddpg.bench.rundata import final_row, read_run
+    from ddpg.bench.stats import area_under_curve
     from ddpg.system import available_cores, cpu_flags, cpu_model
+    from ddpg.version import __version__
 
     finished = [j for j in jobs
                 if (r := final_row(j.run_dir)) and r["step"] >= j.config.total_steps]

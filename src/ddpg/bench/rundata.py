@@ -1,11 +1,13 @@
 """Finished runs read back from their directories (config.yaml + metrics.csv): one `Run` per
-directory, grouped by (environment, library, algorithm, preset), and curves aligned onto the
-steps every run of a group covers. Used by `ddpg plot` and the benchmark report."""
+directory, grouped by (environment, library, algorithm, preset), curves aligned onto the steps
+every run of a group covers, and a run's last complete metrics row (`final_row`). Used by
+`ddpg plot` and the benchmark."""
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,3 +148,25 @@ def common_curves(runs: Sequence[Run], column: str) -> tuple[np.ndarray, np.ndar
     if grid.size > MAX_GRID:
         grid = np.linspace(lo, hi, MAX_GRID)
     return grid, np.stack([np.interp(grid, s, v) for s, v in series])
+
+
+def final_row(run_dir: Path) -> dict[str, float] | None:
+    """The metrics.csv row with the largest step, of the rows with every column (a killed run
+    can leave a partial last line); None without one."""
+    try:
+        text = read_regular(run_dir / "metrics.csv").decode("utf-8")  # not a link elsewhere
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+    best = None
+    for r in rows:
+        if None in r or None in r.values():  # too many or too few fields
+            continue
+        try:
+            row = {"step": float(r["step"]), "eval_return_mean": float(r["eval_return_mean"])}
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(row["eval_return_mean"]) and (best is None
+                                                       or row["step"] >= best["step"]):
+            best = row
+    return best

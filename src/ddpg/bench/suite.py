@@ -27,6 +27,7 @@ import yaml
 
 from ddpg import config as cfgmod
 from ddpg.errors import BenchmarkError
+from ddpg.presets import PRESETS
 
 ALGOS = ("ddpg", "td3")
 # Config keys a suite sets through its own keys, or that only say where and how a run is shown.
@@ -78,7 +79,7 @@ def _entry(i: int, e: Any, where: str) -> Entry:
         ("eval_episodes", "preset", "overrides")
     for key in e:
         if key not in required + optional:
-            hint = cfgmod._suggest(str(key), [*required, *optional])
+            hint = cfgmod.suggest(str(key), [*required, *optional])
             raise BenchmarkError(f"{at}: unknown key {key!r}.{hint} Valid keys: "
                                  f"{', '.join(required + optional)}.")
     for key in required:
@@ -93,7 +94,7 @@ def _entry(i: int, e: Any, where: str) -> Entry:
     import gymnasium as gym
 
     if e["env"] not in gym.registry:
-        hint = cfgmod._suggest(e["env"], list(gym.registry))
+        hint = cfgmod.suggest(e["env"], list(gym.registry))
         raise BenchmarkError(f"{at}: env={e['env']!r} is not a registered gymnasium id.{hint} "
                              f"Use an id such as Pendulum-v1 or HalfCheetah-v5.")
     algos = e["algos"] if isinstance(e["algos"], list) else [e["algos"]]
@@ -108,10 +109,10 @@ def _entry(i: int, e: Any, where: str) -> Entry:
     for key, low in (("steps", 1), ("eval_every", 0), ("eval_episodes", 1)):
         if key in e and not (_int(e[key]) and e[key] >= low):
             raise bad(key, f"use an integer >= {low}")
-    if "preset" in e and e["preset"] not in cfgmod.PRESETS:
-        hint = cfgmod._suggest(str(e["preset"]), list(cfgmod.PRESETS))
+    if "preset" in e and e["preset"] not in PRESETS:
+        hint = cfgmod.suggest(str(e["preset"]), list(PRESETS))
         raise BenchmarkError(f"{at}: preset={e['preset']!r} is not a preset.{hint} Use one of "
-                             f"{', '.join(cfgmod.PRESETS)} (see `ddpg presets`).")
+                             f"{', '.join(PRESETS)} (see `ddpg presets`).")
     overrides = e.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise bad("overrides", "give a mapping of `ddpg train` flags without the dashes, e.g. "
@@ -141,7 +142,7 @@ def load_suite(path: str | Path) -> Suite:
         raise BenchmarkError(f"{p}: expected a mapping with the keys name and runs, got {data!r}.")
     for key in data:
         if key not in ("name", "runs", "description"):
-            hint = cfgmod._suggest(str(key), ["name", "runs", "description"])
+            hint = cfgmod.suggest(str(key), ["name", "runs", "description"])
             raise BenchmarkError(f"{p}: unknown key {key!r}.{hint} A suite has the keys name, "
                                  f"runs and optionally description.")
     name = data.get("name")

@@ -2,6 +2,9 @@
 directory (config.yaml with `library: sb3`, metrics.csv with ddpg's columns), so that ddpg's plot
 and statistics code reads both libraries alike.
 
+Long because the mapping of each ddpg setting onto SB3's (noise and its schedule, networks,
+learning rates) and the list of where they differ sit next to the runner that uses them.
+
 Evaluation is ddpg's own `evaluate()`: noise-free actions (model.predict(obs, deterministic=True))
 on a separate environment instance, on the fixed episode seeds of the config, at the same steps as
 `ddpg train` (every eval_every steps and at the end), after that step's gradient updates.
@@ -12,7 +15,7 @@ noise too; the first update comes one step later (SB3 trains once num_timesteps 
 Settings SB3 has no equivalent for are listed under `sb3_differences` in config.yaml.
 SB3 runs cannot be resumed: a run directory of an earlier sb3 run is replaced.
 
-    python -m ddpg.baselines --env Pendulum-v1 --algo td3 --seed 0 --run-dir runs/sb3/td3-s0
+    python -m ddpg.bench.baselines --env Pendulum-v1 --algo td3 --seed 0 --run-dir runs/sb3/td3-s0
 """
 
 from __future__ import annotations
@@ -20,51 +23,25 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import json
 import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import yaml
 
 from ddpg import config as cfgmod
+from ddpg.bench.overrides import parse_override, resolve_config
 from ddpg.config import Config
 from ddpg.errors import ConfigError, EnvError
-from ddpg.logging import COLUMNS, METRICS_FILE
+from ddpg.metrics import COLUMNS, METRICS_FILE
 from ddpg.noise import SigmaSchedule
 from ddpg.system import interruptible
 from ddpg.untrusted import read_regular
 
 LIBRARY = "sb3"
-
-
-# --- settings ------------------------------------------------------------------------------------
-
-def nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """{"network.hidden-sizes": [16, 16]} -> {"network": {"hidden_sizes": [16, 16]}}: flag-style
-    dotted keys (as `ddpg train` spells them) to the nested mapping config.merge takes."""
-    out: dict[str, Any] = {}
-    for key, value in overrides.items():
-        *parents, leaf = str(key).replace("-", "_").split(".")
-        node = out
-        for p in parents:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"{key!r}: {p!r} is a value, not a section with keys.")
-        node[leaf] = value
-    return out
-
-
-def resolve_config(env: str | None, algo: str | None, preset: str | None = None,
-                   overrides: Mapping[str, Any] | None = None,
-                   source: str = "overrides") -> Config:
-    """The config `ddpg train --env ENV --algo ALGO [--preset P] --KEY VALUE ...` would use:
-    config.resolve(preset, None, env, algo), then all overrides (flag-style keys) at once."""
-    cfg = cfgmod.resolve(preset, None, env, algo)
-    return cfgmod.merge(cfg, nest({"env": env or cfg.env, **(overrides or {})}), source)
 
 
 def sb3_differences(c: Config) -> dict[str, str]:
@@ -277,24 +254,6 @@ def run_sb3(config: Config, run_dir: Path) -> None:
 
 # --- command line --------------------------------------------------------------------------------
 
-def _override(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not KEY=VALUE; write e.g. --set 'network.hidden-sizes=[16, 16]'")
-    try:
-        return key, yaml.safe_load(value)
-    except yaml.YAMLError as e:
-        raise argparse.ArgumentTypeError(f"{text!r}: VALUE is not valid YAML ({e})") from None
-
-
-def override_args(overrides: Mapping[str, Any]) -> list[str]:
-    """The --set arguments that pass overrides to this command line (values as JSON, which YAML
-    reads back unchanged)."""
-    return [a for k, v in overrides.items()
-            for a in ("--set", f"{k}={json.dumps(list(v) if isinstance(v, tuple) else v)}")]
-
-
 DESCRIPTION = """Train stable-baselines3's DDPG or TD3 with the settings `ddpg train` would use
 (the same flags resolve the same config: the preset, else the tuned preset of --env and --algo,
 then the flags) and write a ddpg run directory: config.yaml (the config, `library: sb3`, and the
@@ -304,15 +263,15 @@ critic_lr is used for actor and critic. SB3 runs cannot be resumed: an earlier s
 --run-dir is deleted and run again."""
 
 EPILOG = """examples:
-  python -m ddpg.baselines --env Pendulum-v1 --algo td3 --seed 0 --run-dir runs/sb3/td3-s0
-  python -m ddpg.baselines --env HalfCheetah-v5 --total-steps 50000 --threads 1 \\
+  python -m ddpg.bench.baselines --env Pendulum-v1 --algo td3 --seed 0 --run-dir runs/sb3/td3-s0
+  python -m ddpg.bench.baselines --env HalfCheetah-v5 --total-steps 50000 --threads 1 \\
       --set network.hidden-sizes='[256, 256]' --set warmup-steps=5000 --run-dir runs/sb3/hc
 
 exit status: 0 trained, 2 bad input (unknown key or value, environment, missing package)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ddpg.baselines", description=DESCRIPTION,
+    p = argparse.ArgumentParser(prog="python -m ddpg.bench.baselines", description=DESCRIPTION,
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default=None, help="gymnasium environment id (default: Pendulum-v1)")
     p.add_argument("--algo", choices=("ddpg", "td3"), default=None,
@@ -330,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="episodes per evaluation (default: the preset's)")
     p.add_argument("--threads", type=int, default=None, metavar="T",
                    help="torch threads, 0: one per available core (default: 0)")
-    p.add_argument("--set", type=_override, action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", type=parse_override, action="append", default=[], metavar="KEY=VALUE",
                    dest="overrides", help="any other config value, with `ddpg train`'s flag name "
                    "and a YAML value, e.g. --set warmup-steps=100 --set "
                    "'network.hidden-sizes=[16, 16]'; repeat for several")
@@ -346,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import stable_baselines3  # noqa: F401
     except ImportError:
-        print("python -m ddpg.baselines: error: stable-baselines3 is not installed; "
+        print("python -m ddpg.bench.baselines: error: stable-baselines3 is not installed; "
               "pip install -e '.[bench]'.", file=sys.stderr)
         return 2
     try:
@@ -354,10 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with interruptible():
             run_sb3(config, a.run_dir)
     except (ConfigError, EnvError) as e:
-        print(f"python -m ddpg.baselines: error: {e}", file=sys.stderr)
+        print(f"python -m ddpg.bench.baselines: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"python -m ddpg.baselines: interrupted; {a.run_dir} is unfinished (sb3 runs "
+        print(f"python -m ddpg.bench.baselines: interrupted; {a.run_dir} is unfinished (sb3 runs "
               f"cannot be resumed: run the command again to start over).", file=sys.stderr)
         return 130
     return 0

@@ -1,0 +1,117 @@
+"""A suite's runs: each (library, algo, env, seed) as a Job with its resolved config and run
+directory (`plan`), and what a run directory says about it: finished, resumable, to restart or
+to start (`inspect`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+from ddpg import config as cfgmod
+from ddpg.bench.overrides import resolve_config
+from ddpg.bench.rundata import final_row
+from ddpg.bench.suite import Entry, Suite
+from ddpg.checkpoint import CheckpointManager
+from ddpg.config import Config
+from ddpg.errors import BenchmarkError, ConfigError
+from ddpg.untrusted import is_within, read_regular
+
+# Not compared: where and how a run is shown, and settings that do not change its results
+RUNTIME_KEYS = {"out", "run_name", "threads", "progress", "tensorboard", "fast_path", "cuda_graph"}
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One run: a (library, algo, env, seed) of a suite entry, its config and its directory."""
+
+    library: str
+    entry: Entry
+    algo: str
+    seed: int
+    config: Config
+    run_dir: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.library:<4} {self.run_dir.name}"
+
+
+def plan(suite: Suite, results: Path, libraries: Sequence[str]) -> list[Job]:
+    """Every (entry, algo, seed, library) as a Job with its resolved config; the config is the
+    one `ddpg train` resolves from the same flags, so invalid overrides fail here."""
+    jobs: list[Job] = []
+    seen: dict[Path, int] = {}
+    for i, e in enumerate(suite.entries):
+        for algo in e.algos:
+            for seed in e.seeds:
+                flags = {**e.overrides, "seed": seed, "total-steps": e.steps,
+                         "eval-every": e.eval_every}
+                if e.eval_episodes is not None:
+                    flags["eval-episodes"] = e.eval_episodes
+                try:
+                    config = resolve_config(e.env, algo, e.preset, flags, "overrides")
+                except ConfigError as err:
+                    raise BenchmarkError(f"{suite.path}: runs[{i}] ({algo}, seed {seed}): {err}")
+                name = f"{algo}-{e.env.replace('/', '_')}-s{seed}"
+                for lib in libraries:
+                    run_dir = results / suite.name / lib / name
+                    if run_dir in seen:
+                        raise BenchmarkError(f"{suite.path}: runs[{i}] repeats {algo} on {e.env} "
+                                             f"with seed {seed} of runs[{seen[run_dir]}].")
+                    seen[run_dir] = i
+                    jobs.append(Job(lib, e, algo, seed, config, run_dir))
+    return jobs
+
+
+def _differences(job: Job) -> list[str]:
+    """Settings in which the run directory's config.yaml differs from the job's config."""
+    try:
+        saved = yaml.safe_load(read_regular(job.run_dir / "config.yaml").decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    if not isinstance(saved, dict):
+        return []
+    out: list[str] = []
+
+    def walk(want: dict, have: dict, prefix: str) -> None:
+        for k, v in want.items():
+            if prefix == "" and k in RUNTIME_KEYS:
+                continue
+            if isinstance(v, dict) and isinstance(have.get(k), dict):
+                walk(v, have[k], f"{prefix}{k}.")
+            elif have.get(k, v) != v:
+                out.append(f"{prefix}{k}: {have.get(k)!r} there, {v!r} in the suite")
+
+    walk(cfgmod.to_dict(job.config), saved, "")
+    return out
+
+
+def inspect(job: Job) -> tuple[str, str]:
+    """(action, why): 'skip' a finished run, 'resume' a ddpg run from its checkpoint, 'restart'
+    an unfinished one, 'start' a new one."""
+    results = job.run_dir.parents[2]  # RESULTS/<suite>/<library>/<run>
+    if not is_within(job.run_dir, results):  # it is deleted and written: never elsewhere
+        raise BenchmarkError(f"{job.run_dir} leads out of {results} through a symbolic link; "
+                             f"replace the link by a directory or pass another --results.")
+    if not job.run_dir.exists():
+        return "start", ""
+    differ = _differences(job)
+    if differ:
+        raise BenchmarkError(
+            f"{job.run_dir} was run with other settings ({'; '.join(differ[:3])}); delete it or "
+            f"pass another --results directory.")
+    row = final_row(job.run_dir)
+    total = job.config.total_steps
+    if row is not None and row["step"] >= total:
+        return "skip", f"finished, final return {row['eval_return_mean']:.1f}"
+    reached = f"step {int(row['step'])} of {total}" if row else f"no evaluation yet, {total} " \
+        f"steps planned"
+    if job.library == "ddpg":
+        steps = CheckpointManager(job.run_dir / "checkpoints").steps()
+        if steps and max(steps) < total:
+            return "resume", f"unfinished ({reached}), from the checkpoint of step {max(steps)}"
+        return "restart", f"unfinished ({reached}), no checkpoint to resume from: starting over"
+    return "restart", f"unfinished ({reached}), sb3 runs cannot be resumed: starting over"

@@ -1,0 +1,183 @@
+"""Plain ReLU networks run with their backward passes written out: the building blocks of the
+fast update (ddpg.fast.steps).
+
+Inside the update the activations are held feature-major, one column per sample: a layer is
+H' = relu(W H + b) with H of shape (features, batch), so the forward is one addmm W H, and
+backward is one product for dW = D H^T, one for dH = W^T D, a row sum for db and one threshold
+for relu. These are nn.Linear's products (X W^T, dY^T X, dY W) in the other orientation and give
+the same numbers up to float32 rounding, but MKL runs them faster at DDPG's shapes: on a Zen 3
+CPU the update's products took 13 % less time at batch 256, and the whole update ran 4-6 %
+(batch 256) and 20-22 % (batch 64) faster than with a row per sample (docs/benchmarks.md).
+Acting, one observation at a time, keeps nn.Linear's orientation (`MLP.forward`), so the policy
+the fast path acts with equals the actor module's output bit for bit.
+
+No autograd graph, no gradient for the critic's parameters during the actor step, gradients
+written into preallocated tensors that the fused Adam reads, and the hidden activations and their
+gradients in tensors kept per batch size (no allocator traffic, no page faults).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ddpg.fast.adam import FusedAdam
+
+# aten's backward kernels, looked up once (through torch.ops each call costs microseconds)
+_threshold_backward_into = torch.ops.aten.threshold_backward.grad_input
+_tanh_backward = torch.ops.aten.tanh_backward.default
+
+
+class MLP:
+    """A view of the Linear layers of a plain ReLU network (nn.Sequential of Linear, ReLU, ...,
+    Linear[, Tanh]) with a preallocated gradient tensor per parameter."""
+
+    def __init__(self, seq: nn.Sequential) -> None:
+        self.layers: list[nn.Linear] = [m for m in seq if isinstance(m, nn.Linear)]
+        self.weights = [m.weight for m in self.layers]
+        # W^T as views made once: they follow the in-place optimizer steps, and save a
+        # transpose per product (several microseconds each at DDPG's sizes)
+        self.weights_t = [w.t() for w in self.weights]
+        self.biases = [m.bias for m in self.layers]
+        self.bias_cols = [b.unsqueeze(1) for b in self.biases]  # (out, 1) views, for columns
+        # grads in nn.Module.parameters() order: weight, bias of each layer
+        self.grads = [torch.empty_like(p) for m in self.layers for p in (m.weight, m.bias)]
+        # hidden layers' outputs and their gradients, (features, batch), each list for the last
+        # batch size it served (the gradients only once backward runs: targets never need them)
+        self._hidden: list[torch.Tensor] = []
+        self._d_hidden: list[torch.Tensor] = []
+
+    def _buffers(self, kept: list[torch.Tensor], batch: int) -> list[torch.Tensor]:
+        """`kept` (self._hidden or self._d_hidden), refilled with the hidden layers' tensors for
+        `batch` columns when the batch size changed. Allocated once per batch size: at DDPG's
+        sizes these are 100-400 KB each, and allocating ~16 of them per update could make glibc
+        unmap and re-fault them every time (in some processes 420-490 page faults and 1-2 ms
+        of system time per update at batch 256; docs/benchmarks.md)."""
+        if not kept or kept[0].shape[1] != batch:
+            w = self.weights[0]
+            kept[:] = [w.new_empty((m.out_features, batch)) for m in self.layers[:-1]]
+        return kept
+
+    @staticmethod
+    def supports(seq: nn.Module, last: type | None) -> bool:
+        """True for Linear, ReLU, Linear, ReLU, ..., Linear (then `last`, if given), every
+        Linear with a bias."""
+        mods = list(seq) if isinstance(seq, nn.Sequential) else []
+        if last is not None:
+            if not mods or type(mods[-1]) is not last:
+                return False
+            mods = mods[:-1]
+        return (len(mods) >= 1 and len(mods) % 2 == 1
+                and all(type(m) is nn.Linear and m.bias is not None for m in mods[0::2])
+                and all(type(m) is nn.ReLU for m in mods[1::2]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The last Linear layer's output for x of shape (batch, in), as the module computes it
+        (for acting)."""
+        h = x
+        last = len(self.layers) - 1
+        for i, (w_t, b) in enumerate(zip(self.weights_t, self.biases)):
+            h = torch.addmm(b, h, w_t)
+            if i < last:
+                h.relu_()
+        return h
+
+    def forward_cols(self, h: torch.Tensor, keep: list[torch.Tensor] | None = None
+                     ) -> torch.Tensor:
+        """The same for h of shape (in, batch), one column per sample: returns (out, batch).
+        `keep` collects each layer's input for `backward_cols`. The hidden layers' outputs live
+        in this MLP's buffers: the next call with the same batch size overwrites them."""
+        last = len(self.layers) - 1
+        hidden = self._buffers(self._hidden, h.shape[1])
+        for i, (w, b) in enumerate(zip(self.weights, self.bias_cols)):
+            if keep is not None:
+                keep.append(h)
+            if i < last:
+                h = torch.addmm(b, w, h, out=hidden[i]).relu_()
+            else:
+                h = torch.addmm(b, w, h)
+        return h
+
+    def backward_cols(self, d: torch.Tensor, inputs: list[torch.Tensor], weight_grads: bool,
+                      input_rows: slice | None = None) -> torch.Tensor | None:
+        """Backpropagate d = dL/d(output), shaped (out, batch), through the layers whose inputs
+        `forward_cols` kept. Writes dL/dW, dL/db into self.grads if `weight_grads`; with
+        `input_rows`, returns those rows of dL/d(input) (only they are computed)."""
+        d_hidden = self._buffers(self._d_hidden, d.shape[1])
+        for i in range(len(self.layers) - 1, -1, -1):
+            h = inputs[i]
+            if weight_grads:
+                torch.mm(d, h.t(), out=self.grads[2 * i])
+                torch.sum(d, 1, out=self.grads[2 * i + 1])
+            if i > 0:
+                # relu'(z) through its output h: zero where h == 0, in place in W^T d
+                dh = torch.mm(self.weights_t[i], d, out=d_hidden[i - 1])
+                d = _threshold_backward_into(dh, h, 0, grad_input=dh)
+            elif input_rows is not None:
+                return self.weights_t[0][input_rows].mm(d)
+        return None
+
+
+def mu_cols(net: MLP, max_action: torch.Tensor, s: torch.Tensor,
+        keep: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """mu(s) = max_action * tanh(f(s)) for s of shape (obs, batch) and max_action (act, 1);
+    with `keep`, also tanh(f(s)) as its last entry."""
+    t = torch.tanh(net.forward_cols(s, keep))
+    if keep is not None:
+        keep.append(t)
+    return max_action * t
+
+
+def regress(critic: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward Q(x) for x of shape (obs + act, batch) and write the gradients of
+    mean (Q(x) - y)^2 into critic.grads: dL/dQ = 2 (Q - y) / B. Returns (Q, the loss), Q and y
+    shaped (1, batch)."""
+    kept: list[torch.Tensor] = []
+    q = critic.forward_cols(x, kept)
+    diff = q - y
+    critic.backward_cols(diff.mul(2.0 / q.shape[1]), kept, weight_grads=True)
+    return q, diff.square().mean()
+
+
+def actor_step_cols(actor: MLP, max_action: torch.Tensor, critic: MLP, optimizer: FusedAdam,
+                states: torch.Tensor) -> torch.Tensor:
+    """Minimise -mean Q(s, mu(s)) over states shaped (obs, batch): dL/dQ = -1/B, carried back
+    through the critic to its action input only (the critic's parameters get no gradient), then
+    through mu = max_action tanh(z) into the actor. Returns the loss."""
+    kept_mu: list[torch.Tensor] = []
+    mu = mu_cols(actor, max_action, states, kept_mu)
+    tanh_out = kept_mu.pop()
+    kept: list[torch.Tensor] = []
+    q_pi = critic.forward_cols(torch.cat([states, mu]), kept)
+    d_q = torch.full_like(q_pi, -1.0 / q_pi.shape[1])
+    d_action = critic.backward_cols(d_q, kept, weight_grads=False,
+                                    input_rows=slice(states.shape[0], None))
+    d_z = _tanh_backward(d_action * max_action, tanh_out)
+    actor.backward_cols(d_z, kept_mu, weight_grads=True)
+    optimizer.step(actor.grads)
+    return -q_pi.mean()
+
+
+def columns(states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """[s; a] of shape (obs + act, batch), contiguous, from the batch's (batch, ...) rows."""
+    return torch.cat([states.t(), actions.t()])
+
+
+def check_order(optimizer: FusedAdam, *nets: MLP) -> None:
+    """The optimizer must hold exactly the networks' parameters, in the order of their grads."""
+    params = [p for net in nets for layer in net.layers for p in (layer.weight, layer.bias)]
+    if len(params) != len(optimizer.params) or any(
+            p is not q for p, q in zip(params, optimizer.params)):
+        raise ValueError("the optimizer does not hold the network's parameters in "
+                         "nn.Module.parameters() order; build it as FusedAdam(net.parameters()).")
+
+
+def plain_critic(critic: nn.Module) -> bool:
+    state_net = getattr(critic, "state_net", None)
+    return (MLP.supports(getattr(critic, "net", None), None)
+            and isinstance(state_net, nn.Sequential) and len(state_net) == 0)
+
+
+def plain_actor(actor: nn.Module) -> bool:
+    return (MLP.supports(getattr(actor, "net", None), nn.Tanh)
+            and isinstance(getattr(actor, "max_action", None), torch.Tensor))

@@ -1,0 +1,42 @@
+"""What a training run gives back (TrainResult) and what its callbacks see (StepContext)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ddpg.agent import Agent
+from ddpg.buffer import ReplayBuffer
+from ddpg.policy import Policy
+
+
+@dataclass
+class StepContext:
+    """What an `on_step` callback sees after each (vector) environment step."""
+
+    step: int
+    episodes: int
+    rewards: np.ndarray
+    agent: Agent
+
+
+@dataclass
+class TrainResult:
+    agent: Agent
+    policy: Policy
+    run_dir: Path
+    buffer: ReplayBuffer
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+    @property
+    def final_return(self) -> float:
+        return self.evaluations[-1]["eval_return_mean"]
+
+    def steps_to_solve(self, threshold: float) -> int | None:
+        """First evaluated step whose mean return is >= threshold."""
+        return next((r["step"] for r in self.evaluations
+                     if r["eval_return_mean"] >= threshold), None)

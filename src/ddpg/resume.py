@@ -1,0 +1,68 @@
+"""Continuing a run from its newest valid checkpoint, with the config it was started with."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from ddpg import config as cfgmod
+from ddpg.checkpoint import CheckpointManager
+from ddpg.config import Config
+from ddpg.envs import EnvLike
+from ddpg.errors import CheckpointError, ConfigError
+from ddpg.metrics import METRICS_FILE
+from ddpg.policy import POLICY_FILE
+from ddpg.results import StepContext, TrainResult
+from ddpg.rundir import locate_run
+from ddpg.trainer import CHECKPOINT_DIR, Trainer
+from ddpg.untrusted import UnsafePathError, check_stays_inside, env_from_file
+
+
+def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int | None = None,
+           progress: bool | None = None, tensorboard: bool | None = None,
+           on_step: Callable[[StepContext], bool | None] | None = None,
+           on_eval: Callable[[dict[str, Any]], bool | None] | None = None) -> TrainResult:
+    """Continue the run in `run_dir` from its newest valid checkpoint, with its saved config
+    (optionally a new total_steps, and whether to show progress or write TensorBoard events).
+    `env` is needed where the saved id imports a module ('module:Id'), which ddpg does not do
+    for an id read from a file; an id given must be the saved one. Newer damaged checkpoints
+    are reported and skipped."""
+    run_dir = locate_run(run_dir, "--resume")
+    if not run_dir.is_dir():
+        raise CheckpointError(f"--resume {str(run_dir)!r}: no such run directory.")
+    try:  # what the resumed run writes or deletes stays in the run directory
+        check_stays_inside(run_dir, CHECKPOINT_DIR, METRICS_FILE, POLICY_FILE, "tb", "config.yaml")
+    except UnsafePathError as e:
+        raise CheckpointError(f"--resume {str(run_dir)!r}: {e}") from e
+    loaded, problems = CheckpointManager(run_dir / CHECKPOINT_DIR).latest()
+    for p in problems:
+        print(f"warning: skipping a damaged checkpoint: {p}", file=sys.stderr)
+    if loaded is None:
+        raise CheckpointError(f"--resume {str(run_dir)!r}: no valid checkpoint in "
+                              f"{run_dir / CHECKPOINT_DIR}" + (f" ({problems[0]})" if problems
+                                                               else "") + ".")
+    config = cfgmod.merge(Config(), loaded.manifest["config"], f"checkpoint in {run_dir}")
+    # where the run lives is where it was found, never a path the checkpoint names
+    config = dataclasses.replace(config, out=str(run_dir.parent), run_name=run_dir.name)
+    if env is None:
+        try:
+            env = env_from_file(config.env, f"the checkpoint of {run_dir}")
+        except UnsafePathError as e:
+            raise CheckpointError(str(e)) from e
+    elif isinstance(env, str) and env != config.env:
+        raise ConfigError(f"env={env!r}: the run in {run_dir} trains {config.env!r}; a resumed "
+                          f"run keeps its environment (start a new run for another one).")
+    shown = {k: v for k, v in (("progress", progress), ("tensorboard", tensorboard))
+             if v is not None}
+    config = dataclasses.replace(config, **shown)
+    if total_steps is not None:
+        config = dataclasses.replace(config, total_steps=total_steps)
+    if config.total_steps <= loaded.step:
+        print(f"the run already reached step {loaded.step} of total_steps "
+              f"{config.total_steps}; nothing to resume (pass --total-steps to extend it).",
+              file=sys.stderr)
+    print(f"resuming {run_dir} from step {loaded.step}", file=sys.stderr)
+    return Trainer(config, env, resume=loaded, run_dir=run_dir, on_step=on_step,
+                   on_eval=on_eval).run()
