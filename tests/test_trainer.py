@@ -112,3 +112,24 @@ def test_pendulum_learns(tmp_path):
     assert returns[0] < -900, returns  # untrained after warm-up: no better than random
     assert max(returns[3:]) > -300, returns
     assert statistics.median(returns[-3:]) > -700, returns
+
+
+def test_best_policy_and_sb3_evaluations_file(tmp_path):
+    """best_policy.pt holds the policy of the best evaluation so far (with its step), and
+    evaluations.npz has SB3 EvalCallback's layout: one row per evaluation of per-episode
+    returns and lengths, read here as rl-zoo's plotting scripts read it."""
+    res = ddpg.train(tiny(tmp_path, run_name="r", total_steps=200, eval_every=40), env=LineEnv())
+    with np.load(res.run_dir / "evaluations.npz") as f:
+        assert set(f.files) == {"timesteps", "results", "ep_lengths"}
+        timesteps, results, lengths = f["timesteps"], f["results"], f["ep_lengths"]
+    assert timesteps.tolist() == [r["step"] for r in res.evaluations] == [40, 80, 120, 160, 200]
+    assert results.shape == lengths.shape == (5, 2) and lengths.dtype.kind == "i"
+    assert np.allclose(results.mean(axis=1), [r["eval_return_mean"] for r in res.evaluations])
+    means = [r["eval_return_mean"] for r in res.evaluations]
+    first_best = means.index(max(means))  # SB3 keeps the first of equal bests
+    best = ddpg.load(res.run_dir / "best_policy.pt")
+    assert best.metadata["step"] == res.evaluations[first_best]["step"]
+    assert best.metadata["eval_return_mean"] == max(means)
+    obs = np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2)
+    if first_best == len(means) - 1:  # the final policy is the best one
+        assert np.array_equal(best.act(obs), res.policy.act(obs))

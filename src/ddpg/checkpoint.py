@@ -25,11 +25,11 @@ from typing import Any
 
 import torch
 
-from ddpg.version import __version__
 from ddpg.buffer import ReplayBuffer, estimate_bytes
 from ddpg.errors import CheckpointError
 from ddpg.fileio import atomic_write_bytes, sha256, torch_bytes
 from ddpg.untrusted import UnsafePathError, check_stays_inside, checked_name, read_regular
+from ddpg.version import __version__
 
 FORMAT, VERSION = "ddpg-checkpoint", 1
 _MANIFEST = re.compile(r"ckpt-(\d{1,20})\.json")

@@ -132,7 +132,8 @@ def cmd_eval(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="ddpg eval", description=(
         "Evaluate a trained policy without exploration noise and print the mean and standard "
         "deviation of its return."))
-    p.add_argument("path", help="run directory or policy file (policy.pt)")
+    p.add_argument("path", help="run directory, policy file (policy.pt) or stable-baselines3 "
+                                "DDPG/TD3 model.zip (with --env)")
     p.add_argument("--episodes", type=int, default=20, help="episodes to run (default: 20)")
     p.add_argument("--seed", type=int, default=2_000_000,
                    help="seed of the first episode; episode i uses seed+i (default: 2000000, "
@@ -150,7 +151,7 @@ def cmd_eval(argv: Sequence[str]) -> int:
     from ddpg.policy import load
     from ddpg.untrusted import env_from_file
 
-    policy = load(a.path)
+    policy = load(a.path, env=a.env)
     # an id read from the file never imports a module (ddpg.untrusted.env_from_file)
     env_id = a.env or env_from_file(policy.metadata.get("env"), f"the policy {a.path}")
     env = make(env_id)
@@ -161,6 +162,34 @@ def cmd_eval(argv: Sequence[str]) -> int:
     returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes), max_steps=cap).returns
     print(f"{env_id}: return {returns.mean():.1f} +- {returns.std():.1f} over {a.episodes} "
           f"episodes (seeds {a.seed}..{a.seed + a.episodes - 1})")
+    return 0
+
+
+def cmd_export(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="ddpg export", description=(
+        "Export a trained policy to run without ddpg: the noise-free policy from raw "
+        "observation to action in the environment's units (observation normalisation and "
+        "action rescaling included), input 'obs' float32 (batch, obs_dim) with any batch "
+        "size, output 'action' float32 (batch, action_dim). ONNX runs with onnxruntime and "
+        "numpy alone (needs the export extra: pip install -e '.[export]'); TorchScript with "
+        "torch alone. A JSON file beside it gives shapes, bounds, env id, algorithm, ddpg "
+        "version and the normalisation statistics."))
+    p.add_argument("path", help="run directory, policy file (policy.pt) or stable-baselines3 "
+                                "model.zip")
+    p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx",
+                   help="file format (default: onnx)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="file to write (default: policy.onnx or policy.torchscript.pt in the run "
+                        "directory, or beside the policy file); FILE.json is written beside it")
+    a = p.parse_args(argv)
+    from ddpg.export import default_path, export
+    from ddpg.policy import load
+    from ddpg.rundir import locate_run
+
+    policy = load(a.path)
+    out = a.out or default_path(locate_run(a.path, "export"), a.format)
+    written, side = export(policy, a.format, out)
+    print(f"{a.format}: {written}\ndescription: {side}")
     return 0
 
 
@@ -180,10 +209,11 @@ def cmd_presets(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "presets": cmd_presets}
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "export": cmd_export, "presets": cmd_presets}
 SUMMARIES = {"train": "train a policy (bare `ddpg train` solves Pendulum-v1 with the `pendulum` "
                       "preset)",
              "eval": "noise-free mean and std of a trained policy's return",
+             "export": "a trained policy as ONNX or TorchScript, to run without ddpg",
              "presets": "list the named presets and how they differ from the defaults"}
 
 

@@ -18,6 +18,7 @@ def episode_seeds(first: int, episodes: int) -> list[int]:
 @dataclass
 class Evaluation:
     returns: np.ndarray  # undiscounted return of each episode
+    lengths: np.ndarray  # steps of each episode
     q_estimate: float | None = None  # mean critic estimate Q(s, mu(s)) over the states below
     mc_return: float | None = None  # mean discounted return actually obtained from them
 
@@ -50,7 +51,7 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env: gym.Env, seeds: Seque
     termination every state counts. `max_steps` cuts an episode (as a time limit would) for
     environments without one of their own; `should_stop` is asked after every step, and when it
     says yes the evaluation is abandoned and None returned."""
-    returns = np.zeros(len(seeds))
+    returns, lengths = np.zeros(len(seeds)), np.zeros(len(seeds), dtype=np.int64)
     qs, gs = [], []
     for i, seed in enumerate(seeds):
         obs, _ = env.reset(seed=int(seed))
@@ -64,7 +65,7 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env: gym.Env, seeds: Seque
                 truncated = True
             if should_stop is not None and should_stop():
                 return None
-        returns[i] = sum(rewards)
+        returns[i], lengths[i] = sum(rewards), len(rewards)
         if q_fn is not None:
             g = discounted_returns_to_go(rewards, gamma)
             horizon = math.ceil(math.log(0.01) / math.log(gamma)) if 0 < gamma < 1 else 0
@@ -72,5 +73,6 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env: gym.Env, seeds: Seque
             qs.append(q_fn(np.asarray(observations[:n])))
             gs.append(g[:n])
     if q_fn is None:
-        return Evaluation(returns)
-    return Evaluation(returns, float(np.concatenate(qs).mean()), float(np.concatenate(gs).mean()))
+        return Evaluation(returns, lengths)
+    return Evaluation(returns, lengths, float(np.concatenate(qs).mean()),
+                      float(np.concatenate(gs).mean()))

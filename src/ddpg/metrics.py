@@ -1,19 +1,38 @@
-"""Run logging: metrics.csv, TensorBoard event files and a live progress display."""
+"""What a run records as it goes: metrics.csv, TensorBoard event files, a live progress display,
+and evaluations.npz in stable-baselines3's layout."""
 
 from __future__ import annotations
 
 import csv
+import io
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ddpg.fileio import atomic_write_bytes
+
 METRICS_FILE = "metrics.csv"
+EVALUATIONS_FILE = "evaluations.npz"
 # One row per evaluation. Wall-clock columns are time_s and steps_per_s; the rest are
 # reproducible for a given seed on a given machine.
 COLUMNS = ("step", "episodes", "updates", "eval_return_mean", "eval_return_std",
            "train_return_last", "critic_loss", "actor_loss", "q_mean", "sigma",
            "q_estimate", "mc_return", "time_s", "steps_per_s")
+
+
+def write_evaluations(path: Path, rows: list[dict[str, Any]]) -> None:
+    """evaluations.npz in the layout of stable-baselines3's EvalCallback: `timesteps` (n,),
+    `results` (n, episodes) returns and `ep_lengths` (n, episodes), one row per evaluation, so
+    rl-zoo's and other plotting scripts read ddpg runs. Written atomically."""
+    rows = [r for r in rows if "episode_returns" in r]
+    buf = io.BytesIO()
+    np.savez(buf, timesteps=np.array([r["step"] for r in rows], dtype=np.int64),
+             results=np.array([r["episode_returns"] for r in rows], dtype=np.float64),
+             ep_lengths=np.array([r["episode_lengths"] for r in rows], dtype=np.int64))
+    atomic_write_bytes(path, buf.getvalue())
 
 
 class RunLogger:

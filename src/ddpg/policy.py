@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ddpg.version import __version__
 from ddpg.config import NetworkConfig
 from ddpg.envs import to_env_action
 from ddpg.errors import PolicyFileError
 from ddpg.fileio import atomic_torch_save
+from ddpg.interop.sb3 import is_zip, read_sb3_zip
 from ddpg.networks import Actor
 from ddpg.normalization import RunningNorm
 from ddpg.rundir import locate_run
 from ddpg.untrusted import read_regular
+from ddpg.version import __version__
 
 FORMAT, VERSION = "ddpg-policy", 1
 POLICY_FILE = "policy.pt"
+BEST_POLICY_FILE = "best_policy.pt"  # the policy at the run's best evaluation
 
 
 class Policy:
@@ -63,18 +66,31 @@ class Policy:
 
     __call__ = act
 
-    def save(self, path: str | Path) -> Path:
+    def predict(self, observation: np.ndarray, state: Any = None,
+                episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, None]:
+        """stable-baselines3's `predict`: `(action, None)` for an observation or a batch of them,
+        so code written for SB3 models (e.g. stable_baselines3.common.evaluation.evaluate_policy)
+        runs on a ddpg policy. Like SB3's DDPG and TD3, the policy is deterministic whatever
+        `deterministic` says (exploration noise belongs to training); it has no recurrent
+        `state`, so `state` and `episode_start` are accepted and ignored."""
+        return self.act(observation), None
+
+    def save(self, path: str | Path, **extra: Any) -> Path:
+        """Write the policy file atomically; `extra` (JSON values) joins its metadata."""
         meta = dict(self.metadata, low=self.low.tolist(), high=self.high.tolist(),
-                    ddpg_version=__version__, torch_version=torch.__version__)
+                    ddpg_version=__version__, torch_version=torch.__version__, **extra)
         payload = {"format": FORMAT, "version": VERSION, "metadata": json.dumps(meta),
                    "actor": {k: v.detach().cpu() for k, v in self.actor.state_dict().items()},
                    "obs_norm": None if self.obs_norm is None else self.obs_norm.state_dict()}
         return atomic_torch_save(payload, path)
 
 
-def load(path: str | Path) -> Policy:
-    """Load a policy from a run directory or a policy file. In a run directory, policy.pt is
-    read only as a regular file of its own (not a symbolic link to elsewhere)."""
+def load(path: str | Path, env: str | None = None) -> Policy:
+    """Load a policy from a run directory, a policy file, or a stable-baselines3 DDPG/TD3
+    model.zip (read without unpickling; `env`, an id, gives its action bounds where the file
+    holds them only pickled). In a run directory, policy.pt is read only as a regular file of
+    its own (not a symbolic link to elsewhere)."""
     p = locate_run(path, "load")
     in_run_dir = p.is_dir()
     if in_run_dir:
@@ -88,6 +104,11 @@ def load(path: str | Path) -> Policy:
         raise PolicyFileError(f"{str(p)!r} is not readable as a policy file of the run "
                               f"directory (a symbolic link, not a regular file, or "
                               f"unreadable: {e.strerror or e}).") from e
+    if is_zip(data):  # torch files are zips too: SB3's is told by its own members
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            sb3 = "policy.pth" in z.namelist() and "data" in z.namelist()
+        if sb3:
+            return Policy(*read_sb3_zip(data, repr(str(p)), env))
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:

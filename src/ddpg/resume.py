@@ -12,8 +12,8 @@ from ddpg.checkpoint import CheckpointManager
 from ddpg.config import Config
 from ddpg.envs import EnvLike
 from ddpg.errors import CheckpointError, ConfigError
-from ddpg.metrics import METRICS_FILE
-from ddpg.policy import POLICY_FILE
+from ddpg.metrics import EVALUATIONS_FILE, METRICS_FILE
+from ddpg.policy import BEST_POLICY_FILE, POLICY_FILE
 from ddpg.results import StepContext, TrainResult
 from ddpg.rundir import locate_run
 from ddpg.trainer import CHECKPOINT_DIR, Trainer
@@ -33,7 +33,8 @@ def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int 
     if not run_dir.is_dir():
         raise CheckpointError(f"--resume {str(run_dir)!r}: no such run directory.")
     try:  # what the resumed run writes or deletes stays in the run directory
-        check_stays_inside(run_dir, CHECKPOINT_DIR, METRICS_FILE, POLICY_FILE, "tb", "config.yaml")
+        check_stays_inside(run_dir, CHECKPOINT_DIR, METRICS_FILE, POLICY_FILE, BEST_POLICY_FILE,
+                           EVALUATIONS_FILE, "tb", "config.yaml")
     except UnsafePathError as e:
         raise CheckpointError(f"--resume {str(run_dir)!r}: {e}") from e
     loaded, problems = CheckpointManager(run_dir / CHECKPOINT_DIR).latest()

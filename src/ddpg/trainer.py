@@ -26,8 +26,8 @@ from ddpg.config import Config
 from ddpg.envs import EnvLike, EpisodeRecorder, SameStepVectorEnv, env_factory, to_env_action
 from ddpg.errors import CheckpointError, Interrupted, TrainingError
 from ddpg.evaluation import episode_cap, episode_seeds, evaluate
-from ddpg.metrics import RunLogger
-from ddpg.policy import POLICY_FILE, Policy
+from ddpg.metrics import EVALUATIONS_FILE, RunLogger, write_evaluations
+from ddpg.policy import BEST_POLICY_FILE, POLICY_FILE, Policy
 from ddpg.results import StepContext, TrainResult
 from ddpg.rundir import make_run_dir
 from ddpg.seeding import seed_streams
@@ -259,10 +259,21 @@ class Trainer:
                "critic_loss": means[0] if has else "",
                "actor_loss": means[1] if has and actor_n else "",
                "q_mean": means[2] if has else "", "sigma": self.agent.noise.schedule(self.step),
-               "q_estimate": ev.q_estimate, "mc_return": ev.mc_return}
+               "q_estimate": ev.q_estimate, "mc_return": ev.mc_return,
+               "episode_returns": ev.returns.tolist(), "episode_lengths": ev.lengths.tolist()}
         self.sums.zero_()
         self.n_sums = 0
         return row
+
+    def _keep_evaluation(self, row: dict[str, Any]) -> None:
+        """Append the row, rewrite evaluations.npz, and save best_policy.pt when the mean return
+        beats every earlier evaluation (as SB3's EvalCallback keeps its best model)."""
+        best = max((r["eval_return_mean"] for r in self.evaluations), default=-math.inf)
+        self.evaluations.append(row)
+        write_evaluations(self.run_dir / EVALUATIONS_FILE, self.evaluations)
+        if row["eval_return_mean"] > best:
+            self.policy.save(self.run_dir / BEST_POLICY_FILE, step=row["step"],
+                             eval_return_mean=row["eval_return_mean"])
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._signal is not None:  # a second signal: leave now; checkpoints are atomic
@@ -294,7 +305,7 @@ class Trainer:
                     while self.next_eval <= self.step:
                         self.next_eval += c.eval_every or c.total_steps
                     self.log.evaluation(row)
-                    self.evaluations.append(row)
+                    self._keep_evaluation(row)
                     if self.on_eval is not None and self.on_eval(row) is False:
                         stop = end = True
                 if self.step >= self.next_checkpoint or end or self._signal is not None:

@@ -1,0 +1,152 @@
+"""stable-baselines3 DDPG and TD3 model files (`model.zip`, MlpPolicy) read as ddpg policies,
+without running anything from the file.
+
+Such a zip holds `data`, JSON in which SB3 cloudpickles every object that is not plain JSON (the
+spaces, the policy class, activation functions) into a ':serialized:' field; those fields are
+never decoded here. Beside each, SB3 writes the object's plain attributes as text, which is what
+is read: the action space's `low` and `high`, the `activation_fn` class name in `policy_kwargs`.
+`policy.pth` is the policy's state_dict, read with torch.load(weights_only=True); the actor is
+`actor.mu`: Linear, activation, ..., Linear, Tanh, the same network as ddpg's Actor, and SB3
+rescales its output to [low, high] as ddpg does, so the actions are SB3's `predict` ones.
+Where the bounds cannot be read as text, those of the environment given (--env) are used.
+Not read: VecNormalize statistics (a separate pickle file), image or Dict observations.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from typing import Any
+
+import numpy as np
+import torch
+
+from ddpg.envs import make
+from ddpg.errors import PolicyFileError
+from ddpg.networks import Actor
+
+ZIP_MAGIC = b"PK\x03\x04"
+MAX_MEMBER_BYTES = 1 << 30  # a policy of this size is not an MLP policy; refuse before reading
+ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "ELU": "elu", "LeakyReLU": "leaky_relu"}
+_ACTOR_KEY = re.compile(r"actor\.mu\.(\d+)\.(weight|bias)")
+
+
+def _member(z: zipfile.ZipFile, name: str, where: str) -> bytes:
+    try:
+        info = z.getinfo(name)
+    except KeyError:
+        raise PolicyFileError(f"{where} has no {name!r}: it is not a stable-baselines3 model "
+                              f"file (expected data and policy.pth inside).") from None
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise PolicyFileError(f"{where}: {name!r} declares {info.file_size} bytes; a DDPG/TD3 "
+                              f"MlpPolicy is far smaller, so it is not read.")
+    with z.open(info) as f:
+        data = f.read(MAX_MEMBER_BYTES + 1)
+    if len(data) > MAX_MEMBER_BYTES:
+        raise PolicyFileError(f"{where}: {name!r} unpacks to more than it declares.")
+    return data
+
+
+def _bounds_text(space: Any, key: str, n: int) -> np.ndarray | None:
+    """The bound `key` ('low'/'high') of a serialized Box as SB3 wrote it in text: an array's
+    str ('[-2. -1.]') or gymnasium's short repr of a constant bound ('-2.0'); None if absent,
+    abbreviated or of another length."""
+    if not isinstance(space, dict):
+        return None
+    for text in (space.get(key), space.get(f"{key}_repr")):
+        if not isinstance(text, str) or "..." in text:
+            continue
+        try:
+            values = [float(t) for t in text.replace("[", " ").replace("]", " ").split()]
+        except ValueError:
+            continue
+        if len(values) == 1 and n > 1:
+            values = values * n
+        if len(values) == n:
+            return np.asarray(values, dtype=np.float32)
+    return None
+
+
+def _actor_layers(state: dict[str, torch.Tensor], where: str) -> list[tuple[torch.Tensor,
+                                                                            torch.Tensor]]:
+    found: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        if (m := _ACTOR_KEY.fullmatch(key)) and isinstance(value, torch.Tensor):
+            found.setdefault(int(m.group(1)), {})[m.group(2)] = value
+    indices = sorted(found)
+    if not indices or indices != list(range(0, 2 * len(indices), 2)) or any(
+            set(found[i]) != {"weight", "bias"} for i in indices):
+        raise PolicyFileError(f"{where}: policy.pth has no actor of the form actor.mu.0, "
+                              f"actor.mu.2, ... (Linear layers with biases); only DDPG and TD3 "
+                              f"MlpPolicy models are read.")
+    layers = [(found[i]["weight"], found[i]["bias"]) for i in indices]
+    for (w, b), (w_next, _) in zip(layers, layers[1:] + [(None, None)]):
+        if w.ndim != 2 or b.shape != (w.shape[0],) or (
+                w_next is not None and w_next.shape[1] != w.shape[0]):
+            raise PolicyFileError(f"{where}: the actor's layer shapes do not chain "
+                                  f"({[tuple(w.shape) for w, _ in layers]}).")
+    return layers
+
+
+def read_sb3_zip(data: bytes, where: str, env: str | None = None
+                 ) -> tuple[Actor, np.ndarray, np.ndarray, dict[str, Any]]:
+    """(actor, low, high, metadata) of a stable-baselines3 DDPG/TD3 model file's bytes, what
+    ddpg.policy.Policy is made of. `env` (an id) gives the action bounds where the file's cannot
+    be read as text."""
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as e:
+        raise PolicyFileError(f"{where} is not a readable zip file: {e}") from e
+    with z:
+        try:
+            meta = json.loads(_member(z, "data", where))
+            state = torch.load(io.BytesIO(_member(z, "policy.pth", where)), map_location="cpu",
+                               weights_only=True)
+        except (ValueError, RuntimeError, zipfile.BadZipFile, EOFError) as e:
+            raise PolicyFileError(f"{where}: damaged stable-baselines3 model file: {e}") from e
+        version = z.read("_stable_baselines3_version").decode(errors="replace").strip() \
+            if "_stable_baselines3_version" in z.namelist() else None
+    if not isinstance(meta, dict) or not isinstance(state, dict):
+        raise PolicyFileError(f"{where}: damaged stable-baselines3 model file.")
+    layers = _actor_layers(state, where)
+    obs_dim, action_dim = int(layers[0][0].shape[1]), int(layers[-1][0].shape[0])
+    hidden = tuple(int(w.shape[0]) for w, _ in layers[:-1])
+    kwargs = meta.get("policy_kwargs") if isinstance(meta.get("policy_kwargs"), dict) else {}
+    name = str(kwargs.get("activation_fn", "ReLU")).rstrip("'>").rsplit(".", 1)[-1]
+    if name not in ACTIVATIONS:
+        raise PolicyFileError(f"{where}: activation {kwargs.get('activation_fn')!r} is not one "
+                              f"ddpg's Actor has ({', '.join(ACTIVATIONS)}).")
+    low = _bounds_text(meta.get("action_space"), "low", action_dim)
+    high = _bounds_text(meta.get("action_space"), "high", action_dim)
+    if low is None or high is None:
+        if env is None:
+            raise PolicyFileError(f"{where}: the action bounds are stored only in pickled form, "
+                                  f"which ddpg does not unpickle; pass the environment (--env "
+                                  f"ID, or load(path, env=ID)) to take its bounds.")
+        space = make(env).action_space
+        if tuple(space.shape) != (action_dim,):
+            raise PolicyFileError(f"{where}: the actor has {action_dim} action dimensions but "
+                                  f"{env} has an action space of shape {space.shape}.")
+        low, high = space.low.astype(np.float32), space.high.astype(np.float32)
+    if not (np.isfinite(low).all() and np.isfinite(high).all() and (low < high).all()):
+        raise PolicyFileError(f"{where}: action bounds low={low.tolist()} high="
+                              f"{high.tolist()} are not finite with low < high.")
+    activation = ACTIVATIONS[name]
+    actor = Actor(obs_dim, action_dim, 1.0, hidden, activation)
+    weights = {f"net.{2 * i}.{part}": t.float() for i, (w, b) in enumerate(layers)
+               for part, t in (("weight", w), ("bias", b))}
+    actor.load_state_dict({**weights, "max_action": actor.max_action})
+    single = kwargs.get("n_critics") == 1 and meta.get("policy_delay") == 1
+    metadata = {"env": env, "obs_dim": obs_dim, "action_dim": action_dim,
+                "algo": "ddpg" if single else "td3", "source": "stable-baselines3",
+                "sb3_version": version,
+                "network": {"hidden_sizes": list(hidden), "activation": activation,
+                            "norm": "none", "init": "default", "critic_action_layer": 0}}
+    return actor, low, high, metadata
+
+
+
+def is_zip(data: bytes) -> bool:
+    return data[:4] == ZIP_MAGIC

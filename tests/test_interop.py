@@ -1,0 +1,155 @@
+"""stable-baselines3 at ddpg's edges: SB3's evaluate_policy runs on a ddpg Policy, and SB3 DDPG
+and TD3 model files load as ddpg policies that act as SB3's own predict does, without anything
+in the file being unpickled."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("stable_baselines3")
+import gymnasium as gym  # noqa: E402
+from stable_baselines3 import DDPG, TD3  # noqa: E402
+from stable_baselines3.common.evaluation import evaluate_policy  # noqa: E402
+from stable_baselines3.common.monitor import Monitor  # noqa: E402
+from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
+
+import ddpg  # noqa: E402
+from ddpg.cli import main  # noqa: E402
+from ddpg.errors import PolicyFileError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sb3_models(tmp_path_factory):
+    """A TD3 (ReLU, 32-16) and a DDPG (Tanh, 8) model, trained a few steps so their weights are
+    not the initial ones, saved by SB3 itself."""
+    d = tmp_path_factory.mktemp("sb3")
+    td3 = TD3("MlpPolicy", "Pendulum-v1", learning_starts=20, seed=0,
+              policy_kwargs={"net_arch": [32, 16]})
+    td3.learn(60)
+    td3.save(d / "td3.zip")
+    ddpg_model = DDPG("MlpPolicy", "MountainCarContinuous-v0", learning_starts=20, seed=1,
+                      policy_kwargs={"net_arch": [8], "activation_fn": torch.nn.Tanh})
+    ddpg_model.learn(40)
+    ddpg_model.save(d / "ddpg.zip")
+    return {"td3": (d / "td3.zip", td3, 3), "ddpg": (d / "ddpg.zip", ddpg_model, 2)}
+
+
+@pytest.mark.parametrize("algo", ["td3", "ddpg"])
+def test_sb3_model_acts_as_sb3_predict(sb3_models, algo):
+    path, model, obs_dim = sb3_models[algo]
+    policy = ddpg.load(path)
+    obs = np.random.default_rng(0).uniform(-5, 5, (50, obs_dim)).astype(np.float32)
+    want, _ = model.predict(obs, deterministic=True)
+    got, state = policy.predict(obs)
+    assert state is None and np.allclose(got, want, atol=1e-6)
+    assert policy.metadata["algo"] == algo and policy.metadata["source"] == "stable-baselines3"
+
+
+def test_sb3_evaluate_policy_runs_on_a_ddpg_policy(sb3_models):
+    path, model, _ = sb3_models["td3"]
+    policy = ddpg.load(path)
+    def env():
+        venv = DummyVecEnv([lambda: Monitor(gym.make("Pendulum-v1"))])
+        venv.seed(0)  # the same episodes for both
+        return venv
+
+    ours = evaluate_policy(policy, env(), n_eval_episodes=2)
+    theirs = evaluate_policy(model, env(), n_eval_episodes=2)
+    assert ours[0] != 0 and np.isclose(ours[0], theirs[0], rtol=1e-5)
+
+
+def test_ddpg_eval_and_export_take_an_sb3_zip(sb3_models, tmp_path, capsys):
+    path, _, _ = sb3_models["td3"]
+    assert main(["eval", str(path)]) == 1  # no env id in the file: must be given
+    assert "pass --env" in capsys.readouterr().err
+    assert main(["eval", str(path), "--env", "Pendulum-v1", "--episodes", "2"]) == 0
+    assert "return" in capsys.readouterr().out
+    assert main(["export", str(path), "--format", "torchscript",
+                 "--out", str(tmp_path / "p.pt")]) == 0
+    assert (tmp_path / "p.pt").is_file()
+
+
+class _Boom:
+    def __reduce__(self):
+        return (open, ("/tmp/ddpg-sb3-unpickled-marker", "w"))
+
+
+def _rewrite(path, tmp_path, change):
+    """A copy of an SB3 zip whose data JSON went through `change`."""
+    src = zipfile.ZipFile(path)
+    out = tmp_path / "changed.zip"
+    with zipfile.ZipFile(out, "w") as z:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "data":
+                doc = json.loads(data)
+                change(doc)
+                data = json.dumps(doc).encode()
+            z.writestr(name, data)
+    return out
+
+
+def test_nothing_in_the_file_is_unpickled(sb3_models, tmp_path):
+    """Every ':serialized:' field replaced by a pickle that would create a file when loaded:
+    loading reads the text beside it and never creates the file."""
+    import os
+
+    marker = "/tmp/ddpg-sb3-unpickled-marker"
+    if os.path.exists(marker):
+        os.remove(marker)
+    evil = base64.b64encode(pickle.dumps(_Boom())).decode()
+
+    def poison(doc):
+        for value in doc.values():
+            if isinstance(value, dict) and ":serialized:" in value:
+                value[":serialized:"] = evil
+
+    policy = ddpg.load(_rewrite(sb3_models["td3"][0], tmp_path, poison))
+    assert policy.act(np.zeros(3, np.float32)).shape == (1,)
+    assert not os.path.exists(marker)
+
+
+def test_bounds_only_pickled_need_the_env(sb3_models, tmp_path):
+    def drop(doc):
+        for key in ("low", "high", "low_repr", "high_repr"):
+            doc["action_space"].pop(key, None)
+
+    path = _rewrite(sb3_models["td3"][0], tmp_path, drop)
+    with pytest.raises(PolicyFileError, match="pass the environment"):
+        ddpg.load(path)
+    policy = ddpg.load(path, env="Pendulum-v1")
+    assert policy.low.tolist() == [-2.0] and policy.high.tolist() == [2.0]
+    with pytest.raises(PolicyFileError, match="action space of shape"):
+        ddpg.load(path, env="DdpgTestTwoActions-v0")
+
+
+class TwoActions(gym.Env):
+    observation_space = gym.spaces.Box(-1.0, 1.0, (3,))
+    action_space = gym.spaces.Box(-1.0, 1.0, (2,))
+
+
+gym.register("DdpgTestTwoActions-v0", entry_point=TwoActions)
+
+
+def test_not_a_model_zip_is_named(tmp_path):
+    p = tmp_path / "other.zip"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("data", "{}")
+        z.writestr("policy.pth", b"")
+    with pytest.raises(PolicyFileError, match="damaged stable-baselines3 model file"):
+        ddpg.load(p)
+    buf = io.BytesIO()
+    torch.save({"actor.mu.0.weight": torch.zeros(2, 2)}, buf)
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("data", "{}")
+        z.writestr("policy.pth", buf.getvalue())
+    with pytest.raises(PolicyFileError, match="no actor of the form"):
+        ddpg.load(p)
