@@ -104,7 +104,7 @@ def cmd_train(argv: Sequence[str]) -> int:
             base = cfgmod.resolve(pre.preset, pre.config, pre.env, pre.algo)
             if pre.total_steps is not None and pre.total_steps > 0:
                 given = {a.split("=")[0][2:].replace("-", "_") for a in argv
-                         if a.startswith("--")} | cfgmod.file_keys(pre.config)
+                         if a.startswith("--")} | cfgmod.file_keys(pre.config, base, pre.env)
                 try:
                     base, notes = cfgmod.fit_budget(base, pre.total_steps, given)
                 except ConfigError:  # explicit values decide; the flags below are checked whole
@@ -195,8 +195,24 @@ def cmd_export(argv: Sequence[str]) -> int:
 
 def cmd_presets(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="ddpg presets", description=(
-        "List the named presets and the values in which each differs from the defaults."))
-    p.parse_args(argv)
+        "List the named presets and the values in which each differs from the defaults, or "
+        "show one preset whole as a config file: ddpg's YAML (usable with --config) or an "
+        "rl-baselines3-zoo hyperparameter entry."))
+    p.add_argument("--show", metavar="NAME", help="write this preset whole")
+    p.add_argument("--format", choices=("ddpg", "zoo"), default="ddpg",
+                   help="with --show: ddpg's config YAML, or rl-zoo's format (default: ddpg)")
+    a = p.parse_args(argv)
+    if a.show is not None:
+        cfg = cfgmod.from_preset(a.show)
+        if a.format == "zoo":
+            from ddpg.interop.zoo import to_zoo
+
+            print(to_zoo(cfgmod.to_dict(cfg), cfg.env), end="")
+        else:
+            print(cfgmod.to_yaml(cfg), end="")
+        return 0
+    if a.format != "ddpg":
+        p.error("--format applies to --show NAME")
     env_for = {v: f"--env {k[0]} --algo {k[1]}" for k, v in presets.ENV_PRESETS.items()}
     for name in presets.PRESETS:
         extra = f" (used by default for {env_for[name]})" if name in env_for else ""

@@ -22,6 +22,7 @@ import tyro
 import yaml
 
 from ddpg.errors import ConfigError
+from ddpg.interop.zoo import from_zoo, is_zoo
 from ddpg.presets import PRESETS, preset_for_env
 
 Activation = Literal["relu", "tanh", "elu", "leaky_relu"]
@@ -314,8 +315,9 @@ def from_preset(name: str, base: Config | None = None) -> Config:
     return merge(base or Config(), {**PRESETS[name], "preset": name}, f"preset {name!r}")
 
 
-def load_yaml(path: str | Path, base: Config) -> Config:
-    """Apply a YAML config file on top of base."""
+def _read_yaml(path: str | Path, base: Config, env: str | None = None) -> Any:
+    """A config file's values: a ddpg YAML file as it is, an rl-zoo hyperparameter file as the
+    overrides of its entry for `env` (default base.env) and base.algo (ddpg.interop.zoo)."""
     p = Path(path)
     try:
         text = p.read_text()
@@ -325,9 +327,18 @@ def load_yaml(path: str | Path, base: Config) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {str(p)!r} is not valid YAML: {e}") from e
+    if is_zoo(data, {f.name for f in dataclasses.fields(Config)}):
+        return from_zoo(data, env or base.env, base.algo, f"config file {str(p)!r}")
+    return data
+
+
+def load_yaml(path: str | Path, base: Config, env: str | None = None) -> Config:
+    """Apply a YAML config file (ddpg's, or an rl-zoo hyperparameter file, whose entry for
+    `env` applies) on top of base."""
+    data = _read_yaml(path, base, env)
     if data is None:
         return base
-    return merge(base, data, f"config file {str(p)!r}")
+    return merge(base, data, f"config file {str(path)!r}")
 
 
 def resolve(preset: str | None = None, config_file: str | Path | None = None,
@@ -339,15 +350,15 @@ def resolve(preset: str | None = None, config_file: str | Path | None = None,
     if algo is not None and cfg.algo != algo:
         cfg = dataclasses.replace(cfg, algo=algo)
     if config_file is not None:
-        cfg = load_yaml(config_file, cfg)
+        cfg = load_yaml(config_file, cfg, env)
     return cfg
 
 
-def file_keys(path: str | Path | None) -> set[str]:
-    """The top-level keys a YAML config file sets (it has been read by load_yaml already)."""
+def file_keys(path: str | Path | None, base: Config, env: str | None = None) -> set[str]:
+    """The top-level keys a config file sets (it has been read by load_yaml already)."""
     if path is None:
         return set()
-    data = yaml.safe_load(Path(path).read_text())
+    data = _read_yaml(path, base, env)
     return {str(k).replace("-", "_") for k in data} if isinstance(data, dict) else set()
 
 
