@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -41,28 +42,68 @@ def observations(n: int) -> np.ndarray:
     return np.random.default_rng(n).normal(3.0, 8.0, (n, OBS)).astype(np.float32)
 
 
-def test_onnx_runs_with_onnxruntime_alone_and_matches_act(tmp_path):
-    policy = a_policy()
-    out, side = export(policy, "onnx", tmp_path / "p.onnx")
-    # a fresh interpreter that imports neither ddpg nor torch
-    code = (
-        "import sys, json, numpy as np, onnxruntime as ort\n"
-        "s = ort.InferenceSession(sys.argv[1])\n"
-        "obs = np.array(json.loads(sys.argv[2]), dtype=np.float32)\n"
-        "print(json.dumps([s.run(None, {'obs': obs[:n]})[0].tolist() for n in (1, 7)]))\n"
-        "assert 'torch' not in sys.modules and 'ddpg' not in sys.modules\n")
-    obs = observations(7)
-    got = subprocess.run([sys.executable, "-c", code, str(out), json.dumps(obs.tolist())],
-                         capture_output=True, text=True, check=True)
-    one, seven = (np.array(x, dtype=np.float32) for x in json.loads(got.stdout))
+ONNX_ALONE = """
+import json, sys
+sys.modules["ddpg"] = None  # import ddpg (and torch) fail here
+sys.modules["torch"] = None
+try:
+    import ddpg
+except ImportError:
+    pass
+else:
+    raise SystemExit("ddpg imported")
+import numpy as np, onnxruntime as ort
+session = ort.InferenceSession(sys.argv[1])
+obs = np.load(sys.argv[2])
+np.save(sys.argv[3], np.concatenate([session.run(None, {"obs": obs[:1]})[0],
+                                     session.run(None, {"obs": obs[1:]})[0]]))
+"""
+
+
+def asymmetric_pendulum():
+    """Pendulum-v1 with its torque box moved to [-1, 3]: an asymmetric action box."""
+    return gym.wrappers.RescaleAction(gym.make("Pendulum-v1"), -1.0, 3.0)
+
+
+def env_observations(n: int) -> np.ndarray:
+    env, out = asymmetric_pendulum(), []
+    obs, _ = env.reset(seed=5)
+    env.action_space.seed(5)
+    for _ in range(n):
+        out.append(obs)
+        obs, _, term, trunc, _ = env.step(env.action_space.sample())
+        if term or trunc:
+            obs, _ = env.reset()
+    return np.asarray(out, dtype=np.float32)
+
+
+@pytest.mark.parametrize("obs_norm", [False, True])
+@pytest.mark.parametrize("algo", ["ddpg", "td3"])
+def test_exports_match_the_policy_on_1000_env_observations(tmp_path, algo, obs_norm):
+    """Both formats against ddpg.load(RUN).act to 1e-5 on 1,000 observations drawn from the
+    environment; the ONNX file run in a subprocess where `import ddpg` and torch fail."""
+    cfg = dataclasses.replace(Config(), algo=algo, total_steps=300, warmup_steps=100,
+                              batch_size=16, eval_every=300, eval_episodes=1, obs_norm=obs_norm,
+                              network=NetworkConfig(hidden_sizes=(32, 16)), out=str(tmp_path),
+                              run_name="r", tensorboard=False, progress=False, threads=1)
+    run = ddpg.train(cfg, env=asymmetric_pendulum).run_dir
+    policy = ddpg.load(run)
+    assert policy.low.tolist() == [-1.0] and policy.high.tolist() == [3.0]
+    obs = env_observations(1000)
     want = policy.act(obs)
-    assert one.shape == (1, ACT) and seven.shape == (7, ACT)
-    assert np.allclose(seven, want, atol=1e-5) and np.allclose(one[0], want[0], atol=1e-5)
-    assert (seven >= policy.low).all() and (seven <= policy.high).all()
-    info = json.loads(side.read_text())
-    assert info["observation_shape"] == [OBS] and info["action_low"] == [-2.0, 0.0, -0.5]
-    assert info["env"] == "Mine-v0" and info["algo"] == "td3"
-    assert np.allclose(info["obs_norm"]["mean"], policy.obs_norm.mean)
+    assert want.std() > 0  # a policy whose actions vary
+    assert main(["export", str(run), "--format", "onnx"]) == 0
+    np.save(tmp_path / "obs.npy", obs)
+    subprocess.run([sys.executable, "-c", ONNX_ALONE, str(run / "policy.onnx"),
+                    str(tmp_path / "obs.npy"), str(tmp_path / "got.npy")], check=True)
+    got = np.load(tmp_path / "got.npy")
+    assert got.shape == want.shape and np.abs(got - want).max() <= 1e-5
+    assert main(["export", str(run), "--format", "torchscript"]) == 0
+    module = torch.jit.load(str(run / "policy.torchscript.pt"))
+    assert np.abs(module(torch.from_numpy(obs)).numpy() - want).max() <= 1e-5
+    info = json.loads((run / "policy.onnx.json").read_text())
+    assert info["algo"] == algo and info["action_low"] == [-1.0]
+    assert (info["obs_norm"] is not None) == obs_norm
 
 
 def test_torchscript_matches_act_for_any_batch(tmp_path):

@@ -46,7 +46,7 @@ def sb3_models(tmp_path_factory):
 def test_sb3_model_acts_as_sb3_predict(sb3_models, algo):
     path, model, obs_dim = sb3_models[algo]
     policy = ddpg.load(path)
-    obs = np.random.default_rng(0).uniform(-5, 5, (50, obs_dim)).astype(np.float32)
+    obs = np.random.default_rng(0).uniform(-5, 5, (1000, obs_dim)).astype(np.float32)
     want, _ = model.predict(obs, deterministic=True)
     got, state = policy.predict(obs)
     assert state is None and np.allclose(got, want, atol=1e-6)

@@ -1,3 +1,4 @@
+import csv
 import dataclasses
 import statistics
 
@@ -124,8 +125,12 @@ def test_best_policy_and_sb3_evaluations_file(tmp_path):
         timesteps, results, lengths = f["timesteps"], f["results"], f["ep_lengths"]
     assert timesteps.tolist() == [r["step"] for r in res.evaluations] == [40, 80, 120, 160, 200]
     assert results.shape == lengths.shape == (5, 2) and lengths.dtype.kind == "i"
-    assert np.allclose(results.mean(axis=1), [r["eval_return_mean"] for r in res.evaluations])
-    means = [r["eval_return_mean"] for r in res.evaluations]
+    with open(res.run_dir / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == timesteps.tolist()
+    assert np.allclose(results.mean(axis=1), [float(r["eval_return_mean"]) for r in rows])
+    assert np.allclose(results.std(axis=1), [float(r["eval_return_std"]) for r in rows])
+    means = [float(r["eval_return_mean"]) for r in rows]
     first_best = means.index(max(means))  # SB3 keeps the first of equal bests
     best = ddpg.load(res.run_dir / "best_policy.pt")
     assert best.metadata["step"] == res.evaluations[first_best]["step"]

@@ -143,6 +143,10 @@ def cmd_eval(argv: Sequence[str]) -> int:
     p.add_argument("--max-steps", type=int, default=Config.eval_max_steps,
                    help="cut episodes after this many steps where the environment has no time "
                         f"limit of its own (default: {Config.eval_max_steps})")
+    p.add_argument("--video", type=Path, default=None, metavar="OUT.mp4",
+                   help="also record the episodes as a video (environments that render "
+                        "rgb_array; needs the video extra: pip install -e '.[video]'; MuJoCo "
+                        "offscreen: set MUJOCO_GL=egl or osmesa)")
     a = p.parse_args(argv)
     if a.episodes < 1:
         p.error(f"--episodes {a.episodes}: use 1 or more episodes")
@@ -154,14 +158,28 @@ def cmd_eval(argv: Sequence[str]) -> int:
     policy = load(a.path, env=a.env)
     # an id read from the file never imports a module (ddpg.untrusted.env_from_file)
     env_id = a.env or env_from_file(policy.metadata.get("env"), f"the policy {a.path}")
-    env = make(env_id)
+    if a.video is None:
+        env = make(env_id)
+    else:
+        from ddpg.video import finish, recording_env
+
+        env, partial = recording_env(env_id, a.video)
     cap = episode_cap(env, a.max_steps)
     if cap is not None:
         print(f"warning: {env_id} has no time limit; evaluation episodes end after {cap} steps "
               f"(--max-steps).", file=sys.stderr)
-    returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes), max_steps=cap).returns
+    done = False
+    try:
+        returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes),
+                           max_steps=cap).returns
+        done = True
+    finally:
+        if a.video is not None:
+            finish(env, partial, a.video, done)
     print(f"{env_id}: return {returns.mean():.1f} +- {returns.std():.1f} over {a.episodes} "
           f"episodes (seeds {a.seed}..{a.seed + a.episodes - 1})")
+    if a.video is not None:
+        print(f"video: {a.video} ({env.frames} frames)")
     return 0
 
 

@@ -167,6 +167,11 @@ class Config:
     step number, or 'skip' the transition and reset that environment."""
     tensorboard: bool = True
     """Write TensorBoard event files."""
+    track: bool = False
+    """Also send the metrics that go to TensorBoard to Weights & Biases (the track extra:
+    pip install -e '.[track]'; WANDB_MODE=offline keeps them on disk, in RUN_DIR/wandb)."""
+    track_project: str = "ddpg"
+    """The Weights & Biases project of --track."""
     progress: bool = True
     """Show a live progress display on the terminal."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ddpg.errors import ConfigError
 from ddpg.fileio import atomic_write_bytes
 
 METRICS_FILE = "metrics.csv"
@@ -35,13 +37,28 @@ def write_evaluations(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def start_tracking(run_dir: Path, project: str, config: dict[str, Any],
+                   run_id: str | None = None) -> Any:
+    """A Weights & Biases run for this run directory (its files under RUN_DIR/wandb), continuing
+    `run_id` when given (a resumed run)."""
+    try:
+        import wandb
+    except ImportError as e:
+        raise ConfigError("track=True needs Weights & Biases: pip install -e '.[track]' "
+                          "(or drop --track).") from e
+    return wandb.init(project=project, name=run_dir.name, id=run_id or secrets.token_hex(4),
+                      dir=str(run_dir), config=config, resume="allow", reinit="create_new")
+
+
 class RunLogger:
     def __init__(self, run_dir: Path, total_steps: int, tensorboard: bool = True,
                  progress: bool = True, resume: dict[str, Any] | None = None,
-                 step: int = 0) -> None:
+                 step: int = 0, track: tuple[str, dict[str, Any]] | None = None) -> None:
         """With `resume` (a state_dict() from a checkpoint taken at `step`), continue the run's
         logs: metrics.csv is cut back to the rows it had then and appended to, and TensorBoard
-        drops events after `step`, so no row is duplicated or missing."""
+        drops events after `step`, so no row is duplicated or missing. `track` (a Weights &
+        Biases project and the run's config) sends the TensorBoard scalars there too, as one
+        W&B run per run directory (continued on resume)."""
         self.run_dir, self.total_steps = run_dir, total_steps
         path = run_dir / METRICS_FILE
         self.rows, self.offset = 0, 0.0
@@ -66,6 +83,9 @@ class RunLogger:
 
             self._tb = SummaryWriter(log_dir=str(run_dir / "tb"),
                                      purge_step=step + 1 if resume is not None else None)
+        self._wandb = None
+        if track is not None:
+            self._wandb = start_tracking(run_dir, *track, (resume or {}).get("wandb_id"))
         self._progress = None
         self._start = time.perf_counter()
         if progress and sys.stderr.isatty():
@@ -88,7 +108,8 @@ class RunLogger:
 
     def state_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "elapsed": self.elapsed, "last_eval": self.last_eval,
-                "last_episode": self.last_episode}
+                "last_episode": self.last_episode,
+                "wandb_id": None if self._wandb is None else self._wandb.id}
 
     def episode(self, step: int, ret: float, length: int) -> None:
         self.last_episode = ret
@@ -109,14 +130,16 @@ class RunLogger:
         self._csv.writerow({k: row.get(k, "") for k in COLUMNS})
         self._csv_file.flush()
         self.rows += 1
+        scalars = {f"{'eval' if k.startswith(('eval', 'q_est', 'mc_')) else 'train'}/{k}": row[k]
+                   for k in ("eval_return_mean", "eval_return_std", "critic_loss", "actor_loss",
+                             "q_mean", "sigma", "q_estimate", "mc_return", "steps_per_s")
+                   if row.get(k) not in (None, "")}
         if self._tb is not None:
-            for k in ("eval_return_mean", "eval_return_std", "critic_loss", "actor_loss",
-                      "q_mean", "sigma", "q_estimate", "mc_return", "steps_per_s"):
-                if row.get(k) not in (None, ""):
-                    group = "eval" if k.startswith(("eval", "q_est", "mc_")) else "train"
-                    self._tb.add_scalar(f"{group}/{k}",
-                                        row[k], row["step"])
+            for name, value in scalars.items():
+                self._tb.add_scalar(name, value, row["step"])
             self._tb.flush()
+        if self._wandb is not None:
+            self._wandb.log(scalars, step=row["step"])
         if self._progress is None:
             print(f"step {row['step']:>8}  eval {row['eval_return_mean']:9.1f} "
                   f"+- {row['eval_return_std']:6.1f}  {row['steps_per_s']:7.1f} steps/s",
@@ -131,4 +154,7 @@ class RunLogger:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+        if self._wandb is not None:
+            self._wandb.finish()
+            self._wandb = None
         self._csv_file.close()

@@ -93,7 +93,7 @@ class Trainer:
             (self.run_dir / "config.yaml").write_text(
                 cfgmod.to_yaml(dataclasses.replace(config, env=self.env_name)))
             self.log = RunLogger(self.run_dir, config.total_steps, config.tensorboard,
-                                 config.progress)
+                                 config.progress, track=self._tracking())
             self.obs, _ = self.envs.reset(seed=[config.seed + i for i in range(n)])
             if self.agent.obs_norm is not None:
                 self.agent.obs_norm.update(self.obs)
@@ -152,7 +152,12 @@ class Trainer:
         self.obs = obs
         self.checkpoints.adopt(loaded)
         self.log = RunLogger(self.run_dir, self.config.total_steps, self.config.tensorboard,
-                             self.config.progress, resume=s["log"], step=self.step)
+                             self.config.progress, resume=s["log"], step=self.step,
+                             track=self._tracking())
+
+    def _tracking(self) -> tuple[str, dict[str, Any]] | None:
+        c = self.config
+        return (c.track_project, cfgmod.to_dict(c)) if c.track else None
 
     def save_checkpoint(self) -> Path:
         params = [*self.agent.actor.parameters(), *self.agent.critic.parameters()]

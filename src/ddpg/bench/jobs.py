@@ -20,7 +20,8 @@ from ddpg.errors import BenchmarkError, ConfigError
 from ddpg.untrusted import is_within, read_regular
 
 # Not compared: where and how a run is shown, and settings that do not change its results
-RUNTIME_KEYS = {"out", "run_name", "threads", "progress", "tensorboard", "fast_path", "cuda_graph"}
+RUNTIME_KEYS = {"out", "run_name", "threads", "progress", "tensorboard", "track", "track_project",
+                "fast_path", "cuda_graph"}
 
 
 @dataclass(frozen=True, eq=False)
