@@ -4,6 +4,7 @@ here in wandb's offline mode (no network), as one W&B run continued on resume.""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -30,4 +31,5 @@ def test_track_writes_the_scalars_to_an_offline_wandb_run(tmp_path, monkeypatch)
     ddpg.resume(res.run_dir, total_steps=90)
     run_id = runs[0].name.rsplit("-", 1)[-1]
     after = sorted((res.run_dir / "wandb").glob("offline-run-*"))
-    assert after and all(p.name.endswith(f"-{run_id}") for p in after)  # one dir a second
+    # one folder per W&B session, named by time and run id (and -1, -2 within one second)
+    assert after and all(re.search(rf"-{run_id}(-\d+)?$", p.name) for p in after), after

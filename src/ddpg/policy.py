@@ -105,8 +105,11 @@ def load(path: str | Path, env: str | None = None) -> Policy:
                               f"directory (a symbolic link, not a regular file, or "
                               f"unreadable: {e.strerror or e}).") from e
     if is_zip(data):  # torch files are zips too: SB3's is told by its own members
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            sb3 = "policy.pth" in z.namelist() and "data" in z.namelist()
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                sb3 = "policy.pth" in z.namelist() and "data" in z.namelist()
+        except zipfile.BadZipFile:
+            sb3 = False  # a damaged file: torch.load below says so
         if sb3:
             return Policy(*read_sb3_zip(data, repr(str(p)), env))
     try:
