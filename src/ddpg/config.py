@@ -33,6 +33,7 @@ ScheduleKind = Literal["constant", "linear", "exponential"]
 NonFinite = Literal["stop", "skip"]
 Precision = Literal["fp32", "bf16"]
 Algo = Literal["ddpg", "td3"]
+LearnerRate = Literal["ratio", "max"]
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,25 @@ class Config:
     (ddpg.fast.steps; same math as the autograd update, which --no-fast-path uses)."""
     obs_norm: bool = False
     """Normalise observations with running mean and variance (saved with the policy)."""
+    actors: int = 0
+    """Distributed collection (the ray extra): this many Ray actors step their own environments
+    with a recent copy of the policy and stream transitions to the learner (Ape-X). 0: one
+    process, no Ray. A distributed run is not bit-reproducible (chunks arrive in timing order)."""
+    address: str = ""
+    """With --actors: the Ray cluster to join ('auto' or HOST:PORT); empty: a local Ray with the
+    cores available."""
+    actor_cpus: float = 0.0
+    """With --actors: CPUs Ray reserves for each actor; 0: the cluster's CPUs / actors, at most 1."""
+    actor_sigma_spread: float = 2.0
+    """With --actors: actor i explores with sigma * spread^(2 i / (actors - 1) - 1), from
+    sigma / spread to sigma * spread, as Ape-X spreads its actors' exploration."""
+    chunk_steps: int = 50
+    """With --actors: environment steps an actor collects per message to the learner."""
+    sync_every: int = 100
+    """With --actors: learner updates between two sends of the policy's weights to the actors."""
+    learner_rate: LearnerRate = "ratio"
+    """With --actors: 'ratio' keeps updates_per_step updates per collected transition (curves
+    compare with single-process runs at equal steps); 'max' updates as fast as it can."""
     network: NetworkConfig = field(default_factory=NetworkConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     td3: TD3Config = field(default_factory=TD3Config)
@@ -202,6 +222,12 @@ def validate(c: Config) -> None:
          "use a non-negative weight decay"),
         ("updates_per_step", c.updates_per_step, c.updates_per_step >= 1, "use 1 or more"),
         ("num_envs", c.num_envs, c.num_envs >= 1, "use 1 or more"),
+        ("actors", c.actors, c.actors >= 0, "use 0 (one process) or a positive count"),
+        ("actor_cpus", c.actor_cpus, c.actor_cpus >= 0, "use 0 (auto) or a positive share"),
+        ("actor_sigma_spread", c.actor_sigma_spread, c.actor_sigma_spread >= 1.0,
+         "use 1 (every actor the same sigma) or more"),
+        ("chunk_steps", c.chunk_steps, c.chunk_steps >= 1, "use 1 or more"),
+        ("sync_every", c.sync_every, c.sync_every >= 1, "use 1 or more"),
         ("eval_every", c.eval_every, c.eval_every >= 0, "use 0 (end only) or a positive interval"),
         ("eval_episodes", c.eval_episodes, c.eval_episodes >= 1, "use 1 or more"),
         ("eval_max_steps", c.eval_max_steps, c.eval_max_steps >= 1, "use 1 or more"),

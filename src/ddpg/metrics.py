@@ -23,6 +23,10 @@ EVALUATIONS_FILE = "evaluations.npz"
 COLUMNS = ("step", "episodes", "updates", "eval_return_mean", "eval_return_std",
            "train_return_last", "critic_loss", "actor_loss", "q_mean", "sigma",
            "q_estimate", "mc_return", "time_s", "steps_per_s")
+# Added with --actors: transitions collected and learner updates per second since the last
+# evaluation, the mean policy lag (updates between the weights a chunk was collected with and
+# the learner's at its arrival), the replay buffer's fill.
+DISTRIBUTED_COLUMNS = ("collect_steps_per_s", "updates_per_s", "policy_lag", "buffer_fill")
 
 
 def write_evaluations(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -53,12 +57,13 @@ def start_tracking(run_dir: Path, project: str, config: dict[str, Any],
 class RunLogger:
     def __init__(self, run_dir: Path, total_steps: int, tensorboard: bool = True,
                  progress: bool = True, resume: dict[str, Any] | None = None,
-                 step: int = 0, track: tuple[str, dict[str, Any]] | None = None) -> None:
+                 step: int = 0, track: tuple[str, dict[str, Any]] | None = None,
+                 columns: tuple[str, ...] = COLUMNS) -> None:
         """With `resume` (a state_dict() from a checkpoint taken at `step`), continue the run's
         logs: metrics.csv is cut back to the rows it had then and appended to, and TensorBoard
         drops events after `step`, so no row is duplicated or missing. `track` (a Weights &
         Biases project and the run's config) sends the TensorBoard scalars there too, as one
-        W&B run per run directory (continued on resume)."""
+        W&B run per run directory (continued on resume). `columns`: metrics.csv's."""
         self.run_dir, self.total_steps = run_dir, total_steps
         path = run_dir / METRICS_FILE
         self.rows, self.offset = 0, 0.0
@@ -66,16 +71,16 @@ class RunLogger:
         self.last_episode: float | None = None
         if resume is None:
             self._csv_file = open(path, "w", newline="")
-            self._csv = csv.DictWriter(self._csv_file, fieldnames=COLUMNS)
+            self._csv = csv.DictWriter(self._csv_file, fieldnames=columns)
             self._csv.writeheader()
         else:
             self.rows, self.offset = int(resume["rows"]), float(resume["elapsed"])
             self.last_eval, self.last_episode = resume["last_eval"], resume["last_episode"]
             lines = path.read_text().splitlines(keepends=True) if path.exists() else []
-            kept = lines[: 1 + self.rows] if lines else [",".join(COLUMNS) + "\r\n"]
+            kept = lines[: 1 + self.rows] if lines else [",".join(columns) + "\r\n"]
             self._csv_file = open(path, "w", newline="")
             self._csv_file.writelines(kept)
-            self._csv = csv.DictWriter(self._csv_file, fieldnames=COLUMNS)
+            self._csv = csv.DictWriter(self._csv_file, fieldnames=columns)
         self._csv_file.flush()
         self._tb = None
         if tensorboard:
@@ -127,12 +132,13 @@ class RunLogger:
         self.last_eval = row["eval_return_mean"]
         row = dict(row, time_s=round(self.elapsed, 3),
                    steps_per_s=round(row["step"] / max(self.elapsed, 1e-9), 2))
-        self._csv.writerow({k: row.get(k, "") for k in COLUMNS})
+        self._csv.writerow({k: row.get(k, "") for k in self._csv.fieldnames})
         self._csv_file.flush()
         self.rows += 1
         scalars = {f"{'eval' if k.startswith(('eval', 'q_est', 'mc_')) else 'train'}/{k}": row[k]
                    for k in ("eval_return_mean", "eval_return_std", "critic_loss", "actor_loss",
-                             "q_mean", "sigma", "q_estimate", "mc_return", "steps_per_s")
+                             "q_mean", "sigma", "q_estimate", "mc_return", "steps_per_s",
+                             *DISTRIBUTED_COLUMNS)
                    if row.get(k) not in (None, "")}
         if self._tb is not None:
             for name, value in scalars.items():

@@ -26,7 +26,8 @@ from ddpg.config import Config
 from ddpg.envs import EnvLike, EpisodeRecorder, SameStepVectorEnv, env_factory, to_env_action
 from ddpg.errors import CheckpointError, Interrupted, TrainingError
 from ddpg.evaluation import episode_cap, episode_seeds, evaluate
-from ddpg.metrics import EVALUATIONS_FILE, RunLogger, write_evaluations
+from ddpg.metrics import (COLUMNS, DISTRIBUTED_COLUMNS, EVALUATIONS_FILE, RunLogger,
+                          write_evaluations)
 from ddpg.policy import BEST_POLICY_FILE, POLICY_FILE, Policy
 from ddpg.results import StepContext, TrainResult
 from ddpg.rundir import make_run_dir
@@ -45,7 +46,8 @@ class Trainer:
                  on_step: Callable[[StepContext], bool | None] | None = None,
                  on_eval: Callable[[dict[str, Any]], bool | None] | None = None) -> None:
         self.config, self.on_step, self.on_eval = config, on_step, on_eval
-        factory, self.env_name = env_factory(env if env is not None else config.env)
+        env = env if env is not None else config.env
+        factory, self.env_name = env_factory(env)
         torch.set_num_threads(config.threads or available_cores())
         torch.manual_seed(config.seed)  # network initialisation
         self.rngs = seed_streams(config.seed, str(resolve_device(config)))
@@ -77,6 +79,13 @@ class Trainer:
                   f"evaluation episodes end after eval_max_steps={self.eval_cap} steps "
                   f"(--eval-max-steps).", file=sys.stderr)
         self.evaluations: list[dict[str, Any]] = []
+        self.remote = None  # with --actors: the Ray collectors (ddpg.distributed)
+        if config.actors > 0:
+            from ddpg.distributed.learner import RemoteCollection
+
+            self.remote = RemoteCollection(config, env, self.low, self.high,
+                                           cfgmod.to_dict(config), self.run_dir)
+            self._next_sync = 0
 
         # counters and accumulators: everything below is in the checkpoint
         # since the last evaluation: sums of critic loss, actor loss, Q, actor updates
@@ -93,7 +102,8 @@ class Trainer:
             (self.run_dir / "config.yaml").write_text(
                 cfgmod.to_yaml(dataclasses.replace(config, env=self.env_name)))
             self.log = RunLogger(self.run_dir, config.total_steps, config.tensorboard,
-                                 config.progress, track=self._tracking())
+                                 config.progress, track=self._tracking(),
+                                 columns=self._columns())
             self.obs, _ = self.envs.reset(seed=[config.seed + i for i in range(n)])
             if self.agent.obs_norm is not None:
                 self.agent.obs_norm.update(self.obs)
@@ -153,7 +163,10 @@ class Trainer:
         self.checkpoints.adopt(loaded)
         self.log = RunLogger(self.run_dir, self.config.total_steps, self.config.tensorboard,
                              self.config.progress, resume=s["log"], step=self.step,
-                             track=self._tracking())
+                             track=self._tracking(), columns=self._columns())
+
+    def _columns(self) -> tuple[str, ...]:
+        return COLUMNS + (DISTRIBUTED_COLUMNS if self.config.actors > 0 else ())
 
     def _tracking(self) -> tuple[str, dict[str, Any]] | None:
         c = self.config
@@ -216,6 +229,42 @@ class Trainer:
             self.ep_return[done], self.ep_len[done] = 0.0, 0
         return reward
 
+    def _collect_remote(self) -> tuple[np.ndarray, int]:
+        """The next chunk from the collectors into the buffer (with --learner-rate max after
+        warm-up, only one that has already arrived). Returns its rewards and transitions."""
+        c = self.config
+        wait = 0.0 if c.learner_rate == "max" and self.step >= c.warmup_steps else None
+        warmup_left = max(0, c.warmup_steps - self.step)
+        chunk = self.remote.next_chunk(self.step, warmup_left, wait)
+        if chunk is None:
+            return np.zeros(0), 0
+        steps, rows = chunk["steps"], len(chunk["rewards"])
+        if self.step + steps > c.total_steps:  # the run ends at total_steps exactly
+            steps = c.total_steps - self.step
+            rows = min(rows, steps)
+        if rows:
+            fields = [chunk[k][:rows] for k in ("obs", "actions", "rewards", "next_obs",
+                                                 "terminated")]
+            self.buffer.add(*fields)
+            if self.agent.obs_norm is not None:
+                self.agent.obs_norm.update(fields[3])
+        self.skipped += chunk["skipped"]
+        self.step += steps
+        for ret, length in chunk["episodes"]:
+            self.episodes += 1
+            self.log.episode(self.step, ret, length)
+        self.remote.note_lag(self.agent.updates, chunk["version"])
+        return chunk["rewards"][:rows], steps
+
+    def _send_weights(self) -> None:
+        """The actor's weights (and observation statistics) to the collectors."""
+        a = self.agent
+        self.remote.send_weights({
+            "actor": {k: v.detach().cpu() for k, v in a.actor.state_dict().items()},
+            "obs_norm": None if a.obs_norm is None else a.obs_norm.state_dict(),
+            "version": a.updates})
+        self._next_sync = a.updates + self.config.sync_every
+
     def _drop_nonfinite(self, final_next: np.ndarray, reward: np.ndarray, done: np.ndarray,
                         next_obs: np.ndarray) -> np.ndarray:
         """The policy for a step where an environment returned a non-finite observation or
@@ -233,9 +282,13 @@ class Trainer:
                 next_obs[i], _ = self.envs.envs[i].reset()
         return good
 
-    def _update(self) -> None:
+    def _update(self, transitions: int) -> None:
+        """updates_per_step updates per new transition (with --actors --learner-rate max: one
+        update each time round the loop, whatever arrived)."""
         c = self.config
-        for _ in range(c.updates_per_step * c.num_envs):
+        n = 1 if self.remote is not None and c.learner_rate == "max" else \
+            c.updates_per_step * transitions
+        for _ in range(n):
             info = self.agent.update(self.buffer.sample(c.batch_size))
             self.sums += torch.stack((info["critic_loss"], info["actor_loss"], info["q"],
                                       info["actor_updated"]))
@@ -266,6 +319,9 @@ class Trainer:
                "q_mean": means[2] if has else "", "sigma": self.agent.noise.schedule(self.step),
                "q_estimate": ev.q_estimate, "mc_return": ev.mc_return,
                "episode_returns": ev.returns.tolist(), "episode_lengths": ev.lengths.tolist()}
+        if self.remote is not None:
+            row.update(self.remote.stats(self.agent.updates, len(self.buffer),
+                                         self.buffer.capacity))
         self.sums.zero_()
         self.n_sums = 0
         return row
@@ -293,13 +349,21 @@ class Trainer:
                 handlers[sig] = signal.signal(sig, self._on_signal)
         stop = False
         try:
+            if self.remote is not None:
+                self._send_weights()
+                self.remote.start(self.step, max(0, c.warmup_steps - self.step))
             while (self.step < c.total_steps or self.eval_pending) and not stop:
-                end = False
+                end, new = False, 0  # new: transitions collected this time round
                 if not self.eval_pending:
-                    reward = self._collect()
+                    if self.remote is None:
+                        reward, new = self._collect(), c.num_envs
+                    else:
+                        reward, new = self._collect_remote()
                     if self.step >= c.warmup_steps:
-                        self._update()
-                    if self.on_step is not None and self.on_step(
+                        self._update(new)
+                        if self.remote is not None and self.agent.updates >= self._next_sync:
+                            self._send_weights()
+                    if new and self.on_step is not None and self.on_step(
                             StepContext(self.step, self.episodes, reward, self.agent)) is False:
                         stop = True
                     end = self.step >= c.total_steps or stop
@@ -320,7 +384,7 @@ class Trainer:
                     self.policy.save(self.run_dir / POLICY_FILE)
                 if self._signal is not None:
                     raise Interrupted(self._signal, self.run_dir, self.step)
-                if self.step % 100 < c.num_envs:
+                if new and self.step % 100 < new:
                     self.log.step(self.step)
         finally:
             for sig, h in handlers.items():
@@ -328,6 +392,8 @@ class Trainer:
             self.log.close()
             self.envs.close()
             self.eval_env.close()
+            if self.remote is not None:
+                self.remote.close()
         return TrainResult(self.agent, self.policy, self.run_dir, self.buffer, self.evaluations,
                            self.log.elapsed)
 

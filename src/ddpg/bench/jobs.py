@@ -21,7 +21,7 @@ from ddpg.untrusted import is_within, read_regular
 
 # Not compared: where and how a run is shown, and settings that do not change its results
 RUNTIME_KEYS = {"out", "run_name", "threads", "progress", "tensorboard", "track", "track_project",
-                "fast_path", "cuda_graph"}
+                "fast_path", "cuda_graph", "address", "actor_cpus"}
 
 
 @dataclass(frozen=True, eq=False)
