@@ -10,31 +10,18 @@ import json
 import sys
 import time
 
-import gymnasium as gym
 import pytest
 
 import ddpg
+from ddpg.bench.slowenv import slowed
 from ddpg.config import Config, NetworkConfig, from_preset
 from ddpg.errors import ConfigError
 
 ray = pytest.importorskip("ray")
-ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
 
 
-class Slowed(gym.Wrapper):
-    """The environment, `seconds` slower per step (a simulator's cost, as a sleep)."""
-
-    def __init__(self, env: gym.Env, seconds: float) -> None:
-        super().__init__(env)
-        self.seconds = seconds
-
-    def step(self, action):
-        time.sleep(self.seconds)
-        return self.env.step(action)
-
-
-def slow_pendulum(seconds: float = 0.002):
-    return lambda: Slowed(gym.make("Pendulum-v1"), seconds)
+def slow_pendulum(ms: float = 2.0):
+    return slowed("Pendulum-v1", ms)
 
 
 def quiet(cfg: Config, tmp_path, **kw) -> Config:

@@ -1,8 +1,9 @@
 """The environment loop: collect with exploration noise, update, evaluate, log, checkpoint.
 
-Long because collection, updates, evaluation, checkpoints and signals share one set of counters
-and accumulators that a checkpoint saves and restores together (`_state`, `_load`); split up,
-they would pass that state between modules."""
+Long because collection (from its own environments, or with --actors from the collectors of
+ddpg.distributed), updates, evaluation, checkpoints and signals share one set of counters and
+accumulators that a checkpoint saves and restores together (`_state`, `_load`); split up, they
+would pass that state between modules."""
 
 from __future__ import annotations
 
@@ -38,6 +39,13 @@ from ddpg.system import available_cores
 CHECKPOINT_DIR = "checkpoints"
 
 
+def learner_threads(config: Config) -> int:
+    """torch threads when --threads is 0: every core, but with --actors a core for each actor
+    (up to all but one), which would otherwise wait on the learner's spinning threads."""
+    cores = available_cores()
+    return max(1, cores - min(config.actors, cores - 1)) if config.actors else cores
+
+
 class Trainer:
     """One training run: its environments, agent, buffer, counters and files."""
 
@@ -48,7 +56,7 @@ class Trainer:
         self.config, self.on_step, self.on_eval = config, on_step, on_eval
         env = env if env is not None else config.env
         factory, self.env_name = env_factory(env)
-        torch.set_num_threads(config.threads or available_cores())
+        torch.set_num_threads(config.threads or learner_threads(config))
         torch.manual_seed(config.seed)  # network initialisation
         self.rngs = seed_streams(config.seed, str(resolve_device(config)))
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ddpg.config import Config
 from ddpg.distributed.collector import Collector, collector_sigma
-from ddpg.errors import ConfigError
+from ddpg.errors import ConfigError, EnvError
 from ddpg.fileio import atomic_write_bytes
 
 ACTORS_FILE = "actors.json"  # in the run directory: where each collector ran, its sigma
@@ -68,7 +68,15 @@ class RemoteCollection:
         self.collected = 0  # transitions received since the last stats()
         self.lags: list[int] = []
         self.updates_at_stats, self.time_at_stats = 0, time.perf_counter()
-        self.where = ray.get([a.where.remote() for a in self.actors])
+        try:
+            self.where = ray.get([a.where.remote() for a in self.actors])
+        except ray.exceptions.RayError as e:
+            self.close()
+            cause = str(e).strip().splitlines()[-1]
+            raise EnvError(f"the collectors could not start: {cause}. Each actor makes its own "
+                           f"environment: an id must be makeable on every node (its package "
+                           f"installed there); a function or instance is pickled to them, so "
+                           f"define it in a module the nodes can import.") from None
         self._write_actors()
 
     def _write_actors(self) -> None:
@@ -152,12 +160,13 @@ class RemoteCollection:
     def close(self) -> None:
         """actors.json brought up to date (where restarted actors run now), then the actors
         stop, and the local Ray if this run started it."""
-        for i in self._moved:
+        for i in self._moved if hasattr(self, "where") else ():
             try:
                 self.where[i] = self.ray.get(self.actors[i].where.remote(), timeout=30)
             except self.ray.exceptions.RayError:
                 pass  # not back: its last known place stays
-        self._write_actors()
+        if hasattr(self, "where"):
+            self._write_actors()
         for a in self.actors:
             try:
                 self.ray.kill(a)
