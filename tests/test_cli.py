@@ -4,6 +4,7 @@ import sys
 import pytest
 
 from ddpg.cli import main
+from ddpg.errors import ConfigError
 
 TINY = ["--total-steps", "120", "--warmup-steps", "60", "--batch-size", "8",
         "--network.hidden-sizes", "16", "16", "--eval-every", "60", "--eval-episodes", "1",
@@ -13,8 +14,11 @@ TINY = ["--total-steps", "120", "--warmup-steps", "60", "--batch-size", "8",
 def test_top_level_help_lists_commands(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for cmd in ("train", "eval", "presets"):
-        assert cmd in out
+    for cmd in ("train", "eval", "export", "presets"):
+        assert f"\n  {cmd} " in out
+    # the tooling's commands come from the entry-point group ddpg.commands, with their summaries
+    assert "\n  plot      learning curves" in out and "\n  benchmark run a suite" in out
+    assert "\n  speed     measure training speed" in out
     assert main([]) == 2
 
 
@@ -97,3 +101,12 @@ def test_missing_extra_names_the_install(tmp_path, capsys):
         pass
     assert main(["train", "--env", "HalfCheetah-v5", "--out", str(tmp_path)]) == 2
     assert "pip install 'ddpg[mujoco]'" in capsys.readouterr().err
+
+
+def test_resume_takes_only_flags_that_keep_the_run():
+    from ddpg.cli import _resume_args
+
+    a = _resume_args(["--resume", "r", "--address", "auto", "--no-progress", "--total-steps", "9"])
+    assert (a.address, a.progress, a.total_steps) == ("auto", False, 9)
+    with pytest.raises(ConfigError, match="drop --seed"):
+        _resume_args(["--resume", "r", "--seed", "3"])

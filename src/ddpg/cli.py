@@ -60,7 +60,7 @@ def _pre_parse(argv: Sequence[str]) -> argparse.Namespace:
 # Flags --resume accepts: the step budget, the environment (only to confirm the saved one), and
 # what is shown; everything else would make the resumed run another run.
 RESUME_FLAGS = {"--resume", "--total-steps", "--env", "--progress", "--no-progress",
-                "--tensorboard", "--no-tensorboard"}
+                "--tensorboard", "--no-tensorboard", "--address"}
 
 
 def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
@@ -70,6 +70,7 @@ def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
     p.add_argument("--resume", type=Path)
     p.add_argument("--total-steps", type=int)
     p.add_argument("--env")
+    p.add_argument("--address")
     for name in ("progress", "tensorboard"):
         p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction)
     known, rest = p.parse_known_args(argv)
@@ -80,7 +81,8 @@ def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
     if extra:
         raise ConfigError(f"--resume continues a run with its saved config; drop "
                           f"{', '.join(extra)} (only {', '.join(sorted(RESUME_FLAGS))} may be "
-                          f"given: they extend the run or change only what is shown).")
+                          f"given: they extend the run, change only what is shown, or where a "
+                          f"distributed run's actors run).")
     return known
 
 
@@ -92,7 +94,7 @@ def cmd_train(argv: Sequence[str]) -> int:
     again = _resume_args(argv)
     try:
         if again is not None:
-            shown = {k: getattr(again, k) for k in ("progress", "tensorboard")
+            shown = {k: getattr(again, k) for k in ("progress", "tensorboard", "address")
                      if getattr(again, k) is not None}
             result = resume(again.resume, again.env, total_steps=again.total_steps, **shown)
         else:

@@ -22,10 +22,12 @@ from ddpg.untrusted import UnsafePathError, check_stays_inside, env_from_file
 
 def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int | None = None,
            progress: bool | None = None, tensorboard: bool | None = None,
+           address: str | None = None,
            on_step: Callable[[StepContext], bool | None] | None = None,
            on_eval: Callable[[dict[str, Any]], bool | None] | None = None) -> TrainResult:
     """Continue the run in `run_dir` from its newest valid checkpoint, with its saved config
-    (optionally a new total_steps, and whether to show progress or write TensorBoard events).
+    (optionally a new total_steps, whether to show progress or write TensorBoard events, and
+    for a distributed run the Ray cluster to join).
     `env` is needed where the saved id imports a module ('module:Id'), which ddpg does not do
     for an id read from a file; an id given must be the saved one. Newer damaged checkpoints
     are reported and skipped."""
@@ -55,8 +57,8 @@ def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int 
     elif isinstance(env, str) and env != config.env:
         raise ConfigError(f"env={env!r}: the run in {run_dir} trains {config.env!r}; a resumed "
                           f"run keeps its environment (start a new run for another one).")
-    shown = {k: v for k, v in (("progress", progress), ("tensorboard", tensorboard))
-             if v is not None}
+    shown = {k: v for k, v in (("progress", progress), ("tensorboard", tensorboard),
+                               ("address", address)) if v is not None}
     config = dataclasses.replace(config, **shown)
     if total_steps is not None:
         config = dataclasses.replace(config, total_steps=total_steps)
