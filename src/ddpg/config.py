@@ -158,7 +158,8 @@ class Config:
     """With --actors: the Ray cluster to join ('auto' or HOST:PORT); empty: a local Ray with the
     cores available."""
     actor_cpus: float = 0.0
-    """With --actors: CPUs Ray reserves for each actor; 0: the cluster's CPUs / actors, at most 1."""
+    """With --actors: CPUs Ray reserves for each actor; 0: the cluster's CPUs / actors, at
+    most 1."""
     actor_sigma_spread: float = 2.0
     """With --actors: actor i explores with sigma * spread^(2 i / (actors - 1) - 1), from
     sigma / spread to sigma * spread, as Ape-X spreads its actors' exploration."""

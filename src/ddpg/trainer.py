@@ -87,13 +87,9 @@ class Trainer:
                   f"evaluation episodes end after eval_max_steps={self.eval_cap} steps "
                   f"(--eval-max-steps).", file=sys.stderr)
         self.evaluations: list[dict[str, Any]] = []
-        self.remote = None  # with --actors: the Ray collectors (ddpg.distributed)
-        if config.actors > 0:
-            from ddpg.distributed.learner import RemoteCollection
-
-            self.remote = RemoteCollection(config, env, self.low, self.high,
-                                           cfgmod.to_dict(config), self.run_dir)
-            self._next_sync = 0
+        self.env_source = env  # what collectors of --actors make their environments from
+        self.remote = None  # with --actors, while running: the Ray collectors (ddpg.distributed)
+        self._next_sync = 0
 
         # counters and accumulators: everything below is in the checkpoint
         # since the last evaluation: sums of critic loss, actor loss, Q, actor updates
@@ -357,7 +353,11 @@ class Trainer:
                 handlers[sig] = signal.signal(sig, self._on_signal)
         stop = False
         try:
-            if self.remote is not None:
+            if c.actors > 0:
+                from ddpg.distributed.learner import RemoteCollection
+
+                self.remote = RemoteCollection(c, self.env_source, self.low, self.high,
+                                               cfgmod.to_dict(c), self.run_dir)
                 self._send_weights()
                 self.remote.start(self.step, max(0, c.warmup_steps - self.step))
             while (self.step < c.total_steps or self.eval_pending) and not stop:
@@ -402,6 +402,7 @@ class Trainer:
             self.eval_env.close()
             if self.remote is not None:
                 self.remote.close()
+                self.remote = None
         return TrainResult(self.agent, self.policy, self.run_dir, self.buffer, self.evaluations,
                            self.log.elapsed)
 

@@ -1,6 +1,7 @@
 """`ddpg benchmark SUITE.yaml`: every (env, algo, seed, library) of a suite as its own subprocess,
 resumable, then a markdown report of final and area-under-curve returns (IQM with 95 % stratified
-bootstrap CIs, ddpg.bench.stats), published figures and the learning-curve and Q plots (ddpg.bench.plot).
+bootstrap CIs, ddpg.bench.stats), published figures and the learning-curve and Q plots
+(ddpg.bench.plot).
 
 The suite file's format: ddpg.bench.suite.
 

@@ -125,9 +125,11 @@ def bar_chart(results: list[dict[str, Any]]) -> str:
     lines = ["```"]
     for r in results:
         lines.append(f"{r['env']} batch {r['batch']} (relative to the limit = 100 %)")
-        for name, key in (("limit", "limit_updates_per_s"), ("ddpg loop", "ddpg_loop_steps_per_s"),
+        for name, key in (("limit", "limit_updates_per_s"),
+                          ("ddpg loop", "ddpg_loop_steps_per_s"),
                           ("ddpg update", "ddpg_updates_per_s"),
-                          ("seed update", "seed_updates_per_s"), ("sb3 loop", "sb3_loop_steps_per_s")):
+                          ("seed update", "seed_updates_per_s"),
+                          ("sb3 loop", "sb3_loop_steps_per_s")):
             v = r[key]
             if v is None:
                 continue
