@@ -67,8 +67,16 @@ def test_a_killed_actor_is_replaced_and_the_run_finishes(tmp_path, capsys):
         if ctx.step >= 600 and not killed:
             name = next(a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
                         if a["name"].endswith("-1"))
-            ray.kill(ray.get_actor(name, namespace="ddpg"), no_restart=False)
+            handle = ray.get_actor(name, namespace="ddpg")
+            ray.kill(handle, no_restart=False)
             killed.append(ctx.step)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:  # wait until Ray has it back, then go on
+                try:
+                    ray.get(handle.where.remote(), timeout=30)
+                    break
+                except ray.exceptions.RayActorError:  # a call to the dying instance
+                    time.sleep(0.2)
 
     # slowed, so the run outlasts the restart (a new process importing torch: seconds)
     cfg = quiet(Config(), tmp_path, env="Pendulum-v1", actors=2, total_steps=4000,
