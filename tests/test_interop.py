@@ -127,6 +127,8 @@ def test_bounds_only_pickled_need_the_env(sb3_models, tmp_path):
         ddpg.load(path)
     policy = ddpg.load(path, env="Pendulum-v1")
     assert policy.low.tolist() == [-2.0] and policy.high.tolist() == [2.0]
+    assert main(["export", str(path), "--format", "torchscript", "--env", "Pendulum-v1",
+                 "--out", str(tmp_path / "p.pt")]) == 0
     with pytest.raises(PolicyFileError, match="action space of shape"):
         ddpg.load(path, env="DdpgTestTwoActions-v0")
 

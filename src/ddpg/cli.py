@@ -201,12 +201,14 @@ def cmd_export(argv: Sequence[str]) -> int:
     p.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="file to write (default: policy.onnx or policy.torchscript.pt in the run "
                         "directory, or beside the policy file); FILE.json is written beside it")
+    p.add_argument("--env", default=None, help="for a stable-baselines3 model.zip whose action "
+                   "bounds are stored only pickled: the environment id to take them from")
     a = p.parse_args(argv)
     from ddpg.export import default_path, export
     from ddpg.policy import load
     from ddpg.rundir import locate_run
 
-    policy = load(a.path)
+    policy = load(a.path, env=a.env)
     out = a.out or default_path(locate_run(a.path, "export"), a.format)
     written, side = export(policy, a.format, out)
     print(f"{a.format}: {written}\ndescription: {side}")
