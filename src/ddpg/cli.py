@@ -1,4 +1,4 @@
-"""`ddpg` command line: train, eval, presets; the train flags are generated from config.Config.
+"""`ddpg` command line: train, eval, export, presets; train's flags come from config.Config.
 
 Further commands come from installed packages through the entry-point group `ddpg.commands`
 (name = "module:function", the function taking the arguments after the command and returning an
@@ -187,13 +187,11 @@ def cmd_eval(argv: Sequence[str]) -> int:
 
 def cmd_export(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="ddpg export", description=(
-        "Export a trained policy to run without ddpg: the noise-free policy from raw "
-        "observation to action in the environment's units (observation normalisation and "
-        "action rescaling included), input 'obs' float32 (batch, obs_dim) with any batch "
-        "size, output 'action' float32 (batch, action_dim). ONNX runs with onnxruntime and "
-        "numpy alone (needs the export extra: pip install -e '.[export]'); TorchScript with "
-        "torch alone. A JSON file beside it gives shapes, bounds, env id, algorithm, ddpg "
-        "version and the normalisation statistics."))
+        "Export the noise-free policy, raw observation in ('obs', float32, any batch) to action "
+        "in the environment's units out ('action'), normalisation and rescaling included. ONNX "
+        "runs with onnxruntime and numpy alone (the export extra: pip install -e "
+        "'.[export]'), TorchScript with torch alone; FILE.json gives shapes, bounds, env, "
+        "algorithm, versions and the normalisation statistics."))
     p.add_argument("path", help="run directory, policy file (policy.pt) or stable-baselines3 "
                                 "model.zip")
     p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx",
