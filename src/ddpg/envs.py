@@ -9,7 +9,7 @@ from typing import Callable, Union
 import gymnasium as gym
 import numpy as np
 
-from ddpg.errors import EnvError
+from ddpg.errors import EnvError, TrainingError
 
 EnvLike = Union[str, gym.Env, Callable[[], gym.Env]]
 
@@ -73,28 +73,60 @@ def check_spaces(env: gym.Env, name: str = "the environment") -> None:
         )
 
 
+def fresh_env(env: EnvLike, **kwargs) -> gym.Env:
+    """A new environment from an id, a function making one, or an instance (copied)."""
+    if isinstance(env, str):
+        return make(env, **kwargs)
+    if isinstance(env, gym.Env):
+        return copy.deepcopy(env)
+    return env()
+
+
 def env_factory(env: EnvLike, **kwargs) -> tuple[Callable[[], gym.Env], str]:
-    """A function that makes a fresh instance, and a display name. An env instance is used as it
-    is the first time and deep-copied after that (for the separate evaluation environment)."""
+    """A function that makes a fresh instance, and a display name. An instance (given, or the
+    one made to check a function's spaces) is used as it is the first time; after that,
+    `fresh_env` (for the separate evaluation environment)."""
     if isinstance(env, str):
         return (lambda: make(env, **kwargs)), env
     if isinstance(env, gym.Env):
         check_spaces(env, repr(env))
-        name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
         first = [env]
+    elif callable(env):
+        first = [env()]
+        check_spaces(first[0], repr(first[0]))
+    else:
+        raise EnvError(f"env={env!r} is not an environment id, a gymnasium.Env or a function "
+                       f"returning one.")
+    probe = first[0]
+    name = probe.spec.id if probe.spec is not None else type(probe.unwrapped).__name__
+    return (lambda: first.pop() if first else fresh_env(env)), name
 
-        def instance() -> gym.Env:
-            return first.pop() if first else copy.deepcopy(env)
 
-        return instance, name
-    if callable(env):
-        probe = env()
-        check_spaces(probe, repr(probe))
-        name = probe.spec.id if probe.spec is not None else type(probe.unwrapped).__name__
-        first = [probe]
-        return (lambda: first.pop() if first else env()), name
-    raise EnvError(f"env={env!r} is not an environment id, a gymnasium.Env or a function "
-                   f"returning one.")
+def final_observations(next_obs: np.ndarray, info: dict) -> np.ndarray:
+    """The real s' of each environment: where an episode ended and the vector env autoreset,
+    its final observation, not the reset one (a copy of next_obs)."""
+    final = next_obs.copy()
+    if "_final_obs" in info:
+        for i in np.flatnonzero(info["_final_obs"]):
+            final[i] = info["final_obs"][i]
+    return final
+
+
+def drop_nonfinite(envs: gym.vector.SyncVectorEnv, final: np.ndarray, reward: np.ndarray,
+                   done: np.ndarray, next_obs: np.ndarray, on_nonfinite: str,
+                   where: str) -> np.ndarray:
+    """For a step where an environment returned a non-finite observation or reward: with
+    on_nonfinite 'stop', TrainingError naming `where`; with 'skip', those environments start a
+    new episode (into `next_obs`) and the mask of transitions to keep is returned."""
+    if on_nonfinite == "stop":
+        raise TrainingError(
+            f"the environment returned a non-finite observation or reward {where} "
+            f"(reward={reward}); check the environment, or pass --on-nonfinite skip to drop "
+            f"such transitions and reset the environment.")
+    good = np.isfinite(final).all(axis=1) & np.isfinite(reward)
+    for i in np.flatnonzero(~good & ~done):
+        next_obs[i], _ = envs.envs[i].reset()
+    return good
 
 
 def to_env_action(a: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from ddpg.config import NetworkConfig
 from ddpg.envs import to_env_action
 from ddpg.errors import PolicyFileError
 from ddpg.fileio import atomic_torch_save
-from ddpg.interop.sb3 import is_zip, read_sb3_zip
+from ddpg.interop.sb3 import read_sb3_zip
 from ddpg.networks import Actor
 from ddpg.normalization import RunningNorm
 from ddpg.rundir import locate_run
@@ -104,14 +103,8 @@ def load(path: str | Path, env: str | None = None) -> Policy:
         raise PolicyFileError(f"{str(p)!r} is not readable as a policy file of the run "
                               f"directory (a symbolic link, not a regular file, or "
                               f"unreadable: {e.strerror or e}).") from e
-    if is_zip(data):  # torch files are zips too: SB3's is told by its own members
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
-                sb3 = "policy.pth" in z.namelist() and "data" in z.namelist()
-        except zipfile.BadZipFile:
-            sb3 = False  # a damaged file: torch.load below says so
-        if sb3:
-            return Policy(*read_sb3_zip(data, repr(str(p)), env))
+    if (sb3 := read_sb3_zip(data, repr(str(p)), env)) is not None:
+        return Policy(*sb3)
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:

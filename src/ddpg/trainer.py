@@ -24,7 +24,8 @@ from ddpg.agent import Agent, resolve_device
 from ddpg.buffer import ReplayBuffer
 from ddpg.checkpoint import CheckpointManager, Loaded
 from ddpg.config import Config
-from ddpg.envs import EnvLike, EpisodeRecorder, SameStepVectorEnv, env_factory, to_env_action
+from ddpg.envs import (EnvLike, EpisodeRecorder, SameStepVectorEnv, drop_nonfinite,
+                       env_factory, final_observations, to_env_action)
 from ddpg.errors import CheckpointError, Interrupted, TrainingError
 from ddpg.evaluation import episode_cap, episode_seeds, evaluate
 from ddpg.metrics import (COLUMNS, DISTRIBUTED_COLUMNS, EVALUATIONS_FILE, RunLogger,
@@ -208,14 +209,13 @@ class Trainer:
                 self._diverged("the policy's actions")
         next_obs, reward, terminated, truncated, info = self.envs.step(
             to_env_action(action, self.low, self.high))
-        final_next = next_obs.copy()  # the real s' where an episode ended and autoreset
-        if "_final_obs" in info:
-            for i in np.flatnonzero(info["_final_obs"]):
-                final_next[i] = info["final_obs"][i]
+        final_next = final_observations(next_obs, info)
         done = np.logical_or(terminated, truncated)
         stored, counted = (self.obs, action, reward, final_next, terminated), reward
         if not (np.isfinite(final_next).all() and np.isfinite(reward).all()):
-            good = self._drop_nonfinite(final_next, reward, done, next_obs)
+            good = drop_nonfinite(self.envs, final_next, reward, done, next_obs,
+                                  c.on_nonfinite, f"at step {self.step}")
+            self.skipped += int((~good).sum())
             stored, counted = tuple(x[good] for x in stored), np.where(good, reward, 0.0)
             done = done | ~good
         self.buffer.add(*stored)
@@ -268,23 +268,6 @@ class Trainer:
             "obs_norm": None if a.obs_norm is None else a.obs_norm.state_dict(),
             "version": a.updates})
         self._next_sync = a.updates + self.config.sync_every
-
-    def _drop_nonfinite(self, final_next: np.ndarray, reward: np.ndarray, done: np.ndarray,
-                        next_obs: np.ndarray) -> np.ndarray:
-        """The policy for a step where an environment returned a non-finite observation or
-        reward: --on-nonfinite stop raises; skip starts those environments' new episodes (in
-        `next_obs`) and returns the mask of transitions to keep."""
-        if self.config.on_nonfinite == "stop":
-            raise TrainingError(
-                f"the environment returned a non-finite observation or reward at step "
-                f"{self.step} (reward={reward}); check the environment, or pass "
-                f"--on-nonfinite skip to drop such transitions and reset the environment.")
-        good = np.isfinite(final_next).all(axis=1) & np.isfinite(reward)
-        for i in np.flatnonzero(~good):
-            self.skipped += 1
-            if not done[i]:
-                next_obs[i], _ = self.envs.envs[i].reset()
-        return good
 
     def _update(self, transitions: int) -> None:
         """updates_per_step updates per new transition (with --actors --learner-rate max: one

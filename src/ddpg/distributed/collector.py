@@ -10,7 +10,6 @@ wraps this class with `ray.remote`.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 from typing import Any
@@ -19,8 +18,8 @@ import numpy as np
 import torch
 
 from ddpg.config import Config, NoiseConfig
-from ddpg.envs import SameStepVectorEnv, make, to_env_action
-from ddpg.errors import TrainingError
+from ddpg.envs import (SameStepVectorEnv, drop_nonfinite, final_observations, fresh_env,
+                       to_env_action)
 from ddpg.networks import Actor
 from ddpg.noise import make_noise
 from ddpg.normalization import RunningNorm
@@ -35,16 +34,6 @@ def collector_sigma(sigma: float, index: int, actors: int, spread: float) -> flo
     return sigma * spread ** (2.0 * index / (actors - 1) - 1.0)
 
 
-def make_env(env: Any):
-    """A fresh environment from what the learner was given: an id, a function making one, or an
-    instance (copied)."""
-    if isinstance(env, str):
-        return make(env)
-    if callable(env) and not hasattr(env, "step"):
-        return env()
-    return copy.deepcopy(env)
-
-
 class Collector:
     def __init__(self, env: Any, config: dict[str, Any], index: int, sigma: float,
                  low: np.ndarray, high: np.ndarray) -> None:
@@ -52,7 +41,7 @@ class Collector:
         c = config
         self.index, self.low, self.high = index, low, high
         n = c["num_envs"]
-        self.envs = SameStepVectorEnv([lambda: make_env(env)] * n)
+        self.envs = SameStepVectorEnv([lambda: fresh_env(env)] * n)
         self.obs_dim = int(self.envs.single_observation_space.shape[0])
         self.action_dim = int(self.envs.single_action_space.shape[0])
         warmup, noise = np.random.SeedSequence([c["seed"], index + 1]).spawn(2)
@@ -107,20 +96,13 @@ class Collector:
                 action = self._act(step + t * envs)
             next_obs, reward, terminated, truncated, info = self.envs.step(
                 to_env_action(action, self.low, self.high))
-            final = next_obs.copy()
-            if "_final_obs" in info:
-                for i in np.flatnonzero(info["_final_obs"]):
-                    final[i] = info["final_obs"][i]
+            final = final_observations(next_obs, info)
             done = np.logical_or(terminated, truncated)
-            good = np.isfinite(final).all(axis=1) & np.isfinite(reward)
-            if not good.all():
-                if self.on_nonfinite == "stop":
-                    raise TrainingError(f"collector {self.index}: the environment returned a "
-                                        f"non-finite observation or reward; check it, or pass "
-                                        f"--on-nonfinite skip.")
+            good = np.ones(envs, dtype=bool)
+            if not (np.isfinite(final).all() and np.isfinite(reward).all()):
+                good = drop_nonfinite(self.envs, final, reward, done, next_obs,
+                                      self.on_nonfinite, f"in collector {self.index}")
                 skipped += int((~good).sum())
-                for i in np.flatnonzero(~good & ~done):
-                    next_obs[i], _ = self.envs.envs[i].reset()
                 done = done | ~good
             for key, value in (("obs", self.obs), ("actions", action), ("rewards", reward),
                                ("next_obs", final), ("terminated", terminated)):

@@ -27,7 +27,6 @@ from ddpg.envs import make
 from ddpg.errors import PolicyFileError
 from ddpg.networks import Actor
 
-ZIP_MAGIC = b"PK\x03\x04"
 MAX_MEMBER_BYTES = 1 << 30  # a policy of this size is not an MLP policy; refuse before reading
 ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "ELU": "elu", "LeakyReLU": "leaky_relu"}
 _ACTOR_KEY = re.compile(r"actor\.mu\.(\d+)\.(weight|bias)")
@@ -91,15 +90,18 @@ def _actor_layers(state: dict[str, torch.Tensor], where: str) -> list[tuple[torc
 
 
 def read_sb3_zip(data: bytes, where: str, env: str | None = None
-                 ) -> tuple[Actor, np.ndarray, np.ndarray, dict[str, Any]]:
+                 ) -> tuple[Actor, np.ndarray, np.ndarray, dict[str, Any]] | None:
     """(actor, low, high, metadata) of a stable-baselines3 DDPG/TD3 model file's bytes, what
-    ddpg.policy.Policy is made of. `env` (an id) gives the action bounds where the file's cannot
-    be read as text."""
+    ddpg.policy.Policy is made of; None for bytes that are not a zip holding SB3's `data` and
+    `policy.pth`. `env` (an id) gives the action bounds where the file's cannot be read as
+    text."""
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as e:
-        raise PolicyFileError(f"{where} is not a readable zip file: {e}") from e
+    except zipfile.BadZipFile:
+        return None  # damaged: torch.load of the same bytes says so
     with z:
+        if not {"data", "policy.pth"} <= set(z.namelist()):
+            return None  # another zip (a torch file is one too)
         try:
             meta = json.loads(_member(z, "data", where))
             state = torch.load(io.BytesIO(_member(z, "policy.pth", where)), map_location="cpu",
@@ -145,8 +147,3 @@ def read_sb3_zip(data: bytes, where: str, env: str | None = None
                 "network": {"hidden_sizes": list(hidden), "activation": activation,
                             "norm": "none", "init": "default", "critic_action_layer": 0}}
     return actor, low, high, metadata
-
-
-
-def is_zip(data: bytes) -> bool:
-    return data[:4] == ZIP_MAGIC
