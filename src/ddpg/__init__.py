@@ -10,12 +10,13 @@ from ddpg.noise import GaussianNoise, OUNoise, SigmaSchedule  # noqa: E402
 from ddpg.policy import Policy, load  # noqa: E402
 from ddpg.results import TrainResult  # noqa: E402
 from ddpg.resume import resume  # noqa: E402
-from ddpg.trainer import train  # noqa: E402
+from ddpg.population import PopulationResult  # noqa: E402
+from ddpg.population.run import train  # noqa: E402
 from ddpg.update import ddpg_step, ddpg_update  # noqa: E402
 
 __all__ = [
     "Actor", "Batch", "Config", "Critic", "GaussianNoise", "NetworkConfig", "NoiseConfig",
-    "OUNoise", "Policy", "ReplayBuffer", "SigmaSchedule", "TrainResult", "actor_loss",
+    "OUNoise", "Policy", "PopulationResult", "ReplayBuffer", "SigmaSchedule", "TrainResult", "actor_loss",
     "critic_loss", "ddpg_step", "ddpg_update", "load", "polyak_update", "resume", "td_target",
     "train",
 ]

@@ -90,13 +90,17 @@ class Agent:
         self.noise = make_noise(config.noise, config.num_envs, action_dim, self.rng)
         self._has_batch_norm = config.network.norm == "batch"
         self.updates = 0
-        # The update that runs: the fast path (ddpg.fast) where it computes the same math, else
-        # the reference autograd update (ddpg_step / td3_step)
-        choice = select_update(config, self.device, self.actor, self.critic, self.actor_target,
-                               self.critic_target, self.actor_optimizer, self.critic_optimizer,
-                               self.generator)
-        self.fast, self.fast_step, self._how = choice
+        self.choose_update()
         self._step = self._compiled_step if config.compile else self._update_step
+
+    def choose_update(self) -> None:
+        """The update that runs: the fast path (ddpg.fast) where it computes the same math, else
+        the reference autograd update (ddpg_step / td3_step). Called again when the parameters
+        move (a population stacks its members' parameters: ddpg.population)."""
+        choice = select_update(self.config, self.device, self.actor, self.critic,
+                               self.actor_target, self.critic_target, self.actor_optimizer,
+                               self.critic_optimizer, self.generator)
+        self.fast, self.fast_step, self._how = choice
 
     def describe(self) -> str:
         """Which update runs, in words, e.g. 'DDPG update: fast path (hand-written backward
@@ -158,10 +162,7 @@ class Agent:
     def act(self, obs: np.ndarray, step: int | None = None) -> np.ndarray:
         """mu(s) for a batch of observations (N, obs_dim); with `step`, plus exploration noise at
         that step's sigma, clipped to [-1, 1]."""
-        o = np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
-        if self.obs_norm is not None:
-            o = self.obs_norm.normalize(o)
-        s = torch.as_tensor(o, device=self.device)
+        s = torch.as_tensor(self.normalized(obs), device=self.device)
         with torch.no_grad():
             if self.fast is not None:  # called once per environment step: no Module overhead
                 a = self.fast.policy(s)
@@ -172,13 +173,22 @@ class Agent:
             else:
                 a = self.actor(s)
         a = a.cpu().numpy()
-        if step is not None:
-            noise = self.noise.sample(step)
-            if noise.shape != a.shape:
-                raise ValueError(f"act() got {a.shape[0]} observations but the noise is kept for "
-                                 f"num_envs={noise.shape[0]} environments; pass one per env.")
-            a = np.clip(a + noise, -1.0, 1.0)
-        return a
+        return a if step is None else self.explore(a, step)
+
+    def normalized(self, obs: np.ndarray) -> np.ndarray:
+        """Observations as the networks take them: float32 (N, obs_dim), normalised with
+        --obs-norm."""
+        o = np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
+        return o if self.obs_norm is None else self.obs_norm.normalize(o)
+
+    def explore(self, a: np.ndarray, step: int) -> np.ndarray:
+        """Policy actions `a` (num_envs, act) plus exploration noise at `step`'s sigma,
+        clipped to [-1, 1]."""
+        noise = self.noise.sample(step)
+        if noise.shape != a.shape:
+            raise ValueError(f"act() got {a.shape[0]} observations but the noise is kept for "
+                             f"num_envs={noise.shape[0]} environments; pass one per env.")
+        return np.clip(a + noise, -1.0, 1.0)
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One DDPG gradient step on `batch` (see ddpg.update.ddpg_step)."""

@@ -35,7 +35,10 @@ class ReplayBuffer:
     """
 
     def __init__(self, capacity: int, obs_dim: int, action_dim: int,
-                 generator: torch.Generator | None = None, device: str | torch.device = "cpu"):
+                 generator: torch.Generator | None = None, device: str | torch.device = "cpu",
+                 storage: torch.Tensor | None = None):
+        """`storage`: a (capacity, 2 obs_dim + action_dim + 2) float32 tensor to hold the rows
+        (a population's members keep theirs as slices of one tensor); default: allocated here."""
         if capacity <= 0:
             raise ValueError(f"capacity={capacity} must be positive.")
         self.capacity, self.obs_dim, self.action_dim = capacity, obs_dim, action_dim
@@ -43,7 +46,13 @@ class ReplayBuffer:
         self.generator = generator if generator is not None else torch.Generator(self.device)
         # One row per transition: [s | a | r | s' | done], so a sample is one index_select.
         widths = (obs_dim, action_dim, 1, obs_dim, 1)
-        self._data = torch.zeros((capacity, sum(widths)), dtype=torch.float32, device=self.device)
+        shape = (capacity, sum(widths))
+        if storage is not None and (tuple(storage.shape) != shape or storage.dtype != torch.float32
+                                    or storage.device != self.device):
+            raise ValueError(f"storage of shape {tuple(storage.shape)} ({storage.dtype}, "
+                             f"{storage.device}) does not fit {shape} float32 on {self.device}.")
+        self._data = storage if storage is not None else torch.zeros(
+            shape, dtype=torch.float32, device=self.device)
         self.states, self.actions, self.rewards, self.next_states, self.dones = \
             self._data.split(widths, dim=1)
         self._widths = widths

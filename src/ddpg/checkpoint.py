@@ -82,9 +82,11 @@ class CheckpointManager:
     # --- writing --------------------------------------------------------------------------------
 
     def save(self, step: int, state: dict[str, Any], info: dict[str, Any],
-             buffer: ReplayBuffer | None) -> Path:
+             buffer: ReplayBuffer | None, prune: bool = True) -> Path:
         """Write the checkpoint for `step`; returns the manifest's path. On any OSError (disk
-        full, unwritable directory) raises CheckpointError and leaves earlier checkpoints intact."""
+        full, unwritable directory) raises CheckpointError and leaves earlier checkpoints intact.
+        `prune=False` leaves older checkpoints for the caller's `prune(...)` (a population
+        prunes once every member's checkpoint of the step is written)."""
         chunks_before = list(self._saved_chunks)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -108,7 +110,8 @@ class CheckpointManager:
                 f"could not write the checkpoint for step {step} to {self.directory} "
                 f"({e.strerror or e}); the previous checkpoint is intact. Free disk space or "
                 f"choose a writable --out directory, then resume.") from e
-        self._prune()
+        if prune:
+            self.prune()
         return path
 
     def _save_buffer(self, buffer: ReplayBuffer) -> dict[str, Any]:
@@ -126,11 +129,16 @@ class CheckpointManager:
         return {"total": buffer.total, "start": start, "capacity": buffer.capacity,
                 "chunks": [list(c) for c in self._saved_chunks]}
 
-    def _prune(self) -> None:
-        """Delete the manifests older than the newest `keep`, then every state file and buffer
-        chunk of this directory that no kept manifest names. Only files matching the
-        checkpoint patterns are deleted, so a manifest naming other files deletes nothing."""
+    def prune(self, upto: int | None = None) -> None:
+        """Delete the manifests older than the newest `keep` (of those at steps <= `upto`;
+        newer ones, a population's uncommitted checkpoints, are deleted), then every state file
+        and buffer chunk of this directory that no kept manifest names. Only files matching
+        the checkpoint patterns are deleted, so a manifest naming other files deletes nothing."""
         manifests = self._manifests()
+        if upto is not None:
+            for _, path in [m for m in manifests if m[0] > upto]:
+                path.unlink(missing_ok=True)
+            manifests = [m for m in manifests if m[0] <= upto]
         kept = manifests[max(0, len(manifests) - self.keep):]
         for _, path in manifests[: len(manifests) - len(kept)]:
             path.unlink(missing_ok=True)

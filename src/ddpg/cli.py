@@ -1,4 +1,5 @@
-"""`ddpg` command line: train, eval, export, presets; train's flags come from config.Config.
+"""`ddpg` command line: train (its flags come from config.Config); eval, export and presets are in
+ddpg.commands.
 
 Further commands come from installed packages through the entry-point group `ddpg.commands`
 (name = "module:function", the function taking the arguments after the command and returning an
@@ -19,7 +20,7 @@ from typing import Annotated, Sequence
 import tyro
 
 from ddpg import config as cfgmod
-from ddpg import presets
+from ddpg.commands import cmd_eval, cmd_export, cmd_presets
 from ddpg.config import Config
 from ddpg.errors import ConfigError, DDPGError, EnvError
 
@@ -35,8 +36,15 @@ class TrainArgs:
     config: Path | None = None
     """YAML file of config values applied on top of the preset."""
     resume: Path | None = None
-    """Continue the run in this directory from its newest valid checkpoint, with its saved
-    config; only --total-steps may be given with it (to extend the run)."""
+    """Continue the run (or population) in this directory from its newest valid checkpoint,
+    with its saved config; only --total-steps may be given with it (to extend the run)."""
+    seeds: str = ""
+    """Train a population: one member per seed ('0-9', '0,3,7'), all in this process with one
+    batched update; each member's run directory is inside the population's folder."""
+    sweep: tuple[str, ...] = ()
+    """With --seeds: members for every combination of these values, FIELD=V1,V2,... (fields
+    that do not change a tensor's shape: actor_lr, critic_lr, critic_weight_decay, tau, gamma,
+    noise.*, td3.target_noise, td3.target_noise_clip)."""
 
 
 TRAIN_DESCRIPTION = """Train DDPG and write a run directory: config.yaml (the resolved config),
@@ -86,6 +94,17 @@ def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
     return known
 
 
+def _population_done(result) -> int:
+    """What `ddpg train --seeds` prints at the end: where, and each member's final return."""
+    print(f"population:   {result.directory} (summary.md, one run directory per member)")
+    for name, ret in result.final_returns().items():
+        shown = "diverged" if result.status[name] == "diverged" else \
+            ("no evaluation" if ret is None else f"{ret:.1f}")
+        print(f"  {name:<24} eval return {shown}")
+    print(f"wall time:    {result.wall_time_s:.1f} s")
+    return 0
+
+
 def cmd_train(argv: Sequence[str]) -> int:
     from ddpg.errors import Interrupted
     from ddpg.resume import resume
@@ -96,6 +115,12 @@ def cmd_train(argv: Sequence[str]) -> int:
         if again is not None:
             shown = {k: getattr(again, k) for k in ("progress", "tensorboard", "address")
                      if getattr(again, k) is not None}
+            from ddpg.population import is_population, resume_population
+
+            if is_population(again.resume):
+                shown.pop("address", None)
+                return _population_done(resume_population(
+                    again.resume, again.env, total_steps=again.total_steps, **shown))
             result = resume(again.resume, again.env, total_steps=again.total_steps, **shown)
         else:
             pre = _pre_parse(argv)
@@ -117,6 +142,12 @@ def cmd_train(argv: Sequence[str]) -> int:
                             description=TRAIN_DESCRIPTION,
                             default=TrainArgs(base, pre.preset,
                                               Path(pre.config) if pre.config else None))
+            if args.seeds or args.sweep:
+                from ddpg.population import train_population
+
+                return _population_done(train_population(
+                    args.config_values, seeds=args.seeds or str(args.config_values.seed),
+                    sweep=list(args.sweep)))
             result = train(args.config_values)
     except Interrupted as e:
         print(f"ddpg train: {e}", file=sys.stderr)
@@ -127,121 +158,6 @@ def cmd_train(argv: Sequence[str]) -> int:
           f"{result.agent.config.eval_episodes} episodes at "
           f"step {last['step']}")
     print(f"wall time:    {result.wall_time_s:.1f} s")
-    return 0
-
-
-def cmd_eval(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="ddpg eval", description=(
-        "Evaluate a trained policy without exploration noise and print the mean and standard "
-        "deviation of its return."))
-    p.add_argument("path", help="run directory, policy file (policy.pt) or stable-baselines3 "
-                                "DDPG/TD3 model.zip (with --env)")
-    p.add_argument("--episodes", type=int, default=20, help="episodes to run (default: 20)")
-    p.add_argument("--seed", type=int, default=2_000_000,
-                   help="seed of the first episode; episode i uses seed+i (default: 2000000, "
-                        "apart from the seeds training evaluates on)")
-    p.add_argument("--env", default=None, help="environment id (default: the one it was "
-                   "trained on)")
-    p.add_argument("--max-steps", type=int, default=Config.eval_max_steps,
-                   help="cut episodes after this many steps where the environment has no time "
-                        f"limit of its own (default: {Config.eval_max_steps})")
-    p.add_argument("--video", type=Path, default=None, metavar="OUT.mp4",
-                   help="also record the episodes as a video (environments that render "
-                        "rgb_array; needs the video extra: pip install -e '.[video]'; MuJoCo "
-                        "offscreen: set MUJOCO_GL=egl or osmesa)")
-    a = p.parse_args(argv)
-    if a.episodes < 1:
-        p.error(f"--episodes {a.episodes}: use 1 or more episodes")
-    from ddpg.envs import make
-    from ddpg.evaluation import episode_cap, episode_seeds, evaluate
-    from ddpg.policy import load
-    from ddpg.untrusted import env_from_file
-
-    policy = load(a.path, env=a.env)
-    # an id read from the file never imports a module (ddpg.untrusted.env_from_file)
-    env_id = a.env or env_from_file(policy.metadata.get("env"), f"the policy {a.path}")
-    if a.video is None:
-        env = make(env_id)
-    else:
-        from ddpg.video import finish, recording_env
-
-        env, partial = recording_env(env_id, a.video)
-    cap = episode_cap(env, a.max_steps)
-    if cap is not None:
-        print(f"warning: {env_id} has no time limit; evaluation episodes end after {cap} steps "
-              f"(--max-steps).", file=sys.stderr)
-    done = False
-    try:
-        returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes),
-                           max_steps=cap).returns
-        done = True
-    finally:
-        if a.video is not None:
-            finish(env, partial, a.video, done)
-    print(f"{env_id}: return {returns.mean():.1f} +- {returns.std():.1f} over {a.episodes} "
-          f"episodes (seeds {a.seed}..{a.seed + a.episodes - 1})")
-    if a.video is not None:
-        print(f"video: {a.video} ({env.frames} frames)")
-    return 0
-
-
-def cmd_export(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="ddpg export", description=(
-        "Export the noise-free policy, raw observation in ('obs', float32, any batch) to action "
-        "in the environment's units out ('action'), normalisation and rescaling included. ONNX "
-        "runs with onnxruntime and numpy alone (the export extra: pip install -e "
-        "'.[export]'), TorchScript with torch alone; FILE.json gives shapes, bounds, env, "
-        "algorithm, versions and the normalisation statistics."))
-    p.add_argument("path", help="run directory, policy file (policy.pt) or stable-baselines3 "
-                                "model.zip")
-    p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx",
-                   help="file format (default: onnx)")
-    p.add_argument("--out", type=Path, default=None, metavar="FILE",
-                   help="file to write (default: policy.onnx or policy.torchscript.pt in the run "
-                        "directory, or beside the policy file); FILE.json is written beside it")
-    p.add_argument("--env", default=None, help="for a stable-baselines3 model.zip whose action "
-                   "bounds are stored only pickled: the environment id to take them from")
-    a = p.parse_args(argv)
-    from ddpg.export import default_path, export
-    from ddpg.policy import load
-    from ddpg.rundir import locate_run
-
-    policy = load(a.path, env=a.env)
-    out = a.out or default_path(locate_run(a.path, "export"), a.format)
-    written, side = export(policy, a.format, out)
-    print(f"{a.format}: {written}\ndescription: {side}")
-    return 0
-
-
-def cmd_presets(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="ddpg presets", description=(
-        "List the named presets and the values in which each differs from the defaults, or "
-        "show one preset whole as a config file: ddpg's YAML (usable with --config) or an "
-        "rl-baselines3-zoo hyperparameter entry."))
-    p.add_argument("--show", metavar="NAME", help="write this preset whole")
-    p.add_argument("--format", choices=("ddpg", "zoo"), default="ddpg",
-                   help="with --show: ddpg's config YAML, or rl-zoo's format (default: ddpg)")
-    a = p.parse_args(argv)
-    if a.show is not None:
-        cfg = cfgmod.from_preset(a.show)
-        if a.format == "zoo":
-            from ddpg.interop.zoo import to_zoo
-
-            print(to_zoo(cfgmod.to_dict(cfg), cfg.env), end="")
-        else:
-            print(cfgmod.to_yaml(cfg), end="")
-        return 0
-    if a.format != "ddpg":
-        p.error("--format applies to --show NAME")
-    env_for = {v: f"--env {k[0]} --algo {k[1]}" for k, v in presets.ENV_PRESETS.items()}
-    for name in presets.PRESETS:
-        extra = f" (used by default for {env_for[name]})" if name in env_for else ""
-        print(f"{name}: {presets.PRESET_DESCRIPTIONS.get(name, '')}{extra}")
-        diff = cfgmod.diff_from_defaults(cfgmod.from_preset(name))
-        if not diff:
-            print("    (the defaults' values)")
-        for k, v in diff.items():
-            print(f"    {k} = {v!r}")
     return 0
 
 

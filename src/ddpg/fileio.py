@@ -64,9 +64,26 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
+def _compact(obj: Any) -> Any:
+    """`obj` with every tensor that is a view into a larger storage copied out: torch.save
+    writes a tensor's whole storage, and a population member's parameters are slices of the
+    population's stacked tensors (ddpg.population.stacked)."""
+    if isinstance(obj, torch.Tensor):
+        whole = obj.untyped_storage().nbytes()
+        return obj.clone() if whole > obj.numel() * obj.element_size() else obj
+    if isinstance(obj, dict):
+        out = type(obj)((k, _compact(v)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # a module's state_dict keeps its layers' versions
+            out._metadata = obj._metadata
+        return out
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
+        return type(obj)(_compact(v) for v in obj)
+    return obj
+
+
 def torch_bytes(obj: Any) -> bytes:
     buf = io.BytesIO()
-    torch.save(obj, buf)
+    torch.save(_compact(obj), buf)
     return buf.getvalue()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ddpg import config as cfgmod
-from ddpg.checkpoint import CheckpointManager
+from ddpg.checkpoint import CheckpointManager, Loaded
 from ddpg.config import Config
 from ddpg.envs import EnvLike
 from ddpg.errors import CheckpointError, ConfigError
@@ -18,6 +18,51 @@ from ddpg.results import StepContext, TrainResult
 from ddpg.rundir import locate_run
 from ddpg.trainer import CHECKPOINT_DIR, Trainer
 from ddpg.untrusted import UnsafePathError, check_stays_inside, env_from_file
+
+
+def _checked(run_dir: Path) -> None:
+    if not run_dir.is_dir():
+        raise CheckpointError(f"--resume {str(run_dir)!r}: no such run directory.")
+    try:  # what the resumed run writes or deletes stays in the run directory
+        check_stays_inside(run_dir, CHECKPOINT_DIR, METRICS_FILE, POLICY_FILE, BEST_POLICY_FILE,
+                           EVALUATIONS_FILE, "tb", "config.yaml")
+    except UnsafePathError as e:
+        raise CheckpointError(f"--resume {str(run_dir)!r}: {e}") from e
+
+
+def _config_of(run_dir: Path, loaded: Loaded) -> Config:
+    config = cfgmod.merge(Config(), loaded.manifest["config"], f"checkpoint in {run_dir}")
+    # where the run lives is where it was found, never a path the checkpoint names
+    return dataclasses.replace(config, out=str(run_dir.parent), run_name=run_dir.name)
+
+
+def _latest(run_dir: Path) -> tuple[Loaded, Config]:
+    _checked(run_dir)
+    loaded, problems = CheckpointManager(run_dir / CHECKPOINT_DIR).latest()
+    for p in problems:
+        print(f"warning: skipping a damaged checkpoint: {p}", file=sys.stderr)
+    if loaded is None:
+        raise CheckpointError(f"--resume {str(run_dir)!r}: no valid checkpoint in "
+                              f"{run_dir / CHECKPOINT_DIR}" + (f" ({problems[0]})" if problems
+                                                               else "") + ".")
+    return loaded, _config_of(run_dir, loaded)
+
+
+def _saved_env(config: Config, run_dir: Path) -> str:
+    try:
+        return env_from_file(config.env, f"the checkpoint of {run_dir}")
+    except UnsafePathError as e:
+        raise CheckpointError(str(e)) from e
+
+
+def checkpoint_config(run_dir: Path, step: int) -> Config:
+    """The config of the run in `run_dir` as its checkpoint of `step` saved it (its env id
+    checked as one read from a file), for a population member's resume."""
+    _checked(run_dir)
+    path = run_dir / CHECKPOINT_DIR / f"ckpt-{step:012d}.json"
+    config = _config_of(run_dir, CheckpointManager(run_dir / CHECKPOINT_DIR).load(path))
+    _saved_env(config, run_dir)
+    return config
 
 
 def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int | None = None,
@@ -32,28 +77,9 @@ def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int 
     for an id read from a file; an id given must be the saved one. Newer damaged checkpoints
     are reported and skipped."""
     run_dir = locate_run(run_dir, "--resume")
-    if not run_dir.is_dir():
-        raise CheckpointError(f"--resume {str(run_dir)!r}: no such run directory.")
-    try:  # what the resumed run writes or deletes stays in the run directory
-        check_stays_inside(run_dir, CHECKPOINT_DIR, METRICS_FILE, POLICY_FILE, BEST_POLICY_FILE,
-                           EVALUATIONS_FILE, "tb", "config.yaml")
-    except UnsafePathError as e:
-        raise CheckpointError(f"--resume {str(run_dir)!r}: {e}") from e
-    loaded, problems = CheckpointManager(run_dir / CHECKPOINT_DIR).latest()
-    for p in problems:
-        print(f"warning: skipping a damaged checkpoint: {p}", file=sys.stderr)
-    if loaded is None:
-        raise CheckpointError(f"--resume {str(run_dir)!r}: no valid checkpoint in "
-                              f"{run_dir / CHECKPOINT_DIR}" + (f" ({problems[0]})" if problems
-                                                               else "") + ".")
-    config = cfgmod.merge(Config(), loaded.manifest["config"], f"checkpoint in {run_dir}")
-    # where the run lives is where it was found, never a path the checkpoint names
-    config = dataclasses.replace(config, out=str(run_dir.parent), run_name=run_dir.name)
+    loaded, config = _latest(run_dir)
     if env is None:
-        try:
-            env = env_from_file(config.env, f"the checkpoint of {run_dir}")
-        except UnsafePathError as e:
-            raise CheckpointError(str(e)) from e
+        env = _saved_env(config, run_dir)
     elif isinstance(env, str) and env != config.env:
         raise ConfigError(f"env={env!r}: the run in {run_dir} trains {config.env!r}; a resumed "
                           f"run keeps its environment (start a new run for another one).")

@@ -12,7 +12,8 @@ from ddpg.errors import ConfigError
 from ddpg.system import available_memory, human_bytes
 
 
-def check_memory(c: Config, obs_dim: int, action_dim: int, capacity: int) -> None:
+def check_memory(c: Config, obs_dim: int, action_dim: int, capacity: int,
+                 show: bool = True) -> None:
     """Prints what the replay buffer and a checkpoint will take; ConfigError naming the setting
     to lower when the networks or the buffer would not fit in the memory available."""
     need = estimate_bytes(capacity, obs_dim, action_dim)
@@ -28,9 +29,10 @@ def check_memory(c: Config, obs_dim: int, action_dim: int, capacity: int) -> Non
     disk = estimate_checkpoint_bytes(capacity, obs_dim, action_dim, n_params,
                                      c.save_buffer)
     avail = available_memory()
-    print(f"replay buffer: {capacity:,} transitions, {human_bytes(need)} in memory "
-          f"({human_bytes(avail)} available); checkpoint: about {human_bytes(disk)} on disk",
-          file=sys.stderr)
+    if show:
+        print(f"replay buffer: {capacity:,} transitions, {human_bytes(need)} in memory "
+              f"({human_bytes(avail)} available); checkpoint: about {human_bytes(disk)} on disk",
+              file=sys.stderr)
     if avail is not None and networks > avail:
         raise ConfigError(
             f"network.hidden_sizes={list(dims)}: the networks, their targets and optimizer "

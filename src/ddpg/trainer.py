@@ -53,7 +53,11 @@ class Trainer:
     def __init__(self, config: Config, env: EnvLike | None = None, *,
                  resume: Loaded | None = None, run_dir: Path | None = None,
                  on_step: Callable[[StepContext], bool | None] | None = None,
-                 on_eval: Callable[[dict[str, Any]], bool | None] | None = None) -> None:
+                 on_eval: Callable[[dict[str, Any]], bool | None] | None = None,
+                 storage: Callable[[tuple[int, int]], torch.Tensor] | None = None,
+                 quiet: bool = False) -> None:
+        """One run, or one member of a population (ddpg.population), which passes `storage`
+        (the replay rows' tensor, given its shape) and `quiet` (no set-up lines on stderr)."""
         self.config, self.on_step, self.on_eval = config, on_step, on_eval
         env = env if env is not None else config.env
         factory, self.env_name = env_factory(env)
@@ -69,11 +73,13 @@ class Trainer:
         self.obs_dim = self.envs.single_observation_space.shape[0]
         self.action_dim = space.shape[0]
         capacity = min(config.buffer_size, config.total_steps)
-        check_memory(config, self.obs_dim, self.action_dim, capacity)
+        check_memory(config, self.obs_dim, self.action_dim, capacity, show=not quiet)
         self.agent = Agent(self.obs_dim, self.action_dim, config, self.rngs["noise"])
-        print(self.agent.describe(), file=sys.stderr)
+        if not quiet:
+            print(self.agent.describe(), file=sys.stderr)
+        shape = (capacity, 2 * self.obs_dim + self.action_dim + 2)
         self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
-                                   config.device)
+                                   config.device, storage(shape) if storage else None)
         self.run_dir = run_dir or make_run_dir(config, self.env_name)
         self.checkpoints = CheckpointManager(self.run_dir / CHECKPOINT_DIR,
                                              config.keep_checkpoints)
@@ -102,6 +108,9 @@ class Trainer:
         self.next_eval = config.eval_every or config.total_steps
         self.next_checkpoint = config.checkpoint_every or config.total_steps
         self._signal: int | None = None
+        # this time round the loop (run_members): transitions collected, their rewards, whether
+        # the run ends here; `stopped`: a callback ended it, or (in a population) it diverged
+        self._new, self._reward, self._end, self.stopped = 0, None, False, False
 
         if resume is None:
             (self.run_dir / "config.yaml").write_text(
@@ -177,13 +186,13 @@ class Trainer:
         c = self.config
         return (c.track_project, cfgmod.to_dict(c)) if c.track else None
 
-    def save_checkpoint(self) -> Path:
+    def save_checkpoint(self, prune: bool = True) -> Path:
         params = [*self.agent.actor.parameters(), *self.agent.critic.parameters()]
         if not all(bool(torch.isfinite(p).all()) for p in params):
             self._diverged("the network parameters")
         info = {"config": cfgmod.to_dict(self.config), "env": self.env_name}
         return self.checkpoints.save(self.step, self._state(), info,
-                                     self.buffer if self.config.save_buffer else None)
+                                     self.buffer if self.config.save_buffer else None, prune)
 
     def _diverged(self, what: str) -> None:
         steps = self.checkpoints.steps()
@@ -197,14 +206,17 @@ class Trainer:
 
     # --- the loop -------------------------------------------------------------------------------
 
-    def _collect(self) -> np.ndarray:
-        """One step of every environment; stores the transitions. Returns the rewards."""
+    def _collect(self, action: np.ndarray | None = None) -> np.ndarray:
+        """One step of every environment with `action` (the policy's with exploration noise;
+        None: uniform during warm-up, else the agent's); stores the transitions. Returns the
+        rewards."""
         c, n = self.config, self.config.num_envs
         if self.step < c.warmup_steps:
             action = self.rngs["warmup"].uniform(-1.0, 1.0, (n, self.action_dim))
             action = action.astype(np.float32)
         else:
-            action = self.agent.act(self.obs, self.step)
+            if action is None:
+                action = self.agent.act(self.obs, self.step)
             if not np.isfinite(action).all():
                 self._diverged("the policy's actions")
         next_obs, reward, terminated, truncated, info = self.envs.step(
@@ -323,71 +335,166 @@ class Trainer:
             self.policy.save(self.run_dir / BEST_POLICY_FILE, step=row["step"],
                              eval_return_mean=row["eval_return_mean"])
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        if self._signal is not None:  # a second signal: leave now; checkpoints are atomic
-            os._exit(128 + signum)
-        self._signal = signum
+    # --- one time round the loop, in phases (run_members calls them for every member) ------
 
-    def run(self) -> TrainResult:
+    def _collect_phase(self, action: np.ndarray | None) -> None:
+        """Collect (unless an evaluation is pending): from the environments with `action` (the
+        policy's, with noise; None during warm-up) or from the collectors of --actors."""
+        self._new, self._reward = 0, None
+        if self.eval_pending:
+            return
+        if self.remote is None:
+            self._reward, self._new = self._collect(action), self.config.num_envs
+        else:
+            self._reward, self._new = self._collect_remote()
+
+    def _after_update(self) -> None:
+        """Weights to the collectors, the step callback, and whether an evaluation is due."""
         c = self.config
-        handlers = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                handlers[sig] = signal.signal(sig, self._on_signal)
-        stop = False
-        try:
-            if c.actors > 0:
-                from ddpg.distributed.learner import RemoteCollection
+        if self.eval_pending:
+            return
+        if self.remote is not None and self.step >= c.warmup_steps \
+                and self.agent.updates >= self._next_sync:
+            self._send_weights()
+        if self._new and self.on_step is not None and self.on_step(
+                StepContext(self.step, self.episodes, self._reward, self.agent)) is False:
+            self.stopped = True
+        self._end = self.step >= c.total_steps or self.stopped
+        self.eval_pending = self.step >= self.next_eval or self._end
 
-                self.remote = RemoteCollection(c, self.env_source, self.low, self.high,
-                                               cfgmod.to_dict(c), self.run_dir)
-                self._send_weights()
-                self.remote.start(self.step, max(0, c.warmup_steps - self.step))
-            while (self.step < c.total_steps or self.eval_pending) and not stop:
-                end, new = False, 0  # new: transitions collected this time round
-                if not self.eval_pending:
-                    if self.remote is None:
-                        reward, new = self._collect(), c.num_envs
-                    else:
-                        reward, new = self._collect_remote()
-                    if self.step >= c.warmup_steps:
-                        self._update(new)
-                        if self.remote is not None and self.agent.updates >= self._next_sync:
-                            self._send_weights()
-                    if new and self.on_step is not None and self.on_step(
-                            StepContext(self.step, self.episodes, reward, self.agent)) is False:
-                        stop = True
-                    end = self.step >= c.total_steps or stop
-                    self.eval_pending = self.step >= self.next_eval or end
-                if self.eval_pending and (row := self._evaluate()) is not None:
-                    self.eval_pending = False
-                    end = end or self.step >= c.total_steps
-                    while self.next_eval <= self.step:
-                        self.next_eval += c.eval_every or c.total_steps
-                    self.log.evaluation(row)
-                    self._keep_evaluation(row)
-                    if self.on_eval is not None and self.on_eval(row) is False:
-                        stop = end = True
-                if self.step >= self.next_checkpoint or end or self._signal is not None:
-                    while self.next_checkpoint <= self.step:
-                        self.next_checkpoint += c.checkpoint_every or c.total_steps
-                    self.save_checkpoint()
-                    self.policy.save(self.run_dir / POLICY_FILE)
-                if self._signal is not None:
-                    raise Interrupted(self._signal, self.run_dir, self.step)
-                if new and self.step % 100 < new:
-                    self.log.step(self.step)
-        finally:
-            for sig, h in handlers.items():
-                signal.signal(sig, h)
-            self.log.close()
-            self.envs.close()
-            self.eval_env.close()
-            if self.remote is not None:
-                self.remote.close()
-                self.remote = None
+    def _finish_phase(self, prune: bool = True) -> bool:
+        """Evaluate when due, checkpoint when due (`prune`: delete old checkpoints at once;
+        a population prunes after all its members saved). Returns whether it checkpointed."""
+        c, end, saved = self.config, self._end, False
+        self._end = False
+        if self.eval_pending and (row := self._evaluate()) is not None:
+            self.eval_pending = False
+            end = end or self.step >= c.total_steps
+            while self.next_eval <= self.step:
+                self.next_eval += c.eval_every or c.total_steps
+            self.log.evaluation(row)
+            self._keep_evaluation(row)
+            if self.on_eval is not None and self.on_eval(row) is False:
+                self.stopped = end = True
+        if self.step >= self.next_checkpoint or end or self._signal is not None:
+            while self.next_checkpoint <= self.step:
+                self.next_checkpoint += c.checkpoint_every or c.total_steps
+            self.save_checkpoint(prune)
+            self.policy.save(self.run_dir / POLICY_FILE)
+            saved = True
+        if self._new and self.step % 100 < self._new:
+            self.log.step(self.step)
+        return saved
+
+    @property
+    def running(self) -> bool:
+        return (self.step < self.config.total_steps or self.eval_pending) and not self.stopped
+
+    def _close(self) -> None:
+        self.log.close()
+        self.envs.close()
+        self.eval_env.close()
+        if self.remote is not None:
+            self.remote.close()
+            self.remote = None
+
+    def result(self) -> TrainResult:
         return TrainResult(self.agent, self.policy, self.run_dir, self.buffer, self.evaluations,
                            self.log.elapsed)
+
+    def run(self) -> TrainResult:
+        """Train to total_steps (or until a callback says stop): run_members with this one."""
+        run_members([self])
+        return self.result()
+
+
+class Group:
+    """How run_members treats its members together. This one, for a single run: each member
+    acts and updates on its own, saves its checkpoints on its own, and a member that diverges
+    stops the run (TrainingError). ddpg.population.Population acts and updates all members at
+    once, commits their checkpoints together, and lets the others go on when one diverges."""
+
+    run_dir: Path | None = None  # where Interrupted tells the user to resume; None: the member's
+
+    def act(self, members: list[Trainer]) -> list[np.ndarray]:
+        return [m.agent.act(m.obs, m.step) for m in members]
+
+    def update(self, members: list[Trainer], transitions: int) -> None:
+        for m in members:
+            m._update(transitions)
+
+    def commit(self, members: list[Trainer]) -> None:
+        """After every member that checkpointed this step did so (they already pruned)."""
+
+    def diverged(self, member: Trainer, error: TrainingError) -> None:
+        raise error
+
+    @property
+    def prune_each(self) -> bool:
+        return True
+
+
+def run_members(members: list[Trainer], group: Group | None = None) -> None:
+    """The loop, for one run or a population in lockstep (the same step counter, warm-up and
+    schedule): collect with exploration noise, update, evaluate, log, checkpoint. SIGINT and
+    SIGTERM checkpoint every member and raise Interrupted; a second signal leaves at once."""
+    group = group or Group()
+    c = members[0].config
+    caught: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if caught:  # a second signal: leave now; checkpoints are atomic
+            os._exit(128 + signum)
+        caught.append(signum)
+        for m in members:
+            m._signal = signum
+
+    def guarded(member: Trainer, phase: Callable[[], Any]) -> Any:
+        try:
+            return phase()
+        except TrainingError as e:
+            member.stopped = True
+            group.diverged(member, e)
+            return None
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, on_signal)
+    try:
+        if c.actors > 0:
+            from ddpg.distributed.learner import RemoteCollection
+
+            (m,) = members  # (a population with --actors is refused by its config check)
+            m.remote = RemoteCollection(c, m.env_source, m.low, m.high, cfgmod.to_dict(c),
+                                        m.run_dir)
+            m._send_weights()
+            m.remote.start(m.step, max(0, c.warmup_steps - m.step))
+        while live := [m for m in members if m.running]:
+            collecting = [m for m in live if not m.eval_pending]
+            acting = [m for m in collecting if m.remote is None and m.step >= c.warmup_steps]
+            actions = dict(zip(map(id, acting), group.act(acting))) if acting else {}
+            for m in live:
+                guarded(m, lambda: m._collect_phase(actions.get(id(m))))
+            updating = [m for m in collecting if not m.stopped and m.step >= c.warmup_steps]
+            if updating:
+                group.update(updating, updating[0]._new)
+            for m in live:
+                if not m.stopped:
+                    guarded(m, m._after_update)
+            saved = [m for m in live
+                     if (not m.stopped or m._end) and guarded(m, lambda: m._finish_phase(
+                         group.prune_each))]
+            if saved:
+                group.commit(saved)
+            if caught:
+                step = max(m.step for m in members)
+                raise Interrupted(caught[0], group.run_dir or members[0].run_dir, step)
+    finally:
+        for sig, h in handlers.items():
+            signal.signal(sig, h)
+        for m in members:
+            m._close()
 
 
 def train(config: Config | None = None, env: EnvLike | None = None, *,

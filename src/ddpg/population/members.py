@@ -1,0 +1,130 @@
+"""Who is in a population: seeds (`--seeds 0-9`, `0,3,7`) crossed with swept values
+(`--sweep actor_lr=1e-4,3e-4`), each a full Config, and the rule of what members may differ in.
+
+Members train in lockstep on stacked tensors, so they may differ only where no tensor's shape
+and no step of the loop's schedule changes: the seed, learning rates, weight decay, tau, gamma,
+the exploration noise's settings and TD3's target noise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from typing import Any, Iterable, Sequence
+
+from ddpg import config as cfgmod
+from ddpg.config import Config
+from ddpg.errors import ConfigError
+
+# Fields members may differ in (dotted names); everything else must be equal across members.
+PER_MEMBER = ("seed", "run_name", "actor_lr", "critic_lr", "critic_weight_decay", "tau", "gamma",
+              "noise.kind", "noise.sigma", "noise.schedule", "noise.final_sigma",
+              "noise.decay_steps", "noise.theta", "noise.dt", "td3.target_noise",
+              "td3.target_noise_clip", "progress")
+SWEEPABLE = tuple(f for f in PER_MEMBER if f not in ("seed", "run_name", "progress"))
+_NAME = re.compile(r"[A-Za-z0-9_.=,+-]{1,200}")
+
+
+def parse_seeds(text: str | int | Iterable[int]) -> list[int]:
+    """'0-9' -> [0..9], '0,3,7' -> [0, 3, 7], '0-2,10' -> [0, 1, 2, 10]; or ints."""
+    if isinstance(text, int):
+        return [text]
+    if not isinstance(text, str):
+        seeds = [int(s) for s in text]
+    else:
+        seeds = []
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+            if m is None or (m[2] is not None and int(m[2]) < int(m[1])):
+                raise ConfigError(f"--seeds {text!r}: {part!r} is not a seed or a range like "
+                                  f"0-9; use e.g. --seeds 0-9 or --seeds 0,3,7.")
+            seeds += range(int(m[1]), int(m[2] or m[1]) + 1)
+    if not seeds:
+        raise ConfigError(f"--seeds {text!r} names no seed; use e.g. --seeds 0-9.")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {text!r} names a seed twice; each member needs its own.")
+    return seeds
+
+
+def parse_sweep(items: Sequence[str] | dict[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    """['actor_lr=1e-4,3e-4', 'tau=0.005,0.01'] (or a dict) -> {field: [values...]}, the field
+    names checked to be ones members may differ in."""
+    out: dict[str, list[Any]] = {}
+    pairs = items.items() if isinstance(items, dict) else []
+    if not isinstance(items, dict):
+        for item in items:
+            name, eq, values = item.partition("=")
+            if not eq or not values:
+                raise ConfigError(f"--sweep {item!r}: expected FIELD=V1,V2,... e.g. "
+                                  f"--sweep actor_lr=1e-4,3e-4.")
+            pairs.append((name, values.split(",")))
+    for name, values in pairs:
+        name = name.strip().replace("-", "_")
+        if name not in SWEEPABLE:
+            raise ConfigError(f"--sweep {name}: members of one population may differ only in "
+                              f"{', '.join(SWEEPABLE)}.{cfgmod.suggest(name, list(SWEEPABLE))} "
+                              f"Sweep other fields with separate runs (or `ddpg sweep`).")
+        values = list(values)
+        if not values:
+            raise ConfigError(f"--sweep {name}: no values given.")
+        out[name] = values
+    return out
+
+
+def _with(config: Config, dotted: str, value: Any) -> Config:
+    head, _, tail = dotted.partition(".")
+    return cfgmod.merge(config, {head: {tail: value}} if tail else {head: value}, "--sweep")
+
+
+def expand(config: Config, seeds: Iterable[int] | str, sweep: dict[str, list[Any]] | None = None
+           ) -> list[tuple[str, Config]]:
+    """Every (swept values x seed) member as (name, config): names like 's3' or
+    'actor_lr=0.0001-s3', each config with its seed and its values."""
+    seeds = parse_seeds(seeds)
+    sweep = parse_sweep(sweep or {})
+    members = []
+    for values in itertools.product(*sweep.values()):
+        base, label = config, []
+        for name, value in zip(sweep, values):
+            base = _with(base, name, value)
+            label.append(f"{name}={field_value(base, name)}")
+        for seed in seeds:
+            name = "-".join([*label, f"s{seed}"])
+            if not _NAME.fullmatch(name):
+                raise ConfigError(f"member name {name!r} is not a plain file name; give "
+                                  f"--sweep values made of letters, digits and . - +.")
+            members.append((name, dataclasses.replace(base, seed=seed, run_name=name)))
+    return members
+
+
+def field_value(c: Config, dotted: str) -> Any:
+    for part in dotted.split("."):
+        c = getattr(c, part)
+    return c
+
+
+def check_members(configs: Sequence[Config]) -> None:
+    """ConfigError unless the configs differ only in PER_MEMBER fields, and nothing asks for
+    what a population does not do (--actors)."""
+    first = cfgmod.to_dict(configs[0])
+    flat0 = dict(_flatten(first))
+    for c in configs[1:]:
+        for key, value in _flatten(cfgmod.to_dict(c)):
+            if key not in PER_MEMBER and flat0.get(key) != value:
+                raise ConfigError(
+                    f"population members differ in {key} ({flat0.get(key)!r} vs {value!r}); "
+                    f"members train in lockstep on stacked tensors and may differ only in "
+                    f"{', '.join(SWEEPABLE)} and the seed. Train the others as another "
+                    f"population.")
+    if configs[0].actors > 0:
+        raise ConfigError(f"actors={configs[0].actors}: a population collects in its own "
+                          f"process; train populations or distributed runs, not both.")
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _flatten(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
