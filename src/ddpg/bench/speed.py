@@ -26,6 +26,7 @@ from typing import Any, Callable
 import torch
 
 from ddpg.config import Config
+from ddpg.bench.stats import paired
 from ddpg.system import available_cores, cpu_flags, cpu_model
 from ddpg.bench.workloads import (bench_config, ddpg_loop_rate, ddpg_update_workload,
                             matmul_workload, rate, sb3_loop_rate, seed_update_workload,
@@ -70,14 +71,6 @@ def measure(envs: list[str], batches: list[int], steps: int, warmup: int, repeat
             results.append({"env": env_id, "batch": batch, "hidden": list(hidden),
                             "steps": steps, "repeats": repeats, **summarize(samples, flops)})
     return results
-
-
-def paired(samples: dict[str, list[float]], num: str, den: str) -> float | None:
-    """Median over repeats of num_i / den_i: each repeat measures both back to back, so the
-    ratio cancels the slow swings of a shared machine (seen: the same product 280 to 690
-    updates/s within minutes), which a ratio of the two medians does not."""
-    pairs = list(zip(samples[num], samples[den]))
-    return statistics.median(a / b for a, b in pairs) if pairs else None
 
 
 def summarize(samples: dict[str, list[float]], flops: float) -> dict[str, Any]:
@@ -161,6 +154,11 @@ def speed_main(argv: list[str]) -> int:
     p.add_argument("--hidden", nargs="+", type=int, default=[400, 300],
                    help="hidden layer sizes of actor and critic (default: the seed's 400 300)")
     p.add_argument("--no-baseline", action="store_true", help="skip stable-baselines3")
+    p.add_argument("--population", type=int, default=0, metavar="N",
+                   help="instead: a population of N seeds in one process against two single "
+                        "runs at a time (ddpg benchmark --jobs 2), against one run after "
+                        "another, and against the per-core limit of the update's products "
+                        "(ddpg.bench.population_speed)")
     p.add_argument("--device", default="cpu",
                    help="torch device of every measurement, stable-baselines3's too (default: "
                         "cpu; 'cuda' on a GPU, where ddpg replays its update as a CUDA graph)")
@@ -190,6 +188,8 @@ def speed_main(argv: list[str]) -> int:
                f"torch {torch.__version__}"
                + (f"; device {torch.cuda.get_device_name(a.device)}" if a.device != "cpu" else ""))
     print(f"machine: {machine}", flush=True)
+    if a.population:
+        return _population(a, argv, machine)
     results = measure(a.env, a.batch, a.steps, a.warmup, a.repeats, tuple(a.hidden),
                       baseline=not a.no_baseline, device=a.device)
     text = table(results)
@@ -203,4 +203,23 @@ def speed_main(argv: list[str]) -> int:
                     f"Networks {'-'.join(map(str, a.hidden))}; median of {a.repeats} interleaved "
                     f"repeats, {a.steps} timed steps each.\n\n"
                     f"{text}\n\n{bar_chart(results)}\n")
+    return 0
+
+
+def _population(a: argparse.Namespace, argv: list[str], machine: str) -> int:
+    from ddpg.bench import population_speed
+
+    results = population_speed.measure(a.env, a.batch, a.population, a.steps, a.warmup,
+                                       a.repeats, tuple(a.hidden))
+    text = population_speed.table(results)
+    print(text)
+    a.json.write_text(json.dumps({"machine": machine, "date": datetime.date.today().isoformat(),
+                                  "results": results}, indent=1))
+    if a.markdown:
+        with open(a.markdown, "a") as f:
+            f.write(f"\n### {datetime.date.today().isoformat()}: `ddpg speed {' '.join(argv)}`"
+                    f"\n\nMachine: {machine}. Networks {'-'.join(map(str, a.hidden))}, one "
+                    f"update per step; median over {a.repeats} interleaved repeats of "
+                    f"{a.steps} timed steps per member after {a.warmup} warm-up steps; ratios "
+                    f"are medians of each repeat's own ratio.\n\n{text}\n")
     return 0

@@ -2,8 +2,8 @@
 all (ddpg.population.run, .stacked, .members)."""
 
 from ddpg.population.members import expand, parse_seeds, parse_sweep
-from ddpg.population.run import (Population, PopulationResult, is_population, resume_population,
-                                 train_population)
+from ddpg.population.resume import is_population, resume_population
+from ddpg.population.run import Population, PopulationResult, train_population
 
 __all__ = ["Population", "PopulationResult", "expand", "is_population", "parse_seeds",
            "parse_sweep", "resume_population", "train_population"]

@@ -6,10 +6,10 @@ seed derives them), driven by the same loop as a single run (`run_members`). Wha
 changes is what run_members does for all members together:
 
 - acting: one batched forward pass of every member's actor (then each member's own noise);
-- updating: one `StackedStep` for all members (batched products, one Adam step per network,
-  one Polyak step), on replay batches sampled with each member's own generator and gathered
-  from one stacked tensor of replay rows; networks the fast path does not cover update member
-  by member (the reference autograd update);
+- updating: one StackedStep for all members (ddpg.population.workers; batched products, one
+  Adam step per network, one Polyak step) on replay batches sampled with each member's own
+  generator and gathered from one stacked tensor of replay rows; networks the fast path does
+  not cover update member by member (the reference autograd update);
 - checkpoints: every member writes its own; then population.json names the step as committed
   and only then are older checkpoints pruned, so a kill at any moment resumes every member from
   the same step;
@@ -22,9 +22,6 @@ per member, which every tool (`ddpg eval`, `ddpg plot`, `ddpg.load`) reads as an
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -35,21 +32,15 @@ import numpy as np
 import torch
 
 from ddpg import config as cfgmod
-from ddpg.buffer import Batch
 from ddpg.config import Config
 from ddpg.envs import EnvLike, fresh_env
 from ddpg.errors import CheckpointError, ConfigError, TrainingError
-from ddpg.fileio import atomic_write_bytes
 from ddpg.population.members import SWEEPABLE, check_members, expand, field_value
-from ddpg.population.stacked import StackedStep
-from ddpg.resume import checkpoint_config
+from ddpg.population.workers import Worker
+from ddpg.population.summary import FORMAT, MANIFEST, VERSION, write_summary
 from ddpg.results import StepContext, TrainResult
 from ddpg.trainer import CHECKPOINT_DIR, Group, Trainer, run_members
-from ddpg.untrusted import UnsafePathError, check_stays_inside, checked_name, read_regular
 
-MANIFEST = "population.json"
-FORMAT, VERSION = "ddpg-population", 1
-_MEMBER = __import__("re").compile(r"[A-Za-z0-9_.=,+-]{1,200}")
 
 
 @dataclass
@@ -105,16 +96,16 @@ class Population(Group):
         if self.env_name is None:
             self.env_name = self.members[0].env_name
         agents = [m.agent for m in self.members]
-        self.stacked = StackedStep(agents) if all(a.fast is not None for a in agents) else None
-        if self.stacked is not None:
+        self.sums = torch.stack([m.sums for m in self.members])
+        for i, m in enumerate(self.members):
+            m.sums = self.sums[i]
+        self.worker: Worker | None = None
+        if all(a.fast is not None for a in agents):
+            self.worker = Worker(self.members, self._rows, 0, self.sums)
             for a in agents:
                 a.choose_update()  # the fast path's views, onto the stacked tensors
-        sums = torch.stack([m.sums for m in self.members])
-        for i, m in enumerate(self.members):
-            m.sums = sums[i]
-        self.sums = sums
         how = ("all members at once (batched products, one Adam and Polyak step)"
-               if self.stacked is not None else "member by member (" + agents[0]._how + ")")
+               if self.worker is not None else "member by member (" + agents[0]._how + ")")
         print(f"population of {len(self.members)} in {self.run_dir}: {agents[0].describe()}; "
               f"updates {how}", file=sys.stderr)
         self._write()
@@ -147,50 +138,17 @@ class Population(Group):
         return False
 
     def act(self, members: list[Trainer]) -> list[np.ndarray]:
-        if self.stacked is None:
+        if self.worker is None:
             return super().act(members)
         obs = np.stack([m.agent.normalized(m.obs) for m in self.members])
-        states = torch.as_tensor(obs, device=self.members[0].agent.device)
-        with torch.no_grad():
-            mu = self.stacked.policy_rows(states).cpu().numpy()
+        mu = self.worker.policy(torch.as_tensor(obs, device=self._rows.device)).cpu().numpy()
         index = {id(m): i for i, m in enumerate(self.members)}
         return [m.agent.explore(mu[index[id(m)]], m.step) for m in members]
 
-    def _sample(self, batch_size: int) -> Batch:
-        """Each member's batch, indices drawn by its own generator as ReplayBuffer.sample
-        draws them, gathered from the stacked rows in one call: (M, B, ...) tensors."""
-        rows = self._rows
-        idx = torch.stack([torch.randint(0, m.buffer.size, (batch_size,),
-                                         generator=m.buffer.generator, device=rows.device)
-                           for m in self.members])
-        idx += torch.arange(len(self.members), device=rows.device).unsqueeze(1) * rows.shape[1]
-        data = rows.view(-1, rows.shape[2]).index_select(0, idx.view(-1))
-        parts = data.view(len(self.members), batch_size, -1).split(
-            self.members[0].buffer._widths, dim=2)
-        batch = Batch(*parts)
-        if self.members[0].agent.obs_norm is not None:
-            batch = batch._replace(
-                states=torch.stack([m.agent.obs_norm.normalize(s)
-                                    for m, s in zip(self.members, batch.states)]),
-                next_states=torch.stack([m.agent.obs_norm.normalize(s)
-                                         for m, s in zip(self.members, batch.next_states)]))
-        return batch
-
     def update(self, members: list[Trainer], transitions: int) -> None:
-        if self.stacked is None:
+        if self.worker is None:
             return super().update(members, transitions)
-        c = members[0].config
-        for _ in range(c.updates_per_step * transitions):
-            batch = self._sample(c.batch_size)
-            updates = members[0].agent.updates
-            update_actor = c.algo != "td3" or (updates + 1) % c.td3.policy_delay == 0
-            with members[0].agent._precision():
-                info = self.stacked.step(batch, update_actor)
-            self.sums += torch.stack((info["critic_loss"], info["actor_loss"], info["q"],
-                                      info["actor_updated"]), dim=1)
-            for m in self.members:
-                m.n_sums += 1
-                m.agent.updates += 1
+        self.worker.update(members[0].config.updates_per_step * transitions)
 
     def commit(self, members: list[Trainer]) -> None:
         step = members[0].step
@@ -214,35 +172,9 @@ class Population(Group):
     # --- results --------------------------------------------------------------------------------
 
     def _write(self) -> None:
-        """population.json (what resume needs) and summary.md / summary.csv, atomically."""
-        by_name = {m.run_dir.name: m for m in self.members}
-        rows = []
-        for entry in self.manifest["members"]:
-            m = by_name.get(entry["name"])
-            evals = m.evaluations if m is not None else []
-            final = evals[-1]["eval_return_mean"] if evals else None
-            best = max((r["eval_return_mean"] for r in evals), default=None)
-            rows.append({"member": entry["name"], "seed": entry["seed"],
-                         **{k: v for k, v in entry["values"].items()},
-                         "status": entry["status"], "step": m.step if m is not None else "",
-                         "final_eval": "" if final is None else f"{final:.1f}",
-                         "best_eval": "" if best is None else f"{best:.1f}"})
-        atomic_write_bytes(self.run_dir / MANIFEST,
-                           json.dumps({**self.manifest, "env": self.env_name}, indent=1).encode())
-        keys = list(dict.fromkeys(k for r in rows for k in r))
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=keys, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_bytes(self.run_dir / "summary.csv", out.getvalue().encode())
-        finals = [float(r["final_eval"]) for r in rows if r["final_eval"] != ""]
-        lines = [f"# Population {self.run_dir.name}", "",
-                 f"{self.env_name}, {len(rows)} members; final noise-free evaluation return: "
-                 + (f"mean {np.mean(finals):.1f}, min {min(finals):.1f}, max {max(finals):.1f}"
-                    if finals else "none yet"), "",
-                 "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-        lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
-        atomic_write_bytes(self.run_dir / "summary.md", ("\n".join(lines) + "\n").encode())
+        """population.json (what resume needs), summary.md and summary.csv, atomically."""
+        write_summary(self.run_dir, {**self.manifest, "env": self.env_name},
+                      {m.run_dir.name: m for m in self.members})
 
     def run(self) -> PopulationResult:
         start = time.perf_counter()
@@ -315,48 +247,3 @@ def train(config: Config | None = None, env: EnvLike | None = None, *, seeds: An
         return train_one(config, env, on_step=on_step, on_eval=on_eval)
     return train_population(config, env, seeds=config.seed if seeds is None else seeds,
                             sweep=sweep, on_step=on_step, on_eval=on_eval)
-
-
-def is_population(path: str | Path) -> bool:
-    return (Path(path) / MANIFEST).is_file()
-
-
-def resume_population(directory: str | Path, env: EnvLike | None = None, *,
-                      total_steps: int | None = None, progress: bool | None = None,
-                      tensorboard: bool | None = None) -> PopulationResult:
-    """Continue a population from its last committed checkpoint step: every running member
-    from its checkpoint of that step (bit-identical to an uninterrupted population run)."""
-    directory = Path(directory)
-    try:
-        manifest = json.loads(read_regular(directory / MANIFEST, 16 << 20))
-        if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-            raise ValueError(f"not a {FORMAT} version {VERSION} manifest")
-        if manifest["step"] is None:
-            raise ValueError("no checkpoint was committed yet; start the population again")
-        names = [checked_name(m["name"], _MEMBER, "member name") for m in manifest["members"]]
-        check_stays_inside(directory, MANIFEST, "summary.md", "summary.csv", *names)
-        for m in manifest["members"]:
-            if m["status"] not in ("running", "diverged", "stopped", "done"):
-                raise ValueError(f"member {m['name']} has status {m['status']!r}")
-    except (OSError, ValueError, KeyError, TypeError, UnsafePathError) as e:
-        raise CheckpointError(f"--resume {str(directory)!r}: {directory / MANIFEST} cannot be "
-                              f"resumed: {e}") from e
-    members = []
-    for name, entry in zip(names, manifest["members"]):
-        if entry["status"] == "done" and (total_steps or 0) > int(manifest["step"]):
-            entry["status"] = "running"  # extended with --total-steps
-        if entry["status"] != "running":
-            continue
-        config = checkpoint_config(directory / name, int(manifest["step"]))
-        shown = {k: v for k, v in (("progress", progress), ("tensorboard", tensorboard),
-                                   ("total_steps", total_steps)) if v is not None}
-        members.append((name, replace(config, **shown)))
-    if not members:
-        raise CheckpointError(f"--resume {str(directory)!r}: every member of the population has "
-                              f"ended ({', '.join(m['status'] for m in manifest['members'])}).")
-    if env is None:
-        env = members[0][1].env
-    print(f"resuming population {directory} from step {manifest['step']} "
-          f"({len(members)} members running)", file=sys.stderr)
-    return Population(members, env, directory=directory, resume=manifest).run()
-

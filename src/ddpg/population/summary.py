@@ -1,0 +1,49 @@
+"""A population's files beside its members' run directories: population.json (the members,
+their seeds and swept values, their status, and the last checkpoint step committed for all of
+them: what `--resume` reads), and summary.md / summary.csv (a row per member: status, step,
+final and best noise-free evaluation return)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ddpg.fileio import atomic_write_bytes
+
+MANIFEST = "population.json"
+FORMAT, VERSION = "ddpg-population", 1
+
+
+def write_summary(directory: Path, manifest: dict[str, Any], members: dict[str, Any]) -> None:
+    """Write the three files atomically; `members` maps names to their Trainers (a member not
+    running in this process has no row values beyond its manifest entry)."""
+    rows = []
+    for entry in manifest["members"]:
+        m = members.get(entry["name"])
+        evals = m.evaluations if m is not None else []
+        final = evals[-1]["eval_return_mean"] if evals else None
+        best = max((r["eval_return_mean"] for r in evals), default=None)
+        rows.append({"member": entry["name"], "seed": entry["seed"], **entry["values"],
+                     "status": entry["status"], "step": m.step if m is not None else "",
+                     "final_eval": "" if final is None else f"{final:.1f}",
+                     "best_eval": "" if best is None else f"{best:.1f}"})
+    atomic_write_bytes(directory / MANIFEST, json.dumps(manifest, indent=1).encode())
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=keys, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(directory / "summary.csv", out.getvalue().encode())
+    finals = [float(r["final_eval"]) for r in rows if r["final_eval"] != ""]
+    lines = [f"# Population {directory.name}", "",
+             f"{manifest.get('env')}, {len(rows)} members; final noise-free evaluation return: "
+             + (f"mean {np.mean(finals):.1f}, min {min(finals):.1f}, max {max(finals):.1f}"
+                if finals else "none yet"), "",
+             "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
+    atomic_write_bytes(directory / "summary.md", ("\n".join(lines) + "\n").encode())

@@ -1,0 +1,76 @@
+"""The population update: a Worker holds members' StackedStep, samples their replay batches and
+runs their updates; on a GPU its step is replayed as one CUDA graph.
+
+One worker runs all members, its operations on every core (torch's intra-op threads). Measured
+on a 2-core Xeon (AVX-512) at 400-300 networks, batch 64, 10 members: two workers on threads of
+their own, one core and half of the members each, took 11.06 ms per update of all members
+against 10.75 ms for one worker on both cores, and the full loop ran at 687 against 804
+environment steps/s (the workers' Python contends for the GIL with the environments'), so the
+population uses one; the batched products already run near the cores' peak.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from ddpg.buffer import Batch
+from ddpg.fast.cudagraph import GraphedStep
+from ddpg.population.stacked import StackedStep
+
+
+class Worker:
+    """Members [start, start + len(members)) of the population: their StackedStep, sampling
+    and loss sums."""
+
+    def __init__(self, members: Sequence[Any], rows: torch.Tensor, start: int,
+                 sums: torch.Tensor) -> None:
+        self.members, self.start = list(members), start
+        self.rows = rows[start:start + len(self.members)]  # (m, capacity, width) view
+        self.sums = sums[start:start + len(self.members)]
+        self.stacked = StackedStep([m.agent for m in self.members])
+        c = self.members[0].config
+        self.step = self.stacked.step
+        if rows.device.type == "cuda" and c.cuda_graph:
+            generators = tuple(self.stacked.generators) if c.algo == "td3" else ()
+            self.step = GraphedStep(self.stacked.step, generators)
+        self._offsets = (torch.arange(len(self.members), device=rows.device)
+                         * self.rows.shape[1]).unsqueeze(1)
+
+    def sample(self, batch_size: int) -> Batch:
+        """Each member's batch, its indices drawn by its own generator exactly as
+        ReplayBuffer.sample draws them, gathered from the stacked rows in one call."""
+        idx = torch.stack([torch.randint(0, m.buffer.size, (batch_size,),
+                                         generator=m.buffer.generator, device=self.rows.device)
+                           for m in self.members]) + self._offsets
+        data = self.rows.reshape(-1, self.rows.shape[2]).index_select(0, idx.view(-1))
+        batch = Batch(*data.view(len(self.members), batch_size, -1).split(
+            self.members[0].buffer._widths, dim=2))
+        if self.members[0].agent.obs_norm is not None:
+            batch = batch._replace(
+                states=torch.stack([m.agent.obs_norm.normalize(s)
+                                    for m, s in zip(self.members, batch.states)]),
+                next_states=torch.stack([m.agent.obs_norm.normalize(s)
+                                         for m, s in zip(self.members, batch.next_states)]))
+        return batch
+
+    def update(self, n: int) -> None:
+        """`n` updates of every member of this worker."""
+        c = self.members[0].config
+        agent = self.members[0].agent
+        for _ in range(n):
+            batch = self.sample(c.batch_size)
+            update_actor = c.algo != "td3" or (agent.updates + 1) % c.td3.policy_delay == 0
+            with agent._precision():
+                info = self.step(batch, update_actor)
+            self.sums += torch.stack((info["critic_loss"], info["actor_loss"], info["q"],
+                                      info["actor_updated"]), dim=1)
+            for m in self.members:
+                m.n_sums += 1
+                m.agent.updates += 1
+
+    def policy(self, states: torch.Tensor) -> torch.Tensor:
+        """mu(s) of this worker's members for states (m, n, obs)."""
+        with torch.no_grad():
+            return self.stacked.policy_rows(states)
