@@ -51,8 +51,8 @@ def test_train_flags_spell_overrides_as_tyro_does():
 def test_tiny_suite_with_sb3_baseline_end_to_end(tmp_path, capsys):
     pytest.importorskip("stable_baselines3")
     results, report = tmp_path / "results", tmp_path / "docs" / "results.md"
-    args = [str(TINY), "--baseline", "sb3", "--results", str(results), "--report", str(report),
-            "--jobs", "2"]
+    args = [str(TINY), "--no-population", "--baseline", "sb3", "--results", str(results),
+            "--report", str(report), "--jobs", "2"]
     assert benchmark_main(args) == 0
     out = capsys.readouterr().out
     assert len(lines(out, "start")) == 8 and len(lines(out, "done")) == 8
@@ -121,6 +121,39 @@ def test_tiny_suite_with_sb3_baseline_end_to_end(tmp_path, capsys):
     assert other.read_text().count("## Suite: tiny") == 1
 
 
+def test_a_suite_entry_trains_its_seeds_as_one_population(tmp_path, capsys):
+    """The default: each (env, algo) entry's seeds as one `ddpg train --seeds` population in
+    <algo>-<env>/s<seed>; a rerun skips it; a population killed midway resumes from the step
+    committed for all its members; the report reads the members as runs."""
+    results, report = tmp_path / "results", tmp_path / "results.md"
+    args = [str(TINY), "--results", str(results), "--report", str(report)]
+    assert benchmark_main(args) == 0
+    out = capsys.readouterr().out
+    assert "ddpg seeds as populations" in out
+    assert len(lines(out, "start")) == 2 and len(lines(out, "done")) == 2  # ddpg and td3
+    for algo in ("ddpg", "td3"):
+        folder = results / "tiny" / "ddpg" / f"{algo}-Pendulum-v1"
+        assert (folder / "population.json").is_file()
+        for seed in (0, 1):
+            assert [int(r["step"]) for r in rows(folder / f"s{seed}" / "metrics.csv")] == \
+                [150, 300]
+    assert "| ddpg | TD3 | pendulum-td3 | 300 | 2 |" in report.read_text()
+    assert benchmark_main(args) == 0
+    out = capsys.readouterr().out
+    assert len(lines(out, "skip")) == 2 and not lines(out, "start")
+    # a population stopped after its first commit resumes from it
+    import json
+
+    folder = results / "tiny" / "ddpg" / "td3-Pendulum-v1"
+    manifest = json.loads((folder / "population.json").read_text())
+    assert manifest["step"] == 300
+    for seed in (0, 1):
+        text = (folder / f"s{seed}" / "metrics.csv").read_text().splitlines(keepends=True)
+        (folder / f"s{seed}" / "metrics.csv").write_text("".join(text[:2]))
+    assert benchmark_main(args + ["--dry-run"]) == 0
+    assert "would restart" in capsys.readouterr().out  # its only commit is the final step
+
+
 def test_report_sections_are_replaced_in_place():
     one = merge_section("", "a", "A1")
     assert one.startswith("# Benchmark results")
@@ -147,8 +180,8 @@ runs:
                 tensorboard: false}
 """)
     results = tmp_path / "results"
-    args = [str(suite), "--results", str(results), "--report", str(tmp_path / "r.md"),
-            "--jobs", "2"]  # one thread for the one run
+    args = [str(suite), "--no-population", "--results", str(results), "--report",
+            str(tmp_path / "r.md"), "--jobs", "2"]  # one thread for the one run
     assert benchmark_main(args) == 0
     run = results / "resume" / "ddpg" / "td3-Pendulum-v1-s3"
     full = rows(run / "metrics.csv")
@@ -218,7 +251,8 @@ def test_results_run_with_other_settings_are_not_mixed_in(tmp_path, capsys):
     run = tmp_path / "results" / "s" / "ddpg" / "ddpg-Pendulum-v1-s0"
     run.mkdir(parents=True)
     (run / "config.yaml").write_text("env: Pendulum-v1\nalgo: ddpg\ntotal_steps: 999\n")
-    assert benchmark_main([str(suite), "--results", str(tmp_path / "results"), "--dry-run"]) == 2
+    assert benchmark_main([str(suite), "--results", str(tmp_path / "results"), "--dry-run",
+                           "--no-population"]) == 2
     err = capsys.readouterr().err
     assert "total_steps: 999 there, 300 in the suite" in err and (run / "config.yaml").exists()
 
@@ -246,7 +280,7 @@ runs:
     results = tmp_path / "results"
     proc = subprocess.Popen(
         [sys.executable, "-m", "ddpg.cli", "benchmark", str(suite), "--baseline", "sb3",
-         "--jobs", "2", "--results", str(results), "--report", str(tmp_path / "r.md")],
+         "--jobs", "2", "--no-population", "--results", str(results), "--report", str(tmp_path / "r.md")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     out: list[str] = []

@@ -324,3 +324,19 @@ def test_cli_trains_and_resumes_a_population(tmp_path):
     assert main(["train", "--resume", str(pop), "--total-steps", "400", "--no-progress"]) == 0
     assert json.loads((pop / "population.json").read_text())["step"] == 400
     assert main(args) == 2  # the same --run-name again: a clear error, nothing overwritten
+
+
+def test_plot_of_a_population_draws_a_curve_per_swept_value(tmp_path):
+    pytest.importorskip("matplotlib")
+    from ddpg.bench.plot import plot_main
+    from ddpg.bench.rundata import group_runs, load_runs
+
+    c = small(total_steps=200, warmup_steps=100, eval_every=100, eval_episodes=1,
+              tensorboard=False, out=str(tmp_path), run_name="p")
+    train_population(c, seeds="0-1", sweep=["tau=0.005,0.01"])
+    groups = group_runs(load_runs([tmp_path / "p"]))
+    assert sorted(label for _, label in groups) == [
+        "ddpg DDPG (Pendulum-v1) tau=0.005", "ddpg DDPG (Pendulum-v1) tau=0.01"]
+    assert all(len(runs) == 2 for runs in groups.values())  # mean and band over the seeds
+    assert plot_main([str(tmp_path / "p"), "--out", str(tmp_path / "fig")]) == 0
+    assert (tmp_path / "fig.png").stat().st_size > 0

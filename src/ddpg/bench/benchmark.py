@@ -5,7 +5,9 @@ bootstrap CIs, ddpg.bench.stats), published figures and the learning-curve and Q
 
 The suite file's format: ddpg.bench.suite.
 
-Run directories: RESULTS/<suite>/ddpg/<algo>-<env>-s<seed> (`ddpg train`) and
+Run directories: RESULTS/<suite>/ddpg/<algo>-<env>/s<seed> (an entry's seeds as one population,
+`ddpg train --seeds`; with --no-population RESULTS/<suite>/ddpg/<algo>-<env>-s<seed>, a process
+per seed) and
 RESULTS/<suite>/sb3/<algo>-<env>-s<seed> (`python -m ddpg.bench.baselines`); their output goes to
 RESULTS/<suite>/logs/. A run whose metrics.csv reached its final step is skipped; an unfinished
 ddpg run with a checkpoint before the end is continued with `ddpg train --resume`; any other
@@ -20,15 +22,16 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ddpg.bench.jobs import Job, inspect, plan
+from ddpg.bench.jobs import Job, PopulationJob, inspect, plan, populations
 from ddpg.bench.report import PUBLISHED, load_published, write_report
 from ddpg.bench.runner import Runner
 from ddpg.bench.suite import load_suite
 from ddpg.errors import BenchmarkError
 from ddpg.system import available_cores, interruptible
 
-DESCRIPTION = """Run a benchmark suite: every (env, algo, seed) of SUITE.yaml as a `ddpg train`
-subprocess into RESULTS/<suite>/ddpg/<algo>-<env>-s<seed>, and with --baseline sb3 also as
+DESCRIPTION = """Run a benchmark suite: the seeds of every (env, algo) of SUITE.yaml as one `ddpg
+train --seeds` population into RESULTS/<suite>/ddpg/<algo>-<env>/s<seed> (--no-population: a
+subprocess per seed into RESULTS/<suite>/ddpg/<algo>-<env>-s<seed>), and with --baseline sb3 also as
 stable-baselines3 with the same settings (python -m ddpg.bench.baselines) into RESULTS/<suite>/sb3/.
 Resumable: finished runs are skipped, an interrupted ddpg run with a checkpoint is continued
 (ddpg train --resume), other unfinished runs start over. Then writes a markdown report: per env
@@ -60,7 +63,8 @@ exit status: 0 all runs finished, 1 a run failed (the report covers the finished
 same command again to continue)."""
 
 
-def _run_all(runner: Runner, todo: list[tuple[Job, str, str]], jobs: int) -> bool:
+def _run_all(runner: Runner, todo: list[tuple[Job | PopulationJob, str, str]],
+             jobs: int) -> bool:
     """Run the jobs, `jobs` at a time; False if interrupted by SIGINT or SIGTERM (also when the
     benchmark was started in the background, where SIGINT arrives ignored)."""
     with interruptible():
@@ -103,6 +107,10 @@ def benchmark_main(argv: list[str]) -> int:
     p.add_argument("--published", type=Path, default=PUBLISHED, metavar="FILE",
                    help="published figures to quote (default: benchmarks/published.yaml of "
                         "the ddpg source tree)")
+    p.add_argument("--no-population", action="store_true",
+                   help="run each ddpg seed as its own process into <algo>-<env>-s<seed> "
+                        "(default: an (env, algo) entry's seeds train as one population, "
+                        "`ddpg train --seeds`, into <algo>-<env>/s<seed>)")
     p.add_argument("--report-only", action="store_true",
                    help="write the report from the runs finished so far; run nothing")
     p.add_argument("--dry-run", action="store_true",
@@ -118,8 +126,8 @@ def benchmark_main(argv: list[str]) -> int:
     libraries = ("ddpg", *([a.baseline] if a.baseline else []))
     try:
         suite = load_suite(a.suite)
-        jobs = plan(suite, a.results, libraries)
-        actions = [(job, *inspect(job)) for job in jobs]
+        jobs = plan(suite, a.results, libraries, population=not a.no_population)
+        actions = populations([(job, *inspect(job)) for job in jobs])
         published = load_published(a.published)
     except BenchmarkError as e:
         print(f"ddpg benchmark: error: {e}", file=sys.stderr)
@@ -137,7 +145,8 @@ def benchmark_main(argv: list[str]) -> int:
     doing = (f"report only, {finished} finished" if a.report_only else
              f"{len(todo)} to run, {jobs_n} at a time with {threads} "
              f"thread{'s' if threads > 1 else ''} each" if todo else "all finished")
-    print(f"suite {suite.name}: {len(jobs)} runs ({', '.join(libraries)}) in "
+    print(f"suite {suite.name}: {len(jobs)} runs ({', '.join(libraries)}"
+          f"{'' if a.no_population else '; ddpg seeds as populations'}) in "
           f"{a.results / suite.name}; {doing}", flush=True)
     if a.dry_run:
         for job, act, why in actions:

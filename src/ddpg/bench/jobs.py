@@ -34,15 +34,100 @@ class Job:
     seed: int
     config: Config
     run_dir: Path
+    population: Path | None = None  # the population folder this run is a member of
 
     @property
     def label(self) -> str:
-        return f"{self.library:<4} {self.run_dir.name}"
+        name = f"{self.population.name}/{self.run_dir.name}" if self.population else \
+            self.run_dir.name
+        return f"{self.library:<4} {name}"
+
+    def final(self) -> dict[str, float] | None:
+        return final_row(self.run_dir)
 
 
-def plan(suite: Suite, results: Path, libraries: Sequence[str]) -> list[Job]:
+@dataclass(frozen=True, eq=False)
+class PopulationJob:
+    """The ddpg runs of one (entry, algo) trained as one population (`ddpg train --seeds`) in
+    RESULTS/<suite>/ddpg/<algo>-<env>/, a member s<seed> per seed."""
+
+    members: tuple[Job, ...]
+
+    library = "ddpg"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.members[0].population
+
+    @property
+    def config(self) -> Config:
+        return self.members[0].config
+
+    @property
+    def entry(self) -> Entry:
+        return self.members[0].entry
+
+    @property
+    def algo(self) -> str:
+        return self.members[0].algo
+
+    @property
+    def seeds(self) -> list[int]:
+        return [m.seed for m in self.members]
+
+    @property
+    def label(self) -> str:
+        return f"ddpg {self.run_dir.name} (population, seeds {','.join(map(str, self.seeds))})"
+
+    def final(self) -> dict[str, float] | None:
+        """The final row of the member that is furthest behind (None: one has none)."""
+        rows = [m.final() for m in self.members]
+        return None if any(r is None for r in rows) else min(rows, key=lambda r: r["step"])
+
+
+def populations(actions: list[tuple[Job, str, str]]) -> list[tuple[Job | PopulationJob, str, str]]:
+    """The ddpg members of each population as one PopulationJob: 'skip' when every member
+    finished, 'resume' from its committed checkpoint step, else 'restart' (or 'start')."""
+    out: list[tuple[Job | PopulationJob, str, str]] = []
+    groups: dict[Path, list[tuple[Job, str, str]]] = {}
+    for job, act, why in actions:
+        if job.population is None:
+            out.append((job, act, why))
+        else:
+            groups.setdefault(job.population, []).append((job, act, why))
+    for folder, members in groups.items():
+        pop = PopulationJob(tuple(j for j, _, _ in members))
+        acts = {act for _, act, _ in members}
+        if acts == {"skip"}:
+            out.append((pop, "skip", "finished (every member)"))
+        elif acts == {"start"}:
+            out.append((pop, "start", ""))
+        else:
+            step = _committed(folder)
+            if step is not None and step < pop.config.total_steps:
+                out.append((pop, "resume", f"unfinished, from the step {step} committed for "
+                                           f"every member"))
+            else:
+                out.append((pop, "restart", "unfinished, no committed checkpoint: starting over"))
+    return out
+
+
+def _committed(folder: Path) -> int | None:
+    import json
+
+    try:
+        step = json.loads(read_regular(folder / "population.json", 16 << 20)).get("step")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return step if isinstance(step, int) else None
+
+
+def plan(suite: Suite, results: Path, libraries: Sequence[str],
+         population: bool = False) -> list[Job]:
     """Every (entry, algo, seed, library) as a Job with its resolved config; the config is the
-    one `ddpg train` resolves from the same flags, so invalid overrides fail here."""
+    one `ddpg train` resolves from the same flags, so invalid overrides fail here. With
+    `population`, ddpg's runs of an (entry, algo) are members s<seed> of the population folder
+    RESULTS/<suite>/ddpg/<algo>-<env>."""
     jobs: list[Job] = []
     seen: dict[Path, int] = {}
     for i, e in enumerate(suite.entries):
@@ -59,11 +144,15 @@ def plan(suite: Suite, results: Path, libraries: Sequence[str]) -> list[Job]:
                 name = f"{algo}-{e.env.replace('/', '_')}-s{seed}"
                 for lib in libraries:
                     run_dir = results / suite.name / lib / name
+                    folder = None
+                    if population and lib == "ddpg":
+                        folder = results / suite.name / lib / f"{algo}-{e.env.replace('/', '_')}"
+                        run_dir = folder / f"s{seed}"
                     if run_dir in seen:
                         raise BenchmarkError(f"{suite.path}: runs[{i}] repeats {algo} on {e.env} "
                                              f"with seed {seed} of runs[{seen[run_dir]}].")
                     seen[run_dir] = i
-                    jobs.append(Job(lib, e, algo, seed, config, run_dir))
+                    jobs.append(Job(lib, e, algo, seed, config, run_dir, folder))
     return jobs
 
 
@@ -93,7 +182,8 @@ def _differences(job: Job) -> list[str]:
 def inspect(job: Job) -> tuple[str, str]:
     """(action, why): 'skip' a finished run, 'resume' a ddpg run from its checkpoint, 'restart'
     an unfinished one, 'start' a new one."""
-    results = job.run_dir.parents[2]  # RESULTS/<suite>/<library>/<run>
+    # RESULTS/<suite>/<library>/<run>, or RESULTS/<suite>/ddpg/<population>/<member>
+    results = job.run_dir.parents[3 if job.population else 2]
     if not is_within(job.run_dir, results):  # it is deleted and written: never elsewhere
         raise BenchmarkError(f"{job.run_dir} leads out of {results} through a symbolic link; "
                              f"replace the link by a directory or pass another --results.")

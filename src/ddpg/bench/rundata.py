@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +42,14 @@ class Run:
     algo: str
     preset: str
     metrics: dict[str, np.ndarray]
+    variant: str = ""  # a population member's swept values, e.g. "actor_lr=0.0001"
 
     @property
     def label(self) -> str:
-        """Group name: library, algorithm, preset (or env), e.g. "ddpg TD3 (pendulum)"."""
-        return f"{self.library} {self.algo.upper()} ({self.preset or self.env})"
+        """Group name: library, algorithm, preset (or env), and a population member's swept
+        values, e.g. "ddpg TD3 (pendulum)" or "ddpg DDPG (pendulum) actor_lr=0.0001"."""
+        label = f"{self.library} {self.algo.upper()} ({self.preset or self.env})"
+        return f"{label} {self.variant}" if self.variant else label
 
     @property
     def has_q(self) -> bool:
@@ -95,7 +99,11 @@ def read_run(run_dir: Path) -> Run:
     """The run in run_dir. Missing keys: library "ddpg", algo "ddpg", preset ""."""
     cfg = _read_config(run_dir / CONFIG)
     seed = cfg.get("seed")
+    variant = ""
+    if (run_dir.parent / "population.json").is_file():  # members named VALUES-s<seed>
+        variant = re.sub(r"-?s\d+$", "", run_dir.name)
     return Run(path=run_dir, env=cfg["env"], seed=seed if isinstance(seed, int) else None,
+               variant=variant,
                library=str(cfg.get("library") or "ddpg").lower(),
                algo=str(cfg.get("algo") or "ddpg").lower(), preset=str(cfg.get("preset") or ""),
                metrics=_read_metrics(run_dir / METRICS))

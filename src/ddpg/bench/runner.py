@@ -14,17 +14,18 @@ import time
 from pathlib import Path
 
 from ddpg.bench.overrides import override_args, train_flags
-from ddpg.bench.jobs import Job
-from ddpg.bench.rundata import final_row
+from ddpg.bench.jobs import Job, PopulationJob
 
 
-def command(job: Job, action: str, threads: int) -> list[str]:
+def command(job: Job | PopulationJob, action: str, threads: int) -> list[str]:
     """The subprocess that runs (or, with action 'resume', continues) the job."""
     e = job.entry
     if job.library == "ddpg" and action == "resume":
         return [sys.executable, "-m", "ddpg.cli", "train", "--resume", str(job.run_dir)]
+    seeds = (["--seeds", ",".join(map(str, job.seeds))] if isinstance(job, PopulationJob)
+             else ["--seed", str(job.seed)])
     common = ["--env", e.env, "--algo", job.algo, *(["--preset", e.preset] if e.preset else []),
-              "--seed", str(job.seed), "--total-steps", str(e.steps),
+              *seeds, "--total-steps", str(e.steps),
               "--eval-every", str(e.eval_every),
               *(["--eval-episodes", str(e.eval_episodes)] if e.eval_episodes else [])]
     if job.library == "sb3":
@@ -85,12 +86,12 @@ class Runner:
         start = time.perf_counter()
         self.say(action, job, why)
         rc = self._attempt(job, action)
-        row = final_row(job.run_dir)
+        row = job.final()
         done = rc == 0 and row is not None and row["step"] >= job.config.total_steps
         if not done and action == "resume" and rc not in (130, 143) and not self.stop.is_set():
             self.say("restart", job, f"resuming failed (exit {rc}): starting over")
             rc = self._attempt(job, "restart")
-            row = final_row(job.run_dir)
+            row = job.final()
             done = rc == 0 and row is not None and row["step"] >= job.config.total_steps
         seconds = time.perf_counter() - start
         if done:
