@@ -340,3 +340,31 @@ def test_plot_of_a_population_draws_a_curve_per_swept_value(tmp_path):
     assert all(len(runs) == 2 for runs in groups.values())  # mean and band over the seeds
     assert plot_main([str(tmp_path / "p"), "--out", str(tmp_path / "fig")]) == 0
     assert (tmp_path / "fig.png").stat().st_size > 0
+
+
+def test_replay_memory_per_member_is_the_raw_size_of_its_fields(tmp_path):
+    """One (members, capacity, width) float32 tensor holds every member's rows; no member has
+    a copy of its own: per member exactly capacity x (2 obs + act + reward + done) x 4 bytes."""
+    from ddpg.population.run import Population
+
+    c = small(total_steps=120, warmup_steps=100, eval_every=0, eval_episodes=1,
+              tensorboard=False, out=str(tmp_path))
+    pop = Population(expand(c, "0-2"), "Pendulum-v1", directory=tmp_path / "m")
+    raw = 120 * (2 * 3 + 1 + 1 + 1) * 4
+    assert pop._rows.nbytes == 3 * raw
+    for i, m in enumerate(pop.members):
+        assert m.buffer.nbytes == raw
+        assert m.buffer._data.data_ptr() == pop._rows[i].data_ptr()
+    pop.run()
+
+
+@pytest.mark.slow
+def test_default_pendulum_preset_as_a_population_of_10_solves_on_every_member(tmp_path):
+    """The learning bar of populations: `ddpg train --seeds 0-9 --total-steps 10000` (the
+    default preset) solves Pendulum-v1 (noise-free evaluation >= -200) on 10 of 10 members."""
+    config = cfgmod.resolve(None, None, "Pendulum-v1", "ddpg")
+    config = dataclasses.replace(config, total_steps=10_000, out=str(tmp_path), progress=False,
+                                 tensorboard=False)
+    pop = train_population(config, seeds="0-9")
+    finals = pop.final_returns()
+    assert all(r is not None and r >= -200 for r in finals.values()), finals

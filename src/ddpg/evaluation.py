@@ -51,28 +51,55 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env: gym.Env, seeds: Seque
     termination every state counts. `max_steps` cuts an episode (as a time limit would) for
     environments without one of their own; `should_stop` is asked after every step, and when it
     says yes the evaluation is abandoned and None returned."""
-    returns, lengths = np.zeros(len(seeds)), np.zeros(len(seeds), dtype=np.int64)
-    qs, gs = [], []
+    out = evaluate_together(lambda obs, who: [act(obs[0])], [env], seeds, [q_fn], gamma,
+                            max_steps, should_stop)
+    return None if out is None else out[0]
+
+
+def evaluate_together(act: Callable[[list[np.ndarray], list[int]], Sequence[np.ndarray]],
+                      envs: Sequence[gym.Env], seeds: Sequence[int],
+                      q_fns: Sequence[Callable[[np.ndarray], np.ndarray] | None],
+                      gamma: float | Sequence[float] = 0.99, max_steps: int | None = None,
+                      should_stop: Callable[[], bool] | None = None
+                      ) -> list[Evaluation] | None:
+    """`evaluate` for several policies at once (a population's members), each on its own
+    environment, episode by episode in step: every step, `act(observations, who)` gets the
+    observations of the policies `who` still in their episode and returns their actions (one
+    call for all, so a population acts with one batched forward pass). Each policy's
+    Evaluation is what `evaluate` gives it alone."""
+    k = len(envs)
+    gammas = [gamma] * k if isinstance(gamma, (int, float)) else list(gamma)
+    returns = np.zeros((k, len(seeds)))
+    lengths = np.zeros((k, len(seeds)), dtype=np.int64)
+    qs: list[list[np.ndarray]] = [[] for _ in range(k)]
+    gs: list[list[np.ndarray]] = [[] for _ in range(k)]
     for i, seed in enumerate(seeds):
-        obs, _ = env.reset(seed=int(seed))
-        observations, rewards = [], []
-        terminated = truncated = False
-        while not (terminated or truncated):
-            observations.append(obs)
-            obs, reward, terminated, truncated, _ = env.step(act(obs))
-            rewards.append(float(reward))
-            if max_steps is not None and len(rewards) >= max_steps:
-                truncated = True
+        obs = [env.reset(seed=int(seed))[0] for env in envs]
+        observations: list[list[np.ndarray]] = [[] for _ in range(k)]
+        rewards: list[list[float]] = [[] for _ in range(k)]
+        ended = [False] * k
+        terminated = [False] * k
+        while not all(ended):
+            who = [j for j in range(k) if not ended[j]]
+            actions = act([obs[j] for j in who], who)
+            for j, action in zip(who, actions):
+                observations[j].append(obs[j])
+                obs[j], reward, term, trunc, _ = envs[j].step(action)
+                rewards[j].append(float(reward))
+                terminated[j] = bool(term)
+                if term or trunc or (max_steps is not None and len(rewards[j]) >= max_steps):
+                    ended[j] = True
             if should_stop is not None and should_stop():
                 return None
-        returns[i], lengths[i] = sum(rewards), len(rewards)
-        if q_fn is not None:
-            g = discounted_returns_to_go(rewards, gamma)
-            horizon = math.ceil(math.log(0.01) / math.log(gamma)) if 0 < gamma < 1 else 0
-            n = len(rewards) if terminated else max(len(rewards) - horizon, 1)
-            qs.append(q_fn(np.asarray(observations[:n])))
-            gs.append(g[:n])
-    if q_fn is None:
-        return Evaluation(returns, lengths)
-    return Evaluation(returns, lengths, float(np.concatenate(qs).mean()),
-                      float(np.concatenate(gs).mean()))
+        for j in range(k):
+            returns[j, i], lengths[j, i] = sum(rewards[j]), len(rewards[j])
+            if q_fns[j] is not None:
+                g = discounted_returns_to_go(rewards[j], gammas[j])
+                horizon = math.ceil(math.log(0.01) / math.log(gammas[j])) \
+                    if 0 < gammas[j] < 1 else 0
+                n = len(rewards[j]) if terminated[j] else max(len(rewards[j]) - horizon, 1)
+                qs[j].append(q_fns[j](np.asarray(observations[j][:n])))
+                gs[j].append(g[:n])
+    return [Evaluation(returns[j], lengths[j]) if q_fns[j] is None else
+            Evaluation(returns[j], lengths[j], float(np.concatenate(qs[j]).mean()),
+                       float(np.concatenate(gs[j]).mean())) for j in range(k)]

@@ -111,6 +111,7 @@ class Trainer:
         # this time round the loop (run_members): transitions collected, their rewards, whether
         # the run ends here; `stopped`: a callback ended it, or (in a population) it diverged
         self._new, self._reward, self._end, self.stopped = 0, None, False, False
+        self._evaluation = None  # an Evaluation a Group computed for this member (evaluate_due)
 
         if resume is None:
             (self.run_dir / "config.yaml").write_text(
@@ -299,8 +300,10 @@ class Trainer:
         def act(o: np.ndarray) -> np.ndarray:
             return to_env_action(self.agent.act(o[None])[0], self.low, self.high)
 
-        ev = evaluate(act, self.eval_env, self.seeds, self.agent.q_value, self.config.gamma,
-                      max_steps=self.eval_cap, should_stop=lambda: self._signal is not None)
+        ev, self._evaluation = self._evaluation, None  # computed for several members at once
+        if ev is None:
+            ev = evaluate(act, self.eval_env, self.seeds, self.agent.q_value, self.config.gamma,
+                          max_steps=self.eval_cap, should_stop=lambda: self._signal is not None)
         if ev is None:
             return None
         critic, actor, q, actor_n = self.sums.tolist()  # the one host sync per evaluation
@@ -429,6 +432,10 @@ class Group:
     def diverged(self, member: Trainer, error: TrainingError) -> None:
         raise error
 
+    def evaluate_due(self, members: list[Trainer]) -> None:
+        """Before the members whose evaluation is due evaluate: a group may evaluate them all
+        at once here (setting each one's _evaluation); by default each evaluates alone."""
+
     @property
     def prune_each(self) -> bool:
         return True
@@ -482,6 +489,9 @@ def run_members(members: list[Trainer], group: Group | None = None) -> None:
             for m in live:
                 if not m.stopped:
                     guarded(m, m._after_update)
+            due = [m for m in live if not m.stopped and m.eval_pending]
+            if due:
+                group.evaluate_due(due)
             saved = [m for m in live
                      if (not m.stopped or m._end) and guarded(m, lambda: m._finish_phase(
                          group.prune_each))]

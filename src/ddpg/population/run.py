@@ -33,8 +33,9 @@ import torch
 
 from ddpg import config as cfgmod
 from ddpg.config import Config
-from ddpg.envs import EnvLike, fresh_env
+from ddpg.envs import EnvLike, fresh_env, to_env_action
 from ddpg.errors import CheckpointError, ConfigError, TrainingError
+from ddpg.evaluation import evaluate_together
 from ddpg.population.members import SWEEPABLE, check_members, expand, field_value
 from ddpg.population.workers import Worker
 from ddpg.population.summary import FORMAT, MANIFEST, VERSION, write_summary
@@ -144,6 +145,30 @@ class Population(Group):
         mu = self.worker.policy(torch.as_tensor(obs, device=self._rows.device)).cpu().numpy()
         index = {id(m): i for i, m in enumerate(self.members)}
         return [m.agent.explore(mu[index[id(m)]], m.step) for m in members]
+
+    def evaluate_due(self, members: list[Trainer]) -> None:
+        """Every due member's evaluation episodes at once, acting with one batched forward pass
+        (ddpg.evaluation.evaluate_together): each member's Evaluation is the one it gets alone."""
+        if self.worker is None or len(members) < 2:
+            return
+        index = {id(m): i for i, m in enumerate(self.members)}
+        device = self._rows.device
+
+        def act(obs: list[np.ndarray], who: list[int]) -> list[np.ndarray]:
+            full = np.zeros((len(self.members), 1, members[0].obs_dim), dtype=np.float32)
+            for o, j in zip(obs, who):
+                m = members[j]
+                full[index[id(m)], 0] = m.agent.normalized(o)[0]
+            mu = self.worker.policy(torch.as_tensor(full, device=device)).cpu().numpy()
+            return [to_env_action(mu[index[id(members[j])], 0], members[j].low, members[j].high)
+                    for j in who]
+
+        results = evaluate_together(
+            act, [m.eval_env for m in members], members[0].seeds,
+            [m.agent.q_value for m in members], [m.config.gamma for m in members],
+            members[0].eval_cap, should_stop=lambda: members[0]._signal is not None)
+        for m, ev in zip(members, results or [None] * len(members)):
+            m._evaluation = ev
 
     def update(self, members: list[Trainer], transitions: int) -> None:
         if self.worker is None:

@@ -2,11 +2,14 @@
 runs their updates; on a GPU its step is replayed as one CUDA graph.
 
 One worker runs all members, its operations on every core (torch's intra-op threads). Measured
-on a 2-core Xeon (AVX-512) at 400-300 networks, batch 64, 10 members: two workers on threads of
-their own, one core and half of the members each, took 11.06 ms per update of all members
-against 10.75 ms for one worker on both cores, and the full loop ran at 687 against 804
-environment steps/s (the workers' Python contends for the GIL with the environments'), so the
-population uses one; the batched products already run near the cores' peak.
+on a 2-core Xeon (AVX-512), 400-300 networks, 10 members, Pendulum-v1, the full loop in
+environment steps/s, two repeats each: two workers on threads of their own (one core and half
+of the members each; torch releases the GIL inside its operations) against one worker on both
+cores ran 760 and 682 against 818 and 840 at batch 64, and 298 and 297 against 279 and 294 at
+batch 256 (the update alone: 11.9 against 11.3-11.9 ms per update of all members at batch 64,
+31.7-32.6 against 37.9-38.5 ms at 256). One worker it is; the batched products already run near
+the cores' peak, and what the population loses to `ddpg benchmark --jobs 2` (docs/populations.md)
+is memory traffic, which a split does not change.
 """
 
 from __future__ import annotations
