@@ -7,6 +7,7 @@ import re
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 from ddpg.envs import EnvLike
 from ddpg.errors import CheckpointError
@@ -24,7 +25,9 @@ def is_population(path: str | Path) -> bool:
 
 def resume_population(directory: str | Path, env: EnvLike | None = None, *,
                       total_steps: int | None = None, progress: bool | None = None,
-                      tensorboard: bool | None = None) -> PopulationResult:
+                      tensorboard: bool | None = None,
+                      on_commit: Callable[[Population, int], None] | None = None
+                      ) -> PopulationResult:
     """Continue a population from its last committed checkpoint step: every running member
     from its checkpoint of that step (bit-identical to an uninterrupted population run)."""
     directory = Path(directory)
@@ -59,5 +62,6 @@ def resume_population(directory: str | Path, env: EnvLike | None = None, *,
         env = members[0][1].env
     print(f"resuming population {directory} from step {manifest['step']} "
           f"({len(members)} members running)", file=sys.stderr)
-    return Population(members, env, directory=directory, resume=manifest).run()
+    return Population(members, env, directory=directory, resume=manifest,
+                      on_commit=on_commit).run()
 

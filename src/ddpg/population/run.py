@@ -65,8 +65,12 @@ class Population(Group):
     def __init__(self, members: Sequence[tuple[str, Config]], env: EnvLike | None = None, *,
                  directory: Path | None = None, resume: dict[str, Any] | None = None,
                  on_step: Callable[[StepContext], bool | None] | None = None,
-                 on_eval: Callable[[dict[str, Any]], bool | None] | None = None) -> None:
+                 on_eval: Callable[[dict[str, Any]], bool | None] | None = None,
+                 on_commit: Callable[[Population, int], None] | None = None) -> None:
+        """`on_commit(population, step)`: after every member's checkpoint of `step` is written
+        and committed (a sweep reports there: what it reports can be resumed from)."""
         configs = [c for _, c in members]
+        self.on_commit = on_commit
         check_members(configs)
         c0 = configs[0]
         env = env if env is not None else c0.env
@@ -186,6 +190,8 @@ class Population(Group):
         self._write()
         for m in members:
             m.checkpoints.prune(upto=step)
+        if self.on_commit is not None:
+            self.on_commit(self, step)
 
     def diverged(self, member: Trainer, error: TrainingError) -> None:
         entry = self.entries[member.run_dir.name]
