@@ -145,7 +145,7 @@ def write_results(sweep: Sweep, folder: Path, rows: list[dict[str, Any]]) -> Non
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["rank", *keys, "metric", "ci_low", "ci_high", "seeds", "status", "steps",
-                     "trial"])
+                     "trial", "node"])
     label = f"{sweep.metric} return, {sweep.reduce} over {len(sweep.seeds)} seeds"
     lines = [f"# Sweep {sweep.name}", "",
              f"{sweep.base.env}, {sweep.base.algo.upper()}, {sweep.base.total_steps} steps per "
@@ -159,7 +159,7 @@ def write_results(sweep: Sweep, folder: Path, rows: list[dict[str, Any]]) -> Non
         trial = Path(r["population"]).name if r["population"] else ""
         values = [_fmt(r["params"][k]) for k in keys]
         writer.writerow([i, *values, r["score"], low, high, len(r["returns"]), r["status"],
-                         r["step"], trial])
+                         r["step"], trial, r["node"] or ""])
         lines.append(f"| {i} | " + " | ".join(values) + f" | {r['score']:.1f} [{low:.1f}, "
                      f"{high:.1f}] | {r['status']} | {r['step']} | {trial} |")
     atomic_write_bytes(folder / "results.csv", out.getvalue().encode())

@@ -125,13 +125,16 @@ def load_sweep(path: str | Path) -> Sweep:
     overrides = {str(k).replace("-", "_"): v
                  for k, v in dict(base_spec.get("overrides") or {}).items()}
     overrides["env"] = str(base_spec["env"])
-    if "total_steps" in base_spec:
-        total = base_spec["total_steps"]
-        if not isinstance(total, int) or isinstance(total, bool) or total < 1:
-            _fail(path, "base.total_steps", f"{total!r}: a positive integer.")
-        # as `ddpg train --total-steps` does: warm-up and evaluations fitted to a short budget
-        base, _ = cfgmod.fit_budget(base, total, {k.split(".")[0] for k in overrides})
-    base = apply(base, overrides, f"{path}: base.overrides")
+    total = base_spec.get("total_steps", base.total_steps)
+    if not isinstance(total, int) or isinstance(total, bool) or total < 1:
+        _fail(path, "base.total_steps", f"{total!r}: a positive integer.")
+    explicit = {k.split(".")[0] for k in overrides}
+    if "total_steps" in overrides:  # one place for it
+        _fail(path, "base.overrides.total_steps", "give it as base.total_steps.")
+    base = apply(dataclasses.replace(base, total_steps=max(total, base.total_steps)), overrides,
+                 f"{path}: base.overrides")
+    # as `ddpg train --total-steps` does: warm-up and evaluations fitted to a short budget
+    base, _ = cfgmod.fit_budget(base, total, explicit)
     # every evaluation is a committed checkpoint: what a trial reports, Tune can restart from
     base = dataclasses.replace(base, checkpoint_every=base.eval_every, progress=False)
     if base.eval_every <= 0 or base.eval_every > base.total_steps:
