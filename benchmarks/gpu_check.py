@@ -16,6 +16,9 @@ keeps what came before), into OUT/gpu_check.json, with the speed table in OUT/sp
    pendulum in bf16 and pendulum-td3; torch.compile 'reduce-overhead' update rates;
 4. on the host CPU at 2 threads (where it has native bf16): the update's products, update and
    loop in fp32 against bf16, and the pendulum preset trained in bf16.
+Populations (docs/populations.md), right after the tests: a population of 32 at batch 256
+against one member alone on the GPU (bar >= 8x), and the pendulum preset as a population of 32
+(bar: every member solves).
 Nothing here runs without a GPU; it stops starting new parts after --budget seconds.
 """
 
@@ -77,6 +80,38 @@ def pendulum(preset: str, precision: str, device: str | None = None, threads: in
             "train_wall_s": res.wall_time_s, "wall_s": time.perf_counter() - t,
             "graphs_captured": getattr(res.agent.fast_step, "captured", None),
             "graph_fell_back_to_eager": getattr(res.agent.fast_step, "eager", None)}
+
+
+def population_speed(members: int = 32, batch: int = 256, steps: int = 500) -> dict:
+    """The populations bar on a GPU: a population of `members` at `batch` (400-300 networks,
+    its update one CUDA graph) against one member trained alone on the same GPU, aggregate env
+    steps/s after warm-up, interleaved twice. Bar: >= 8x."""
+    from ddpg.bench.population_speed import population_rate
+    from ddpg.bench.workloads import bench_config, ddpg_loop_rate
+
+    cfg = bench_config("Pendulum-v1", batch, (400, 300), 300, steps, device=DEVICE)
+    out: dict = {"members": members, "batch": batch, "population": [], "one": []}
+    for _ in range(2):
+        out["population"].append(population_rate(cfg, members))
+        out["one"].append(ddpg_loop_rate(cfg))
+    out["ratio"] = min(out["population"]) / max(out["one"])
+    return out
+
+
+def population_pendulum(members: int = 32) -> dict:
+    """The default pendulum preset as one population of `members` on the GPU: every member must
+    solve (final noise-free evaluation >= -200)."""
+    from ddpg.config import from_preset
+    from ddpg.population import train_population
+
+    cfg = dataclasses.replace(from_preset("pendulum"), device=DEVICE, progress=False,
+                              tensorboard=False, out="/tmp/ddpg-gpu-check-pop")
+    t = time.perf_counter()
+    res = train_population(cfg, seeds=range(members))
+    finals = res.final_returns()
+    return {"members": members, "solved": sum(v is not None and v >= -200
+                                              for v in finals.values()),
+            "finals": finals, "wall_s": time.perf_counter() - t}
 
 
 def loop_rates() -> dict:
@@ -205,6 +240,8 @@ def main() -> int:
 
     print(res, flush=True)
     part("pytest", pytest_gpu)
+    part("population_32_b256_vs_one", population_speed)
+    part("population_32_pendulum", population_pendulum)
     for batch in (256, 64):
         part(f"b{batch}_graph", update_rate, batch)
         part(f"b{batch}_fast_eager", update_rate, batch, cuda_graph=False)

@@ -32,3 +32,16 @@ def test_without_a_gpu_it_says_so(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--out",
                         str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "no CUDA device here" in r.stderr
+
+
+def test_population_parts_run_on_the_cpu_at_a_small_size():
+    """The population parts, at 2 members and a few steps on the CPU: they run and report."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" /
+                                                  "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    gpu_check.DEVICE = "cpu"
+    out = gpu_check.population_speed(members=2, batch=16, steps=50)
+    assert len(out["population"]) == len(out["one"]) == 2 and out["ratio"] > 0
