@@ -47,8 +47,11 @@ def _distribution(kind: str, values: list[Any]) -> Any:
 def _trainable(sweep: Sweep, folder: Path) -> Any:
     from ray import tune
 
-    fn = tune.with_parameters(run_trial, base=cfgmod.to_dict(sweep.base), seeds=sweep.seeds,
-                              metric=sweep.metric, reduce=sweep.reduce, folder=str(folder))
+    # torch threads: the trial's CPUs, not the machine's cores (trials share the machine)
+    threads = max(1, int(sweep.resources.get("cpu", 1)))
+    base = cfgmod.to_dict(dataclasses.replace(sweep.base, threads=threads))
+    fn = tune.with_parameters(run_trial, base=base, seeds=sweep.seeds, metric=sweep.metric,
+                              reduce=sweep.reduce, folder=str(folder))
     return tune.with_resources(fn, dict(sweep.resources))
 
 
@@ -201,7 +204,7 @@ def _plots(sweep: Sweep, folder: Path, rows: list[dict[str, Any]], k: int = 3) -
         xs = [r["params"][name] for r in rows]
         if all(isinstance(x, (int, float)) for x in xs):
             ax.scatter(xs, [r["score"] for r in rows])
-            if kind == "loguniform" or (min(xs) > 0 and max(xs) / min(xs) >= 50):
+            if kind == "loguniform" or (min(xs) > 0 and max(xs) / min(xs) >= 10):
                 ax.set_xscale("log")
         else:
             labels = sorted({str(x) for x in xs})
