@@ -28,7 +28,8 @@ from typing import Any, Callable
 import torch
 
 from ddpg.bench.stats import paired
-from ddpg.bench.workloads import bench_config, ddpg_loop_rate, matmul_workload, rate
+from ddpg.bench.workloads import (bench_config, ddpg_loop_rate, env_dims, matmul_workload,
+                                   rate)
 from ddpg.config import Config
 from ddpg.system import available_cores
 
@@ -80,14 +81,10 @@ def jobs_rate(cfg: Config, jobs: int = 2) -> float:
 def measure(envs: list[str], batches: list[int], members: int, steps: int, warmup: int,
             repeats: int, hidden: tuple[int, ...] = (400, 300),
             log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    import gymnasium as gym
-
     cores = available_cores()
     results = []
     for env_id in envs:
-        probe = gym.make(env_id)
-        obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
-        probe.close()
+        obs_dim, action_dim = env_dims(env_id)
         for batch in batches:
             cfg = bench_config(env_id, batch, hidden, warmup, steps)
             products = matmul_workload(obs_dim, action_dim, hidden, batch, layout="columns")

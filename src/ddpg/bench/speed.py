@@ -28,7 +28,7 @@ import torch
 from ddpg.config import Config
 from ddpg.bench.stats import paired
 from ddpg.system import available_cores, cpu_flags, cpu_model
-from ddpg.bench.workloads import (bench_config, ddpg_loop_rate, ddpg_update_workload,
+from ddpg.bench.workloads import (bench_config, ddpg_loop_rate, ddpg_update_workload, env_dims,
                             matmul_workload, rate, sb3_loop_rate, seed_update_workload,
                             update_flops)
 
@@ -37,14 +37,10 @@ from ddpg.bench.workloads import (bench_config, ddpg_loop_rate, ddpg_update_work
 def measure(envs: list[str], batches: list[int], steps: int, warmup: int, repeats: int,
             hidden: tuple[int, ...] = (400, 300), baseline: bool = True,
             log: Callable[[str], None] = print, device: str = "cpu") -> list[dict[str, Any]]:
-    import gymnasium as gym
-
     torch.set_num_threads(available_cores())
     results = []
     for env_id in envs:
-        probe = gym.make(env_id)
-        obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
-        probe.close()
+        obs_dim, action_dim = env_dims(env_id)
         for batch in batches:
             cfg = bench_config(env_id, batch, hidden, warmup, steps, device=device)
             work = {

@@ -20,6 +20,17 @@ from ddpg.config import Config, NetworkConfig, NoiseConfig
 from ddpg.system import available_cores
 
 
+def env_dims(env_id: str) -> tuple[int, int]:
+    """(observation size, action size) of an environment id."""
+    import gymnasium as gym
+
+    probe = gym.make(env_id)
+    try:
+        return probe.observation_space.shape[0], probe.action_space.shape[0]
+    finally:
+        probe.close()
+
+
 def layer_shapes(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> list[tuple[int, int]]:
     dims = [in_dim, *hidden, out_dim]
     return list(zip(dims[:-1], dims[1:]))
