@@ -145,7 +145,7 @@ class CheckpointManager:
         needed = {f"ckpt-{step:012d}.pt" for step, _ in kept}  # even if its manifest is damaged
         for _, path in kept:
             try:
-                needed.update(_manifest_files(_read_manifest(path)))
+                needed.update(_manifest_files(read_manifest(path)))
             except CheckpointError:
                 continue
         for entry in self.directory.iterdir():
@@ -171,7 +171,7 @@ class CheckpointManager:
     def load(self, manifest_path: str | Path) -> Loaded:
         """Load and verify one checkpoint; CheckpointError if anything is wrong with it."""
         path = Path(manifest_path)
-        manifest = _read_manifest(path)
+        manifest = read_manifest(path)
         if manifest.get("format") != FORMAT:
             raise CheckpointError(f"{path} is not a ddpg checkpoint (no {FORMAT!r} header).")
         if manifest.get("version") != VERSION:
@@ -247,7 +247,8 @@ class CheckpointManager:
         self._saved_chunks = [(int(a), int(b), n, d) for a, b, n, d in info.get("chunks", [])]
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A checkpoint manifest as JSON (no file it names is read or verified: `load` does that)."""
     try:
         manifest = json.loads(read_regular(path, MANIFEST_LIMIT))
     except (OSError, ValueError) as e:

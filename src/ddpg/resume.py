@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ddpg import config as cfgmod
-from ddpg.checkpoint import CheckpointManager, Loaded
+from ddpg.checkpoint import CheckpointManager, Loaded, read_manifest
 from ddpg.config import Config
 from ddpg.envs import EnvLike
 from ddpg.errors import CheckpointError, ConfigError
@@ -30,8 +30,8 @@ def _checked(run_dir: Path) -> None:
         raise CheckpointError(f"--resume {str(run_dir)!r}: {e}") from e
 
 
-def _config_of(run_dir: Path, loaded: Loaded) -> Config:
-    config = cfgmod.merge(Config(), loaded.manifest["config"], f"checkpoint in {run_dir}")
+def _config_of(run_dir: Path, manifest: dict[str, Any]) -> Config:
+    config = cfgmod.merge(Config(), manifest["config"], f"checkpoint in {run_dir}")
     # where the run lives is where it was found, never a path the checkpoint names
     return dataclasses.replace(config, out=str(run_dir.parent), run_name=run_dir.name)
 
@@ -45,7 +45,7 @@ def _latest(run_dir: Path) -> tuple[Loaded, Config]:
         raise CheckpointError(f"--resume {str(run_dir)!r}: no valid checkpoint in "
                               f"{run_dir / CHECKPOINT_DIR}" + (f" ({problems[0]})" if problems
                                                                else "") + ".")
-    return loaded, _config_of(run_dir, loaded)
+    return loaded, _config_of(run_dir, loaded.manifest)
 
 
 def _saved_env(config: Config, run_dir: Path) -> str:
@@ -57,10 +57,14 @@ def _saved_env(config: Config, run_dir: Path) -> str:
 
 def checkpoint_config(run_dir: Path, step: int) -> Config:
     """The config of the run in `run_dir` as its checkpoint of `step` saved it (its env id
-    checked as one read from a file), for a population member's resume."""
+    checked as one read from a file), for a population member's resume: from the manifest
+    alone; the population loads and verifies the checkpoint itself once."""
     _checked(run_dir)
-    path = run_dir / CHECKPOINT_DIR / f"ckpt-{step:012d}.json"
-    config = _config_of(run_dir, CheckpointManager(run_dir / CHECKPOINT_DIR).load(path))
+    try:
+        manifest = read_manifest(run_dir / CHECKPOINT_DIR / f"ckpt-{step:012d}.json")
+        config = _config_of(run_dir, manifest)
+    except KeyError as e:
+        raise CheckpointError(f"{run_dir}: the checkpoint of step {step} names no {e}.") from e
     _saved_env(config, run_dir)
     return config
 

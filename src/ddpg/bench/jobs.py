@@ -17,6 +17,7 @@ from ddpg.bench.suite import Entry, Suite
 from ddpg.checkpoint import CheckpointManager
 from ddpg.config import Config
 from ddpg.errors import BenchmarkError, ConfigError
+from ddpg.population.summary import committed_step
 from ddpg.untrusted import is_within, read_regular
 
 # Not compared: where and how a run is shown, and settings that do not change its results
@@ -103,7 +104,7 @@ def populations(actions: list[tuple[Job, str, str]]) -> list[tuple[Job | Populat
         elif acts == {"start"}:
             out.append((pop, "start", ""))
         else:
-            step = _committed(folder)
+            step = committed_step(folder)
             if step is not None and step < pop.config.total_steps:
                 out.append((pop, "resume", f"unfinished, from the step {step} committed for "
                                            f"every member"))
@@ -111,15 +112,6 @@ def populations(actions: list[tuple[Job, str, str]]) -> list[tuple[Job | Populat
                 out.append((pop, "restart", "unfinished, no committed checkpoint: starting over"))
     return out
 
-
-def _committed(folder: Path) -> int | None:
-    import json
-
-    try:
-        step = json.loads(read_regular(folder / "population.json", 16 << 20)).get("step")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return step if isinstance(step, int) else None
 
 
 def plan(suite: Suite, results: Path, libraries: Sequence[str],

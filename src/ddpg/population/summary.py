@@ -14,9 +14,20 @@ from typing import Any
 import numpy as np
 
 from ddpg.fileio import atomic_write_bytes
+from ddpg.untrusted import read_regular
 
 MANIFEST = "population.json"
 FORMAT, VERSION = "ddpg-population", 1
+
+
+def committed_step(directory: Path) -> int | None:
+    """The step population.json in `directory` names as committed for every member; None when
+    there is no such file, it cannot be read, or nothing was committed yet."""
+    try:
+        step = json.loads(read_regular(directory / MANIFEST, 16 << 20)).get("step")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
 
 
 def write_summary(directory: Path, manifest: dict[str, Any], members: dict[str, Any]) -> None:

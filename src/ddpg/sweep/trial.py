@@ -25,7 +25,7 @@ import numpy as np
 from ddpg import config as cfgmod
 from ddpg.config import Config
 from ddpg.population import Population, expand, resume_population
-from ddpg.population.summary import MANIFEST
+from ddpg.population.summary import committed_step
 from ddpg.sweep.spec import apply
 
 MARKER = "ddpg-trial.json"
@@ -68,9 +68,7 @@ def run_trial(params: dict[str, Any], *, base: dict[str, Any], seeds: list[int],
                          "population": str(directory)},
                         checkpoint=tune.Checkpoint.from_directory(tmp))
 
-    committed = None
-    if (directory / MANIFEST).is_file():
-        committed = json.loads((directory / MANIFEST).read_text()).get("step")
+    committed = committed_step(directory)
     if committed is not None and committed < config.total_steps:
         resume_population(directory, config.env, on_commit=report)
         return
