@@ -99,11 +99,16 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int) -> Batch:
         """Uniformly sampled batch of float32 tensors on the buffer's device."""
+        idx = self.sample_indices(batch_size)
+        return Batch(*self._data.index_select(0, idx).split(self._widths, dim=1))
+
+    def sample_indices(self, batch_size: int) -> torch.Tensor:
+        """The rows `sample` takes: uniform over the rows held, with replacement, from the
+        buffer's generator (a population gathers its members' rows with these in one call)."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer; add transitions first.")
-        idx = torch.randint(0, self.size, (batch_size,), generator=self.generator,
-                            device=self.device)
-        return Batch(*self._data.index_select(0, idx).split(self._widths, dim=1))
+        return torch.randint(0, self.size, (batch_size,), generator=self.generator,
+                             device=self.device)
 
     # --- saving: rows by absolute index, so checkpoints can store only what is new ---------
 

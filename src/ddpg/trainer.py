@@ -40,6 +40,14 @@ from ddpg.system import available_cores
 CHECKPOINT_DIR = "checkpoints"
 
 
+def loss_sums(info: dict[str, torch.Tensor], dim: int = 0) -> torch.Tensor:
+    """An update's critic loss, actor loss, Q and whether the actor updated, stacked along
+    `dim` in the order the evaluation row reads the run's sums (`Trainer._evaluate`); dim 1 for
+    a population's per-member (M,) values."""
+    return torch.stack((info["critic_loss"], info["actor_loss"], info["q"],
+                        info["actor_updated"]), dim=dim)
+
+
 def learner_threads(config: Config) -> int:
     """torch threads when --threads is 0: every core, but with --actors a core for each actor
     (up to all but one), which would otherwise wait on the learner's spinning threads."""
@@ -290,8 +298,7 @@ class Trainer:
             c.updates_per_step * transitions
         for _ in range(n):
             info = self.agent.update(self.buffer.sample(c.batch_size))
-            self.sums += torch.stack((info["critic_loss"], info["actor_loss"], info["q"],
-                                      info["actor_updated"]))
+            self.sums += loss_sums(info)
             self.n_sums += 1
 
     def _evaluate(self) -> dict[str, Any] | None:

@@ -72,9 +72,29 @@ def parse_sweep(items: Sequence[str] | dict[str, Sequence[Any]]) -> dict[str, li
     return out
 
 
-def _with(config: Config, dotted: str, value: Any) -> Config:
-    head, _, tail = dotted.partition(".")
-    return cfgmod.merge(config, {head: {tail: value}} if tail else {head: value}, "--sweep")
+def with_values(config: Config, values: dict[str, Any], source: str) -> Config:
+    """`config` with values given by dotted field names ({'noise.sigma': 0.2}), checked as a
+    config file's are (cfgmod.merge: unknown fields, wrong types)."""
+    nested: dict[str, Any] = {}
+    for dotted, value in values.items():
+        head, _, tail = dotted.partition(".")
+        if tail:
+            nested.setdefault(head, {})[tail] = value
+        else:
+            nested[head] = value
+    return cfgmod.merge(config, nested, source)
+
+
+def dotted_fields(c: Any, prefix: str = "") -> dict[str, Any]:
+    """Every field of a config by its dotted name, e.g. {'network.hidden_sizes': (400, 300)}."""
+    out = {}
+    for f in dataclasses.fields(c):
+        value = getattr(c, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(dotted_fields(value, f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = value
+    return out
 
 
 def expand(config: Config, seeds: Iterable[int] | str, sweep: dict[str, list[Any]] | None = None
@@ -87,7 +107,7 @@ def expand(config: Config, seeds: Iterable[int] | str, sweep: dict[str, list[Any
     for values in itertools.product(*sweep.values()):
         base, label = config, []
         for name, value in zip(sweep, values):
-            base = _with(base, name, value)
+            base = with_values(base, {name: value}, "--sweep")
             label.append(f"{name}={field_value(base, name)}")
         for seed in seeds:
             name = "-".join([*label, f"s{seed}"])
@@ -107,10 +127,9 @@ def field_value(c: Config, dotted: str) -> Any:
 def check_members(configs: Sequence[Config]) -> None:
     """ConfigError unless the configs differ only in PER_MEMBER fields, and nothing asks for
     what a population does not do (--actors)."""
-    first = cfgmod.to_dict(configs[0])
-    flat0 = dict(_flatten(first))
+    flat0 = dotted_fields(configs[0])
     for c in configs[1:]:
-        for key, value in _flatten(cfgmod.to_dict(c)):
+        for key, value in dotted_fields(c).items():
             if key not in PER_MEMBER and flat0.get(key) != value:
                 raise ConfigError(
                     f"population members differ in {key} ({flat0.get(key)!r} vs {value!r}); "
@@ -121,10 +140,3 @@ def check_members(configs: Sequence[Config]) -> None:
         raise ConfigError(f"actors={configs[0].actors}: a population collects in its own "
                           f"process; train populations or distributed runs, not both.")
 
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
-    for k, v in d.items():
-        if isinstance(v, dict):
-            yield from _flatten(v, f"{prefix}{k}.")
-        else:
-            yield f"{prefix}{k}", v

@@ -21,6 +21,7 @@ import torch
 from ddpg.buffer import Batch
 from ddpg.fast.cudagraph import GraphedStep
 from ddpg.population.stacked import StackedStep
+from ddpg.trainer import loss_sums
 
 
 class Worker:
@@ -44,8 +45,7 @@ class Worker:
     def sample(self, batch_size: int) -> Batch:
         """Each member's batch, its indices drawn by its own generator exactly as
         ReplayBuffer.sample draws them, gathered from the stacked rows in one call."""
-        idx = torch.stack([torch.randint(0, m.buffer.size, (batch_size,),
-                                         generator=m.buffer.generator, device=self.rows.device)
+        idx = torch.stack([m.buffer.sample_indices(batch_size)
                            for m in self.members]) + self._offsets
         data = self.rows.reshape(-1, self.rows.shape[2]).index_select(0, idx.view(-1))
         batch = Batch(*data.view(len(self.members), batch_size, -1).split(
@@ -67,8 +67,7 @@ class Worker:
             update_actor = c.algo != "td3" or (agent.updates + 1) % c.td3.policy_delay == 0
             with agent._precision():
                 info = self.step(batch, update_actor)
-            self.sums += torch.stack((info["critic_loss"], info["actor_loss"], info["q"],
-                                      info["actor_updated"]), dim=1)
+            self.sums += loss_sums(info, dim=1)
             for m in self.members:
                 m.n_sums += 1
                 m.agent.updates += 1

@@ -39,6 +39,7 @@ import yaml
 from ddpg import config as cfgmod
 from ddpg.config import Config
 from ddpg.errors import ConfigError
+from ddpg.population.members import dotted_fields, with_values
 
 KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
 SEARCHES = ("grid", "random", "optuna")
@@ -65,33 +66,12 @@ class Sweep:
 
     def config_for(self, params: dict[str, Any]) -> Config:
         """The base config with a trial's values."""
-        return apply(self.base, params, f"{self.path}: trial values {params}")
-
-
-def apply(base: Config, params: dict[str, Any], source: str) -> Config:
-    nested: dict[str, Any] = {}
-    for dotted, value in params.items():
-        head, _, tail = dotted.partition(".")
-        if tail:
-            nested.setdefault(head, {})[tail] = value
-        else:
-            nested[head] = value
-    return cfgmod.merge(base, nested, source)
+        return with_values(self.base, params, f"{self.path}: trial values {params}")
 
 
 def _fail(path: Path, where: str, msg: str) -> None:
     raise ConfigError(f"{path}: {where}: {msg}")
 
-
-def _fields(c: Any, prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for f in dataclasses.fields(c):
-        value = getattr(c, f.name)
-        if dataclasses.is_dataclass(value):
-            out.update(_fields(value, f"{prefix}{f.name}."))
-        else:
-            out[f"{prefix}{f.name}"] = value
-    return out
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -131,7 +111,7 @@ def load_sweep(path: str | Path) -> Sweep:
     explicit = {k.split(".")[0] for k in overrides}
     if "total_steps" in overrides:  # one place for it
         _fail(path, "base.overrides.total_steps", "give it as base.total_steps.")
-    base = apply(dataclasses.replace(base, total_steps=max(total, base.total_steps)), overrides,
+    base = with_values(dataclasses.replace(base, total_steps=max(total, base.total_steps)), overrides,
                  f"{path}: base.overrides")
     # as `ddpg train --total-steps` does: warm-up and evaluations fitted to a short budget
     base, _ = cfgmod.fit_budget(base, total, explicit)
@@ -141,7 +121,7 @@ def load_sweep(path: str | Path) -> Sweep:
         _fail(path, "base", f"eval_every={base.eval_every}: a sweep needs evaluations during "
                             f"training (0 < eval_every <= total_steps={base.total_steps}); "
                             f"set base.overrides.eval_every.")
-    fields = _fields(base)
+    fields = dotted_fields(base)
     space = _space(path, data.get("space"), fields, base)
     seeds = data.get("seeds", 1)
     if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1:
@@ -212,7 +192,7 @@ def _space(path: Path, space: Any, fields: dict[str, Any], base: Config
         default = fields[name]
         if kind in ("grid", "choice"):
             for v in values:  # each value must be one the field takes
-                apply(base, {name: v}, f"{path}: {where}")
+                with_values(base, {name: v}, f"{path}: {where}")
         else:
             if len(values) != 2 or not all(isinstance(v, (int, float)) and
                                            not isinstance(v, bool) for v in values):

@@ -25,8 +25,8 @@ import numpy as np
 from ddpg import config as cfgmod
 from ddpg.config import Config
 from ddpg.population import Population, expand, resume_population
+from ddpg.population.members import with_values
 from ddpg.population.summary import committed_step
-from ddpg.sweep.spec import apply
 
 MARKER = "ddpg-trial.json"
 
@@ -52,7 +52,7 @@ def run_trial(params: dict[str, Any], *, base: dict[str, Any], seeds: list[int],
     import ray
     from ray import tune
 
-    config = apply(cfgmod.merge(Config(), base, "the sweep's base"), params,
+    config = with_values(cfgmod.merge(Config(), base, "the sweep's base"), params,
                    f"trial values {params}")
     context = tune.get_context()
     trial_id = context.get_trial_id()
