@@ -40,6 +40,7 @@ from ddpg.population.members import SWEEPABLE, check_members, expand, field_valu
 from ddpg.population.workers import Worker
 from ddpg.population.summary import FORMAT, MANIFEST, VERSION, write_summary
 from ddpg.results import StepContext, TrainResult
+from ddpg.rundir import make_run_dir
 from ddpg.trainer import CHECKPOINT_DIR, Group, Trainer, run_members
 
 
@@ -232,23 +233,14 @@ def _values(c: Config, configs: Sequence[Config]) -> dict[str, Any]:
 
 
 def _make_dir(c: Config, env: EnvLike) -> Path:
-    name = c.run_name or (f"{str(env).replace('/', '_') if isinstance(env, str) else 'env'}"
-                          f"-pop-{time.strftime('%Y%m%d-%H%M%S')}")
-    directory = Path(c.out) / name
-    suffix = 1
-    while directory.exists() and not c.run_name:
-        directory = Path(c.out) / f"{name}-{suffix}"
-        suffix += 1
-    if directory.exists() and (directory / MANIFEST).exists():
-        raise ConfigError(f"run_name={c.run_name!r}: {directory} already holds a population; "
-                          f"resume it with `ddpg train --resume {directory}` or choose another "
+    """The population's folder (rundir.make_run_dir's rules); a named one that already holds a
+    population is refused rather than overwritten."""
+    named = Path(c.out) / c.run_name
+    if c.run_name and (named / MANIFEST).exists():
+        raise ConfigError(f"run_name={c.run_name!r}: {named} already holds a population; "
+                          f"resume it with `ddpg train --resume {named}` or choose another "
                           f"--run-name.")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"out={c.out!r}: cannot create {directory} ({e.strerror or e}); "
-                          f"choose a writable --out.") from e
-    return directory
+    return make_run_dir(c, env if isinstance(env, str) else "env", kind="pop")
 
 
 def train_population(config: Config, env: EnvLike | None = None, *, seeds: Any = "0",
