@@ -86,13 +86,12 @@ def population_speed(members: int = 32, batch: int = 256, steps: int = 500) -> d
     """The populations bar on a GPU: a population of `members` at `batch` (400-300 networks,
     its update one CUDA graph) against one member trained alone on the same GPU, aggregate env
     steps/s after warm-up, interleaved twice. Bar: >= 8x."""
-    from ddpg.bench.population_speed import population_rate
     from ddpg.bench.workloads import bench_config, ddpg_loop_rate
 
     cfg = bench_config("Pendulum-v1", batch, (400, 300), 300, steps, device=DEVICE)
     out: dict = {"members": members, "batch": batch, "population": [], "one": []}
     for _ in range(2):
-        out["population"].append(population_rate(cfg, members))
+        out["population"].append(ddpg_loop_rate(cfg, members))
         out["one"].append(ddpg_loop_rate(cfg))
     out["ratio"] = min(out["population"]) / max(out["one"])
     return out

@@ -14,15 +14,12 @@ Ratios are medians over repeats of each repeat's own ratio (ddpg.bench.stats.pai
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from typing import Any, Callable
 
 import torch
@@ -32,25 +29,6 @@ from ddpg.bench.workloads import (bench_config, ddpg_loop_rate, env_dims, matmul
                                    rate)
 from ddpg.config import Config
 from ddpg.system import available_cores
-
-
-def population_rate(cfg: Config, members: int) -> float:
-    """Aggregate env steps/s of a population of `members` seeds, timed after warm-up."""
-    from ddpg.population import train_population
-
-    marks: dict[str, float] = {}
-
-    def on_step(ctx) -> None:
-        if ctx.step == cfg.warmup_steps and "start" not in marks:
-            marks["start"] = time.perf_counter()
-        elif ctx.step == cfg.total_steps:
-            marks["end"] = time.perf_counter()
-
-    with (tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as null,
-          contextlib.redirect_stderr(null), contextlib.redirect_stdout(null)):
-        train_population(dataclasses.replace(cfg, out=tmp), seeds=range(members),
-                         on_step=on_step)
-    return members * (cfg.total_steps - cfg.warmup_steps) / (marks["end"] - marks["start"])
 
 
 _ONE = ("import json, sys; from ddpg import config as cfgmod; from ddpg.config import Config; "
@@ -94,7 +72,7 @@ def measure(envs: list[str], batches: list[int], members: int, steps: int, warmu
                 torch.set_num_threads(1)
                 samples["limit"].append(cores * rate(products, steps))
                 torch.set_num_threads(cores)
-                samples["population"].append(population_rate(cfg, members))
+                samples["population"].append(ddpg_loop_rate(cfg, members))
                 samples["jobs2"].append(jobs_rate(cfg, 2))
                 samples["sequential"].append(ddpg_loop_rate(cfg))
                 log(f"{env_id} batch {batch} repeat {rep + 1}/{repeats}: " + ", ".join(

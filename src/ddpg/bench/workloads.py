@@ -180,22 +180,28 @@ def ddpg_update_workload(obs_dim: int, action_dim: int, cfg: Config) -> Callable
     return run
 
 
-def ddpg_loop_rate(cfg: Config) -> float:
-    """Env steps/s of ddpg's full loop (act, step, store, update), timed after warm-up."""
+def ddpg_loop_rate(cfg: Config, members: int = 0) -> float:
+    """Env steps/s of ddpg's full loop (act, step, store, update), timed after warm-up; with
+    `members`, of a population of that many seeds, in aggregate (every member's steps)."""
+    from ddpg.population import train_population
     from ddpg.trainer import train
 
     marks: dict[str, float] = {}
 
-    def on_step(ctx) -> None:
-        if ctx.step == cfg.warmup_steps:
+    def on_step(ctx) -> None:  # a population calls it for every member: the first starts
+        if ctx.step == cfg.warmup_steps and "start" not in marks:
             marks["start"] = time.perf_counter()
         elif ctx.step == cfg.total_steps:
             marks["end"] = time.perf_counter()
 
     with (tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as null,
           contextlib.redirect_stderr(null)):
-        train(dataclasses.replace(cfg, out=tmp), on_step=on_step)
-    return (cfg.total_steps - cfg.warmup_steps) / (marks["end"] - marks["start"])
+        config = dataclasses.replace(cfg, out=tmp)
+        if members:
+            train_population(config, seeds=range(members), on_step=on_step)
+        else:
+            train(config, on_step=on_step)
+    return max(members, 1) * (cfg.total_steps - cfg.warmup_steps) / (marks["end"] - marks["start"])
 
 
 def sb3_loop_rate(cfg: Config) -> float | None:
