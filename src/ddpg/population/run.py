@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ddpg import config as cfgmod
+from ddpg.checkpoint import CheckpointManager
 from ddpg.config import Config
 from ddpg.envs import EnvLike, fresh_env, to_env_action
 from ddpg.errors import CheckpointError, ConfigError, TrainingError
@@ -102,12 +103,13 @@ class Population(Group):
         if self.env_name is None:
             self.env_name = self.members[0].env_name
         agents = [m.agent for m in self.members]
+        self._index = {id(m): i for i, m in enumerate(self.members)}  # a member's slice
         self.sums = torch.stack([m.sums for m in self.members])
         for i, m in enumerate(self.members):
             m.sums = self.sums[i]
         self.worker: Worker | None = None
         if all(a.fast is not None for a in agents):
-            self.worker = Worker(self.members, self._rows, 0, self.sums)
+            self.worker = Worker(self.members, self._rows, self.sums)
             for a in agents:
                 a.choose_update()  # the fast path's views, onto the stacked tensors
         how = ("all members at once (batched products, one Adam and Polyak step)"
@@ -126,8 +128,6 @@ class Population(Group):
 
     def _load(self, name: str):
         directory = self.run_dir / name / CHECKPOINT_DIR
-        from ddpg.checkpoint import CheckpointManager
-
         step = int(self.manifest["step"])
         manager = CheckpointManager(directory)
         manager.prune(upto=step)  # checkpoints written after the last commit never happened
@@ -148,16 +148,14 @@ class Population(Group):
             return super().act(members)
         obs = np.stack([m.agent.normalized(m.obs) for m in self.members])
         mu = self.worker.policy(torch.as_tensor(obs, device=self._rows.device)).cpu().numpy()
-        index = {id(m): i for i, m in enumerate(self.members)}
-        return [m.agent.explore(mu[index[id(m)]], m.step) for m in members]
+        return [m.agent.explore(mu[self._index[id(m)]], m.step) for m in members]
 
     def evaluate_due(self, members: list[Trainer]) -> None:
         """Every due member's evaluation episodes at once, acting with one batched forward pass
         (ddpg.evaluation.evaluate_together): each member's Evaluation is the one it gets alone."""
         if self.worker is None or len(members) < 2:
             return
-        index = {id(m): i for i, m in enumerate(self.members)}
-        device = self._rows.device
+        index, device = self._index, self._rows.device
 
         def act(obs: list[np.ndarray], who: list[int]) -> list[np.ndarray]:
             full = np.zeros((len(self.members), 1, members[0].obs_dim), dtype=np.float32)

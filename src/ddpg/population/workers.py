@@ -25,14 +25,11 @@ from ddpg.trainer import loss_sums
 
 
 class Worker:
-    """Members [start, start + len(members)) of the population: their StackedStep, sampling
-    and loss sums."""
+    """The population's members: their StackedStep, sampling from the stacked replay rows
+    (members, capacity, width) and the loss sums (members, 4)."""
 
-    def __init__(self, members: Sequence[Any], rows: torch.Tensor, start: int,
-                 sums: torch.Tensor) -> None:
-        self.members, self.start = list(members), start
-        self.rows = rows[start:start + len(self.members)]  # (m, capacity, width) view
-        self.sums = sums[start:start + len(self.members)]
+    def __init__(self, members: Sequence[Any], rows: torch.Tensor, sums: torch.Tensor) -> None:
+        self.members, self.rows, self.sums = list(members), rows, sums
         self.stacked = StackedStep([m.agent for m in self.members])
         c = self.members[0].config
         self.step = self.stacked.step
