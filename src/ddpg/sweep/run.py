@@ -120,16 +120,7 @@ def _row(sweep: Sweep, result: Any) -> dict[str, Any]:
               "finished" if step >= sweep.base.total_steps else "stopped early")
     return {"params": params, "score": m.get("score", -math.inf),
             "returns": list(m.get("returns") or []), "status": status, "step": step,
-            "population": m.get("population"), "node": m.get("node"),
-            "history": _history(result)}
-
-
-def _history(result: Any) -> list[tuple[int, float]]:
-    try:
-        df = result.metrics_dataframe
-        return [(int(s), float(v)) for s, v in zip(df["step"], df["score"])]
-    except (AttributeError, KeyError, TypeError):
-        return []
+            "population": m.get("population"), "node": m.get("node")}
 
 
 def _interval(returns: list[float], reduce: str) -> tuple[float, float]:
