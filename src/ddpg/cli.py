@@ -42,9 +42,9 @@ class TrainArgs:
     """Train a population: one member per seed ('0-9', '0,3,7'), all in this process with one
     batched update; each member's run directory is inside the population's folder."""
     sweep: tuple[str, ...] = ()
-    """With --seeds: members for every combination of these values, FIELD=V1,V2,... (fields
-    that do not change a tensor's shape: actor_lr, critic_lr, critic_weight_decay, tau, gamma,
-    noise.*, td3.target_noise, td3.target_noise_clip)."""
+    """A population of every combination of these values, FIELD=V1,V2,..., for each of the
+    --seeds (or the one --seed). Fields that do not change a tensor's shape: actor_lr,
+    critic_lr, critic_weight_decay, tau, gamma, noise.*, td3.target_noise(_clip)."""
 
 
 TRAIN_DESCRIPTION = """Train DDPG and write a run directory: config.yaml (the resolved config),
