@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup train test test-all bench clean
+.PHONY: setup train test test-all docs bench clean
 
 setup: $(STAMP)
 
@@ -23,8 +23,12 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ''
 
+# the user guide into site/ (the docs extra is part of .[test]); --strict fails on any warning
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
 bench: $(STAMP)
 	$(PY) benchmarks/pendulum_default.py --seeds 0-9 --out docs/pendulum_default.md
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache

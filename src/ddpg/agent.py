@@ -118,7 +118,9 @@ class Agent:
         nets = (self.actor, self.critic, self.actor_target, self.critic_target,
                 self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma)
         if c.algo == "td3":
+            # --8<-- [start:policy_delay]
             update_actor = (self.updates + 1) % c.td3.policy_delay == 0
+            # --8<-- [end:policy_delay]
             if self.fast_step is not None:
                 return self.fast_step(batch, update_actor)
             return td3_step(*nets, update_actor=update_actor, target_noise=c.td3.target_noise,
@@ -181,6 +183,7 @@ class Agent:
         o = np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
         return o if self.obs_norm is None else self.obs_norm.normalize(o)
 
+    # --8<-- [start:explore]
     def explore(self, a: np.ndarray, step: int) -> np.ndarray:
         """Policy actions `a` (num_envs, act) plus exploration noise at `step`'s sigma,
         clipped to [-1, 1]."""
@@ -189,6 +192,7 @@ class Agent:
             raise ValueError(f"act() got {a.shape[0]} observations but the noise is kept for "
                              f"num_envs={noise.shape[0]} environments; pass one per env.")
         return np.clip(a + noise, -1.0, 1.0)
+    # --8<-- [end:explore]
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One DDPG gradient step on `batch` (see ddpg.update.ddpg_step)."""

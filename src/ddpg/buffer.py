@@ -97,6 +97,7 @@ class ReplayBuffer:
         self.pos = (self.pos + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
+    # --8<-- [start:sample]
     def sample(self, batch_size: int) -> Batch:
         """Uniformly sampled batch of float32 tensors on the buffer's device."""
         idx = self.sample_indices(batch_size)
@@ -109,6 +110,7 @@ class ReplayBuffer:
             raise ValueError("cannot sample from an empty replay buffer; add transitions first.")
         return torch.randint(0, self.size, (batch_size,), generator=self.generator,
                              device=self.device)
+    # --8<-- [end:sample]
 
     # --- saving: rows by absolute index, so checkpoints can store only what is new ---------
 

@@ -32,6 +32,7 @@ def _init_output(layer: nn.Linear, init: str) -> None:
         raise ValueError(f"init={init!r} is unknown; use 'default' or 'paper'.")
 
 
+# --8<-- [start:actor]
 class Actor(nn.Module):
     """mu(s) = max_action * tanh(f(s)). With the defaults this is the seed's network exactly
     (same layers and parameter names), so the seed's state_dict loads into it."""
@@ -55,6 +56,7 @@ class Actor(nn.Module):
 
     def forward(self, state: torch.Tensor) -> torch.Tensor:
         return self.max_action * self.net(state)
+# --8<-- [end:actor]
 
 
 class Critic(nn.Module):
@@ -78,8 +80,10 @@ class Critic(nn.Module):
         joint_norm = norm if norm == "layer" else "none"
         self.net = nn.Sequential(*_hidden(joint_in, after, activation, joint_norm), out)
 
+    # --8<-- [start:critic]
     def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([self.state_net(state), action], dim=1))
+    # --8<-- [end:critic]
 
 
 def build(state_dim: int, action_dim: int, network, critic: type[nn.Module] = Critic

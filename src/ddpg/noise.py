@@ -25,6 +25,7 @@ class SigmaSchedule:
         self.sigma, self.kind, self.final_sigma = sigma, kind, final_sigma
         self.decay_steps = max(int(decay_steps), 1)
 
+    # --8<-- [start:sigma_schedule]
     def __call__(self, step: int) -> float:
         if self.kind == "constant":
             return self.sigma
@@ -32,6 +33,7 @@ class SigmaSchedule:
         if self.kind == "linear":
             return self.sigma + frac * (self.final_sigma - self.sigma)
         return self.sigma * math.exp(frac * math.log(self.final_sigma / self.sigma))
+    # --8<-- [end:sigma_schedule]
 
 
 class GaussianNoise:
@@ -42,7 +44,9 @@ class GaussianNoise:
         self.shape, self.schedule, self.rng = (num_envs, action_dim), schedule, rng
 
     def sample(self, step: int) -> np.ndarray:
+        # --8<-- [start:gaussian]
         return self.schedule(step) * self.rng.standard_normal(self.shape).astype(np.float32)
+        # --8<-- [end:gaussian]
 
     def reset(self, mask: np.ndarray | None = None) -> None:
         """Gaussian noise has no state."""
@@ -65,10 +69,12 @@ class OUNoise:
         self.x = np.full((num_envs, action_dim), mu, dtype=np.float64)
 
     def sample(self, step: int) -> np.ndarray:
+        # --8<-- [start:ou]
         sigma = self.schedule(step)
         dw = self.rng.standard_normal(self.x.shape)
         self.x = self.x + self.theta * (self.mu - self.x) * self.dt + sigma * math.sqrt(self.dt) * dw
         return self.x.astype(np.float32)
+        # --8<-- [end:ou]
 
     def reset(self, mask: np.ndarray | None = None) -> None:
         if mask is None:

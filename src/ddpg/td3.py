@@ -41,6 +41,7 @@ def td3_step(actor: nn.Module, critic: TwinCritic, actor_target: nn.Module,
     `update_actor` (every policy_delay-th update). Returns detached tensors."""
     states, actions, rewards, next_states, dones = batch
 
+    # --8<-- [start:td3_target]
     # Critics: y = r + gamma (1 - done) min_i Q_i'(s', clip(mu'(s') + clip(eps, -c, c), -1, 1)).
     with torch.no_grad():
         with autocast():
@@ -54,10 +55,12 @@ def td3_step(actor: nn.Module, critic: TwinCritic, actor_target: nn.Module,
     critic_optimizer.zero_grad(set_to_none=True)
     loss_q.backward()
     critic_optimizer.step()
+    # --8<-- [end:td3_target]
 
     zero = torch.zeros((), device=states.device)
     info = {"critic_loss": loss_q.detach(), "q": q1.detach().mean(), "actor_loss": zero,
             "actor_updated": zero}
+    # --8<-- [start:td3_delayed]
     if not update_actor:
         return info
 
@@ -68,4 +71,5 @@ def td3_step(actor: nn.Module, critic: TwinCritic, actor_target: nn.Module,
     polyak_update(critic.parameters(), critic_target.parameters(), tau)
     polyak_update(actor.parameters(), actor_target.parameters(), tau)
     info["actor_loss"], info["actor_updated"] = loss_pi, torch.ones_like(zero)
+    # --8<-- [end:td3_delayed]
     return info

@@ -13,6 +13,7 @@ from ddpg.buffer import Batch
 from ddpg.losses import actor_loss, critic_loss, polyak_update, td_target
 
 
+# --8<-- [start:actor_step]
 def actor_step(actor: nn.Module, q: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                critic: nn.Module, actor_optimizer, states: torch.Tensor,
                autocast: Callable[[], ContextManager] = nullcontext) -> torch.Tensor:
@@ -30,6 +31,7 @@ def actor_step(actor: nn.Module, q: Callable[[torch.Tensor, torch.Tensor], torch
         critic.requires_grad_(True)
     actor_optimizer.step()
     return loss_pi.detach()
+# --8<-- [end:actor_step]
 
 
 def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
@@ -42,6 +44,7 @@ def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
     forward passes (e.g. bf16 autocast); targets and losses are computed in float32."""
     states, actions, rewards, next_states, dones = batch
 
+    # --8<-- [start:critic_step]
     # Critic: minimise (Q(s, a) - y)^2 with y = r + gamma (1 - done) Q'(s', mu'(s')).
     with torch.no_grad():
         with autocast():
@@ -53,16 +56,22 @@ def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
     critic_optimizer.zero_grad(set_to_none=True)
     loss_q.backward()
     critic_optimizer.step()
+    # --8<-- [end:critic_step]
 
+    # --8<-- [start:actor_in_step]
     # Actor: maximise Q(s, mu(s)) through the updated critic.
     loss_pi = actor_step(actor, critic, critic, actor_optimizer, states, autocast)
+    # --8<-- [end:actor_in_step]
 
+    # --8<-- [start:soft_update]
     # Targets: theta' <- tau theta + (1 - tau) theta'.
     polyak_update(critic.parameters(), critic_target.parameters(), tau)
     polyak_update(actor.parameters(), actor_target.parameters(), tau)
+    # --8<-- [end:soft_update]
     return {"critic_loss": loss_q.detach(), "actor_loss": loss_pi, "q": q.detach().mean()}
 
 
+# --8<-- [start:ddpg_update]
 def ddpg_update(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
                 critic_target: nn.Module, actor_optimizer: torch.optim.Optimizer,
                 critic_optimizer: torch.optim.Optimizer, replay_buffer, tau: float = 0.001,
@@ -73,3 +82,4 @@ def ddpg_update(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
     batch = Batch(*replay_buffer.sample(batch_size=batch_size))
     return ddpg_step(actor, critic, actor_target, critic_target, actor_optimizer,
                      critic_optimizer, batch, tau, gamma)
+# --8<-- [end:ddpg_update]

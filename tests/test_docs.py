@@ -1,0 +1,153 @@
+"""The user guide: it builds with `mkdocs build --strict`, the code it shows is included from
+src/ by region markers that exist, every equation of the lesson is on "The algorithm" page,
+the tests it names exist, and the API and CLI references cover every public name and command."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ddpg
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+SNIPPET = re.compile(r'^--8<-- "(?P<path>[^":]+)(?::(?P<section>[^"]+))?"$', re.MULTILINE)
+TEST_REF = re.compile(r"tests/(test_\w+\.py)::(test_\w+)")
+
+# Each equation of the lesson, and the regions of src/ that compute it: all must be included on
+# "The algorithm" page.
+LESSON = {
+    "the deterministic actor a = mu(s)": ["ddpg/networks.py:actor"],
+    "the critic Q(s, a)": ["ddpg/networks.py:critic"],
+    "the replay buffer's mini-batches": ["ddpg/buffer.py:sample"],
+    "the TD target y = r + gamma (1 - d) Q'(s', mu'(s'))": ["ddpg/losses.py:td_target"],
+    "the critic's mean squared error": ["ddpg/losses.py:critic_loss", "ddpg/update.py:critic_step"],
+    "the deterministic policy gradient, the actor loss": ["ddpg/losses.py:actor_loss",
+                                                          "ddpg/update.py:actor_step"],
+    "the soft update": ["ddpg/losses.py:polyak_update", "ddpg/update.py:soft_update"],
+    "ddpg_update with the lesson's signature": ["ddpg/update.py:ddpg_update"],
+    "a = mu(s) + N(0, sigma)": ["ddpg/agent.py:explore", "ddpg/noise.py:gaussian"],
+    "Ornstein-Uhlenbeck noise": ["ddpg/noise.py:ou"],
+    "sigma decay": ["ddpg/noise.py:sigma_schedule"],
+    "TD3: clipped double-Q": ["ddpg/losses.py:clipped_double_q_target"],
+    "TD3: target policy smoothing": ["ddpg/losses.py:smoothed_target_action"],
+    "TD3: delayed policy updates": ["ddpg/agent.py:policy_delay", "ddpg/td3.py:td3_delayed"],
+}
+
+
+def pages() -> list[Path]:
+    return sorted(DOCS.rglob("*.md"))
+
+
+def snippets(page: Path) -> list[tuple[str, str | None]]:
+    return [(m["path"], m["section"]) for m in SNIPPET.finditer(page.read_text())]
+
+
+def resolve(path: str) -> Path:
+    """As pymdownx.snippets' base_path [src, "."] finds it."""
+    for base in (ROOT / "src", ROOT):
+        if (base / path).is_file():
+            return base / path
+    raise AssertionError(f"{path} is included in the docs but is neither under src/ nor the "
+                         f"repository root")
+
+
+def missing_markers(source: str, section: str) -> list[str]:
+    """The markers of region `section` that `source` lacks."""
+    return [edge for edge in ("start", "end") if f"--8<-- [{edge}:{section}]" not in source]
+
+
+def test_every_included_region_has_both_markers_in_its_source():
+    included = [(page, path, section) for page in pages() for path, section in snippets(page)]
+    assert len(included) >= 20
+    for page, path, section in included:
+        if section is None or re.fullmatch(r"\d+(:\d+)?", section):  # whole file or lines
+            continue
+        gone = missing_markers(resolve(path).read_text(), section)
+        assert not gone, (f"{page.relative_to(ROOT)} includes region {section!r} of {path}, but "
+                          f"its {' and '.join(gone)} marker is gone from the source: put it back "
+                          f"or change the page")
+
+
+def test_a_region_whose_marker_disappeared_is_reported():
+    source = (ROOT / "src/ddpg/losses.py").read_text()
+    assert missing_markers(source, "td_target") == []
+    assert missing_markers(source.replace("# --8<-- [end:td_target]", ""), "td_target") == ["end"]
+    assert missing_markers(source, "no_such_region") == ["start", "end"]
+
+
+def test_every_equation_of_the_lesson_is_on_the_algorithm_page():
+    on_page = {f"{p}:{s}" for p, s in snippets(DOCS / "algorithm.md")}
+    missing = {eq: [r for r in regions if r not in on_page] for eq, regions in LESSON.items()}
+    assert not {eq: r for eq, r in missing.items() if r}, missing
+
+
+def test_tests_named_in_the_docs_exist():
+    named = {(f, t) for page in pages() for f, t in TEST_REF.findall(page.read_text())}
+    assert len(named) >= 15
+    for file, test in named:
+        path = ROOT / "tests" / file
+        assert path.is_file(), f"the docs name tests/{file}, which does not exist"
+        assert re.search(rf"^def {test}\(", path.read_text(), re.MULTILINE), (
+            f"the docs name tests/{file}::{test}, which does not exist")
+
+
+def test_api_page_covers_every_public_name():
+    page = (DOCS / "reference/api.md").read_text()
+    documented = set(re.findall(r"^::: ddpg\.(?:[\w.]+\.)?(\w+)$", page, re.MULTILINE))
+    assert set(ddpg.__all__) - documented == set()
+
+
+def test_cli_page_covers_every_command():
+    from ddpg.cli import COMMANDS, plugins
+
+    page = (DOCS / "reference/cli.md").read_text()
+    shown = set(re.findall(r"^<!-- ddpg-cli: (\w+) --help -->$", page, re.MULTILINE))
+    assert {*COMMANDS, *plugins()} - shown == set()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
+                           str(out)], cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out
+
+
+def text_of(site: Path, page: str) -> str:
+    return (site / page / "index.html").read_text()
+
+
+def test_site_builds_strict_with_the_code_included_from_src(site):
+    html = text_of(site, "algorithm")
+    assert "--8&lt;--" not in html and "--8<--" not in html  # every include was resolved
+    for name in ("td_target", "critic_loss", "actor_loss", "polyak_update", "ddpg_update"):
+        assert f"{name}</span><span class=\"p\">(" in html, name  # `def name(` as highlighted
+
+
+def test_cli_reference_is_the_real_help_output(site):
+    from ddpg.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["eval", "--help"]) == 0
+    html = text_of(site, "reference/cli")
+    for option in re.findall(r"--[a-z][a-z-]+", out.getvalue()):
+        assert option in html, option
+    assert "--total-steps" in html and "--seeds" in html and "ddpg sweep" in html
+
+
+def test_api_reference_renders_the_docstrings(site):
+    html = text_of(site, "reference/api")
+    assert "The seed&#39;s <code>ddpg_update</code>" in html or "seed's" in html
+    assert "Polyak rate of the target networks" in html  # a Config field's docstring
