@@ -149,7 +149,7 @@ def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str
 
 HEADER = """# Benchmark results
 
-Written by `ddpg benchmark` (see README, "Benchmarks"): one section per suite, each replaced
+Written by `ddpg benchmark` (`ddpg benchmark --help`): one section per suite, each replaced
 when its suite is run or reported again (`ddpg benchmark SUITE.yaml --report-only`); the other
 suites' sections are kept. Raw per-run metrics are under `benchmarks/results/<suite>/`.
 """
