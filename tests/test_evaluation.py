@@ -44,3 +44,17 @@ def test_terminated_episodes_use_every_state():
     evaluate(lambda o: np.array([-1.0, 20.0], np.float32), env, [0],
              lambda o: seen.append(o) or np.zeros(len(o)), gamma=0.99)
     assert 2 <= len(seen[0]) <= 5  # terminates within a few steps; all states kept
+
+
+def test_a_time_limit_put_on_by_hand_counts_as_the_environment_s_own():
+    """An env made without gymnasium.make has no spec; its TimeLimit wrapper still ends its
+    episodes, so no evaluation cap (and no warning that it has no time limit)."""
+    from gymnasium.envs.classic_control.pendulum import PendulumEnv
+    from gymnasium.wrappers import ClipAction, TimeLimit
+
+    from ddpg.evaluation import episode_cap
+
+    assert episode_cap(PendulumEnv(), 1000) == 1000
+    assert episode_cap(TimeLimit(PendulumEnv(), max_episode_steps=200), 1000) is None
+    assert episode_cap(ClipAction(TimeLimit(PendulumEnv(), max_episode_steps=200)), 1000) is None
+    assert episode_cap(gym.make("Pendulum-v1"), 1000) is None

@@ -25,9 +25,16 @@ class Evaluation:
 
 def episode_cap(env: gym.Env, max_steps: int) -> int | None:
     """`max_steps` for an environment without a time limit of its own, else None (its own
-    limit ends its episodes)."""
+    limit ends its episodes): one in its spec, or a TimeLimit wrapper put on by hand (an
+    environment made without gymnasium.make has no spec)."""
     spec = getattr(env, "spec", None)
-    return None if spec is not None and spec.max_episode_steps else max_steps
+    if spec is not None and spec.max_episode_steps:
+        return None
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return None
+        env = env.env
+    return max_steps
 
 
 def discounted_returns_to_go(rewards: Sequence[float], gamma: float) -> np.ndarray:
