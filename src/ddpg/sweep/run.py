@@ -164,8 +164,11 @@ def write_results(sweep: Sweep, folder: Path, rows: list[dict[str, Any]]) -> Non
         atomic_write_bytes(folder / "best.yaml", (
             f"# best of sweep {sweep.name} ({label}: {finished[0]['score']:.1f}); "
             f"ddpg train --config best.yaml\n" + cfgmod.to_yaml(best)).encode())
+        best_path = folder / "best.yaml"
+        if best_path.is_relative_to(Path.cwd()):  # as the user would type it from here
+            best_path = best_path.relative_to(Path.cwd())
         lines += ["", f"Best configuration: [best.yaml](best.yaml) "
-                      f"(`ddpg train --config {folder / 'best.yaml'}`)."]
+                      f"(`ddpg train --config {best_path}`)."]
         lines += _plots(sweep, folder, finished)
     atomic_write_bytes(folder / "results.md", ("\n".join(lines) + "\n").encode())
 
