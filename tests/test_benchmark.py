@@ -152,6 +152,15 @@ def test_a_suite_entry_trains_its_seeds_as_one_population(tmp_path, capsys):
         (folder / f"s{seed}" / "metrics.csv").write_text("".join(text[:2]))
     assert benchmark_main(args + ["--dry-run"]) == 0
     assert "would restart" in capsys.readouterr().out  # its only commit is the final step
+    # a committed step whose checkpoints are gone (a clone: population.json is kept in git,
+    # checkpoints are not) starts over instead of failing to resume
+    for seed in (0, 1):
+        assert (folder / f"s{seed}" / "checkpoints" / "ckpt-000000000300.json").is_file()
+    manifest["step"] = 150
+    (folder / "population.json").write_text(json.dumps(manifest))
+    assert benchmark_main(args + ["--dry-run"]) == 0
+    assert "the checkpoints of step 150 are missing (s0, s1): starting over" in \
+        capsys.readouterr().out
 
 
 def test_report_sections_are_replaced_in_place():

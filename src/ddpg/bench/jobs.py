@@ -105,9 +105,15 @@ def populations(actions: list[tuple[Job, str, str]]) -> list[tuple[Job | Populat
             out.append((pop, "start", ""))
         else:
             step = committed_step(folder)
-            if step is not None and step < pop.config.total_steps:
+            lost = [] if step is None else [
+                j.run_dir.name for j in pop.members
+                if step not in CheckpointManager(j.run_dir / "checkpoints").steps()]
+            if step is not None and step < pop.config.total_steps and not lost:
                 out.append((pop, "resume", f"unfinished, from the step {step} committed for "
                                            f"every member"))
+            elif lost:  # e.g. a clone: population.json is kept in git, checkpoints are not
+                out.append((pop, "restart", f"unfinished, the checkpoints of step {step} are "
+                                            f"missing ({', '.join(lost)}): starting over"))
             else:
                 out.append((pop, "restart", "unfinished, no committed checkpoint: starting over"))
     return out
