@@ -70,7 +70,7 @@ def run(line: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProce
 def test_every_readme_command_runs(clone):
     lines = shell_lines()
     assert lines[:2] == ["make train", "make test"]
-    ran = []
+    out = {}  # each line as run -> its stdout
     for line in lines:
         if line == "make test":  # CI itself (test above); running it here would recurse
             continue
@@ -79,8 +79,7 @@ def test_every_readme_command_runs(clone):
             line = f"{line} {' '.join(SHORT)}"
         proc = run(line, clone)
         assert proc.returncode == 0, f"`{line}` failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-        ran.append((line, proc.stdout))
-    out = dict(ran)
+        out[line] = proc.stdout
     # make train: the default solved, its policy where it says
     trained = out["make train"]
     assert (clone / re.search(r"^policy:\s+(\S+)", trained, re.MULTILINE)[1]).is_file()

@@ -119,7 +119,6 @@ def populations(actions: list[tuple[Job, str, str]]) -> list[tuple[Job | Populat
     return out
 
 
-
 def plan(suite: Suite, results: Path, libraries: Sequence[str],
          population: bool = False) -> list[Job]:
     """Every (entry, algo, seed, library) as a Job with its resolved config; the config is the

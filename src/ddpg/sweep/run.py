@@ -161,10 +161,10 @@ def write_results(sweep: Sweep, folder: Path, rows: list[dict[str, Any]]) -> Non
     if finished:
         best = sweep.config_for(finished[0]["params"])
         best = dataclasses.replace(best, out="runs", run_name="", progress=True)
-        atomic_write_bytes(folder / "best.yaml", (
+        best_path = folder / "best.yaml"
+        atomic_write_bytes(best_path, (
             f"# best of sweep {sweep.name} ({label}: {finished[0]['score']:.1f}); "
             f"ddpg train --config best.yaml\n" + cfgmod.to_yaml(best)).encode())
-        best_path = folder / "best.yaml"
         if best_path.is_relative_to(Path.cwd()):  # as the user would type it from here
             best_path = best_path.relative_to(Path.cwd())
         lines += ["", f"Best configuration: [best.yaml](best.yaml) "
