@@ -147,6 +147,10 @@ def test_a_suite_entry_trains_its_seeds_as_one_population(tmp_path, capsys):
     folder = results / "tiny" / "ddpg" / "td3-Pendulum-v1"
     manifest = json.loads((folder / "population.json").read_text())
     assert manifest["step"] == 300
+    assert [m["status"] for m in manifest["members"]] == ["done", "done"]
+    for m in manifest["members"]:
+        m["status"] = "running"  # as an interrupted population leaves them
+    (folder / "population.json").write_text(json.dumps(manifest))
     for seed in (0, 1):
         text = (folder / f"s{seed}" / "metrics.csv").read_text().splitlines(keepends=True)
         (folder / f"s{seed}" / "metrics.csv").write_text("".join(text[:2]))
@@ -161,6 +165,24 @@ def test_a_suite_entry_trains_its_seeds_as_one_population(tmp_path, capsys):
     assert benchmark_main(args + ["--dry-run"]) == 0
     assert "the checkpoints of step 150 are missing (s0, s1): starting over" in \
         capsys.readouterr().out
+    # only the running members load the committed step's checkpoints: a diverged member's last
+    # good checkpoint is older, and the population still resumes
+    (folder / "s1" / "checkpoints" / "ckpt-000000000300.json").rename(
+        folder / "s1" / "checkpoints" / "ckpt-000000000150.json")
+    assert benchmark_main(args + ["--dry-run"]) == 0
+    assert "the checkpoints of step 150 are missing (s0): starting over" in \
+        capsys.readouterr().out
+    manifest["members"][0]["status"] = "diverged"
+    (folder / "population.json").write_text(json.dumps(manifest))
+    assert benchmark_main(args + ["--dry-run"]) == 0
+    assert "would resume   ddpg td3-Pendulum-v1 (population, seeds 0,1)  unfinished, from the " \
+        "step 150" in capsys.readouterr().out
+    # a population whose members have all ended (done, diverged) is not run again
+    manifest["step"], manifest["members"][1]["status"] = 300, "done"
+    (folder / "population.json").write_text(json.dumps(manifest))
+    assert benchmark_main(args + ["--dry-run"]) == 0
+    assert "would skip     ddpg td3-Pendulum-v1 (population, seeds 0,1)  ended (every member " \
+        "finished or stopped: s0 diverged)" in capsys.readouterr().out
 
 
 def test_report_sections_are_replaced_in_place():

@@ -17,7 +17,7 @@ from ddpg.bench.suite import Entry, Suite
 from ddpg.checkpoint import CheckpointManager
 from ddpg.config import Config
 from ddpg.errors import BenchmarkError, ConfigError
-from ddpg.population.summary import committed_step
+from ddpg.population.summary import committed
 from ddpg.untrusted import is_within, read_regular
 
 # Not compared: where and how a run is shown, and settings that do not change its results
@@ -88,7 +88,8 @@ class PopulationJob:
 
 def populations(actions: list[tuple[Job, str, str]]) -> list[tuple[Job | PopulationJob, str, str]]:
     """The ddpg members of each population as one PopulationJob: 'skip' when every member
-    finished, 'resume' from its committed checkpoint step, else 'restart' (or 'start')."""
+    finished or population.json says every member has ended (done, diverged or stopped),
+    'resume' from its committed checkpoint step, else 'restart' (or 'start')."""
     out: list[tuple[Job | PopulationJob, str, str]] = []
     groups: dict[Path, list[tuple[Job, str, str]]] = {}
     for job, act, why in actions:
@@ -104,11 +105,17 @@ def populations(actions: list[tuple[Job, str, str]]) -> list[tuple[Job | Populat
         elif acts == {"start"}:
             out.append((pop, "start", ""))
         else:
-            step = committed_step(folder)
-            lost = [] if step is None else [
-                j.run_dir.name for j in pop.members
-                if step not in CheckpointManager(j.run_dir / "checkpoints").steps()]
-            if step is not None and step < pop.config.total_steps and not lost:
+            step, status = committed(folder)
+            total = pop.config.total_steps  # members a resume continues: running, or done
+            running = [j for j in pop.members if status.get(j.run_dir.name) == "running" or (
+                status.get(j.run_dir.name) == "done" and step is not None and step < total)]
+            lost = [j.run_dir.name for j in running  # only they load the checkpoints of `step`
+                    if step not in CheckpointManager(j.run_dir / "checkpoints").steps()]
+            ended = [f"{n} {s}" for n, s in status.items() if s in ("diverged", "stopped")]
+            if step is not None and status and not running:
+                out.append((pop, "skip", "ended (every member finished or stopped: "
+                                         f"{', '.join(ended) or 'none stopped'})"))
+            elif step is not None and step < total and not lost:
                 out.append((pop, "resume", f"unfinished, from the step {step} committed for "
                                            f"every member"))
             elif lost:  # e.g. a clone: population.json is kept in git, checkpoints are not

@@ -20,14 +20,27 @@ MANIFEST = "population.json"
 FORMAT, VERSION = "ddpg-population", 1
 
 
+def committed(directory: Path) -> tuple[int | None, dict[str, str]]:
+    """The step population.json in `directory` names as committed, and each member's status by
+    name ("running" members resume from that step's checkpoints; "done", "diverged" and
+    "stopped" ones have ended); (None, {}) when there is no such file, it cannot be read, or
+    nothing was committed yet. The names are data to compare with, never paths."""
+    try:
+        manifest = json.loads(read_regular(directory / MANIFEST, 16 << 20))
+        step = manifest.get("step")
+        status = {m["name"]: m["status"] for m in manifest.get("members", [])
+                  if isinstance(m["name"], str) and isinstance(m["status"], str)}
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return None, {}
+    if not isinstance(step, int) or isinstance(step, bool):
+        return None, {}
+    return step, status
+
+
 def committed_step(directory: Path) -> int | None:
     """The step population.json in `directory` names as committed for every member; None when
     there is no such file, it cannot be read, or nothing was committed yet."""
-    try:
-        step = json.loads(read_regular(directory / MANIFEST, 16 << 20)).get("step")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return step if isinstance(step, int) and not isinstance(step, bool) else None
+    return committed(directory)[0]
 
 
 def write_summary(directory: Path, manifest: dict[str, Any], members: dict[str, Any]) -> None:
