@@ -68,30 +68,50 @@ def test_stacked_update_equals_single_runs_to_float32_rounding(algo):
     float32 ones are (the fast path's tolerance argument). TD3 draws its smoothing noise in
     float32, which a float64 run cannot repeat: compared directly, as tests/test_fastpath.py
     compares FastTD3 with td3_step."""
-    configs = [small(seed=0, algo=algo),
-               small(seed=1, algo=algo, actor_lr=3e-4, tau=0.01, gamma=0.95),
-               small(seed=2, algo=algo, critic_lr=2e-3, critic_weight_decay=1e-2,
-                     td3=cfgmod.TD3Config(target_noise=0.3, target_noise_clip=0.4))]
-    single, pop = agents(configs), agents(configs)
-    exact = agents(configs, torch.float64) if algo == "ddpg" else None
+    configs = member_configs(algo)
+    pop = agents(configs)
     stacked = StackedStep(pop)
     for a in pop:
         a.choose_update()
+    info = run_and_compare(configs, pop, stacked, algo)
+    assert info["critic_loss"].shape == (3,)
+
+
+def member_configs(algo, **kw) -> list[Config]:
+    """3 members with different seeds, learning rates, weight decay, tau, gamma, target noise."""
+    net = NetworkConfig(hidden_sizes=(32, 24), **kw.pop("network", {}))
+    return [Config(network=net, progress=False, seed=0, algo=algo, **kw),
+            Config(network=net, progress=False, seed=1, algo=algo, actor_lr=3e-4, tau=0.01,
+                   gamma=0.95, **kw),
+            Config(network=net, progress=False, seed=2, algo=algo, critic_lr=2e-3,
+                   critic_weight_decay=1e-2, **kw,
+                   td3=cfgmod.TD3Config(target_noise=0.3, target_noise_clip=0.4))]
+
+
+def run_and_compare(configs, pop, step, algo) -> dict:
+    """50 updates of `step` (all members of `pop` at once) against each member's own agent's
+    update on the same batches. DDPG: each member's parameters as close to its float64
+    computation as the single agent's float32 ones are; TD3: compared directly (with equal
+    generator states). Returns the last update's info."""
+    single = agents(configs)
+    exact = agents(configs, torch.float64) if algo == "ddpg" else None
     for i, batches in enumerate(random_batches(50, len(configs))):
         for m, (a, b) in enumerate(zip(single, batches)):
             a.update(b)
             if exact is not None:
                 exact[m].update(Batch(*(t.double() for t in b)))
         update_actor = algo == "ddpg" or (i + 1) % 2 == 0
-        info = stacked.step(Batch(*(torch.stack(t) for t in zip(*batches))), update_actor)
+        info = step.step(Batch(*(torch.stack(t) for t in zip(*batches))), update_actor)
         for a in pop:
             a.updates += 1
-    assert info["critic_loss"].shape == (3,)
-    for m in range(3):
+    start = agents(configs)
+    for m in range(len(configs)):
         for net in ("actor", "critic", "actor_target", "critic_target"):
             truths = getattr(exact[m], net).parameters() if exact else [None] * 99
-            for (name, p), q, t in zip(getattr(single[m], net).named_parameters(),
-                                       getattr(pop[m], net).parameters(), truths):
+            for (name, p), q, t, q0 in zip(getattr(single[m], net).named_parameters(),
+                                           getattr(pop[m], net).parameters(), truths,
+                                           getattr(start[m], net).parameters()):
+                assert not torch.equal(q, q0), (m, net, name, "did not move")
                 if t is None:
                     assert torch.allclose(p, q, rtol=1e-5, atol=1e-6), (m, net, name)
                     continue
@@ -101,17 +121,53 @@ def test_stacked_update_equals_single_runs_to_float32_rounding(algo):
                 assert our_err <= 3 * ref_err + ulp, (m, net, name, our_err, ref_err)
         if algo == "td3":
             assert torch.equal(single[m].generator.get_state(), pop[m].generator.get_state())
+    return info
 
 
-def test_population_training_matches_single_runs_for_the_first_updates():
+NETWORKS = {"tanh-layernorm": dict(activation="tanh", norm="layer"),
+            "elu-action-at-layer-1": dict(activation="elu", critic_action_layer=1),
+            "relu-no-fast-path": dict()}
+
+
+@pytest.mark.parametrize("algo", ["ddpg", "td3"])
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_vmap_update_of_other_networks_equals_single_runs(algo, network):
+    """Networks the fast path does not cover: 50 updates of 3 members (different seeds and
+    hyperparameters) through VmapStep (torch.func vmap of the autograd update) against each
+    member's own reference update (ddpg_step / td3_step). DDPG: each member as close to its
+    float64 computation as the single agent's float32 one (the fast path's tolerance argument);
+    TD3 compared directly (its smoothing noise is drawn in float32)."""
+    from ddpg.population.functional import VmapStep, unsupported
+
+    extra = dict(fast_path=False) if network == "relu-no-fast-path" else {}
+    configs = member_configs(algo, network=NETWORKS[network], **extra)
+    pop = agents(configs)
+    assert all(a.fast is None for a in pop) and unsupported(pop) is None
+    step = VmapStep(pop)
+    info = run_and_compare(configs, pop, step, algo)
+    assert info["critic_loss"].shape == info["actor_loss"].shape == (3,)
+    assert all(p.grad is None for p in pop[0].actor.parameters())  # no .grad left behind
+    for m in range(3):  # the members' optimizers hold views of the stacked moments
+        assert torch.equal(pop[m].actor_optimizer.exp_avg[0], step.actor_optimizer.exp_avg[0][m])
+    # batch normalisation's running statistics are not vmapped: member by member
+    assert unsupported(agents([Config(network=NetworkConfig(hidden_sizes=(8,), norm="batch"),
+                                      progress=False)])) == "batch normalisation"
+
+
+@pytest.mark.parametrize("network", ["relu", "tanh-layernorm"])
+def test_population_training_matches_single_runs_for_the_first_updates(network, capfd):
     """The whole loop: a population of 2 and the single runs of the same seeds collect the
     same transitions and reach the same parameters after 51 updates, to the rounding that the
-    batched products and the environments' feedback carry."""
+    batched products and the environments' feedback carry (relu: the fast path's StackedStep;
+    tanh with layer norm: VmapStep)."""
     c = small(total_steps=150, warmup_steps=100, eval_every=0, eval_episodes=1,
               tensorboard=False, checkpoint_every=0)
+    if network != "relu":
+        c = dataclasses.replace(c, network=NetworkConfig(hidden_sizes=(32, 24), **NETWORKS[network]))
     with_tmp = dataclasses.replace(c, out=str(Path(os.environ.get("TMPDIR", "/tmp"))))
     pop = train_population(dataclasses.replace(with_tmp, run_name=f"pop-{time.time_ns()}"),
                            seeds=[0, 1])
+    assert ("torch.func vmap" in capfd.readouterr().err) == (network != "relu")
     for i, seed in enumerate([0, 1]):
         one = train(dataclasses.replace(with_tmp, seed=seed, run_name=f"one-{time.time_ns()}"))
         member = pop.results[i]
@@ -244,19 +300,24 @@ def test_saved_member_files_hold_only_their_member(tmp_path):
 KILL_SCRIPT = """
 import sys, ddpg
 from ddpg.config import Config, NetworkConfig
-c = Config(network=NetworkConfig(hidden_sizes=(32, 24)), total_steps=1200, warmup_steps=200,
+act = sys.argv[4]
+net = NetworkConfig(hidden_sizes=(32, 24), activation=act, norm="none" if act == "relu" else "layer")
+c = Config(network=net, total_steps=1200, warmup_steps=200,
            eval_every=300, eval_episodes=2, checkpoint_every=100, progress=False,
            tensorboard=False, out=sys.argv[1], run_name=sys.argv[2], algo=sys.argv[3])
 ddpg.train(c, seeds="0-2", sweep=["tau=0.005,0.01"] if sys.argv[3] == "td3" else None)
 """
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "td3"])
-def test_population_killed_and_resumed_is_bit_identical(tmp_path, algo):
+@pytest.mark.parametrize("algo,activation", [("ddpg", "relu"), ("td3", "relu"),
+                                              ("td3", "tanh")])
+def test_population_killed_and_resumed_is_bit_identical(tmp_path, algo, activation):
+    """relu: the fast path's StackedStep; tanh with layer norm: VmapStep."""
     env = {**os.environ, "PYTHONPATH": str(Path(ddpg.__file__).parents[1])}
-    subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(tmp_path), "full", algo], check=True,
-                   env=env, capture_output=True)
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path), "killed", algo],
+    subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(tmp_path), "full", algo, activation],
+                   check=True, env=env, capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path), "killed", algo,
+                             activation],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     manifest = tmp_path / "killed" / "population.json"
     deadline = time.time() + 120

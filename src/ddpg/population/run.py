@@ -9,7 +9,8 @@ changes is what run_members does for all members together:
 - updating: one StackedStep for all members (ddpg.population.workers; batched products, one
   Adam step per network, one Polyak step) on replay batches sampled with each member's own
   generator and gathered from one stacked tensor of replay rows; networks the fast path does
-  not cover update member by member (the reference autograd update);
+  not cover run the reference autograd update for all members at once (torch.func vmap,
+  ddpg.population.functional), and batch normalisation member by member;
 - checkpoints: every member writes its own; then population.json names the step as committed
   and only then are older checkpoints pruned, so a kill at any moment resumes every member from
   the same step;
@@ -38,6 +39,7 @@ from ddpg.envs import EnvLike, fresh_env, to_env_action
 from ddpg.errors import CheckpointError, ConfigError, TrainingError
 from ddpg.evaluation import evaluate_together
 from ddpg.population.members import SWEEPABLE, check_members, expand, field_value
+from ddpg.population.functional import unsupported
 from ddpg.population.workers import Worker
 from ddpg.population.summary import FORMAT, MANIFEST, VERSION, write_summary
 from ddpg.results import StepContext, TrainResult
@@ -108,12 +110,16 @@ class Population(Group):
         for i, m in enumerate(self.members):
             m.sums = self.sums[i]
         self.worker: Worker | None = None
-        if all(a.fast is not None for a in agents):
+        fast = all(a.fast is not None for a in agents)
+        why_not = None if fast else unsupported(agents)
+        if why_not is None:
             self.worker = Worker(self.members, self._rows, self.sums)
             for a in agents:
                 a.choose_update()  # the fast path's views, onto the stacked tensors
-        how = ("all members at once (batched products, one Adam and Polyak step)"
-               if self.worker is not None else "member by member (" + agents[0]._how + ")")
+        how = ("all members at once (batched products, one Adam and Polyak step)" if fast else
+               "all members at once (torch.func vmap of the autograd update, one Adam and "
+               "Polyak step)" if self.worker is not None else
+               f"member by member ({agents[0]._how}; {why_not})")
         print(f"population of {len(self.members)} in {self.run_dir}: {agents[0].describe()}; "
               f"updates {how}", file=sys.stderr)
         self._write()

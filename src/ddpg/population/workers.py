@@ -1,5 +1,6 @@
-"""The population update: a Worker holds members' StackedStep, samples their replay batches and
-runs their updates; on a GPU its step is replayed as one CUDA graph.
+"""The population update: a Worker holds members' StackedStep (the fast path's networks) or
+VmapStep (any other network, through autograd), samples their replay batches and runs their
+updates; on a GPU a StackedStep is replayed as one CUDA graph.
 
 One worker runs all members, its operations on every core (torch's intra-op threads). Measured
 on a 2-core Xeon (AVX-512), 400-300 networks, 10 members, Pendulum-v1, the full loop in
@@ -20,20 +21,23 @@ import torch
 
 from ddpg.buffer import Batch
 from ddpg.fast.cudagraph import GraphedStep
+from ddpg.population.functional import VmapStep
 from ddpg.population.stacked import StackedStep
 from ddpg.trainer import loss_sums
 
 
 class Worker:
-    """The population's members: their StackedStep, sampling from the stacked replay rows
+    """The population's members: their StackedStep or VmapStep, sampling from the stacked replay rows
     (members, capacity, width) and the loss sums (members, 4)."""
 
     def __init__(self, members: Sequence[Any], rows: torch.Tensor, sums: torch.Tensor) -> None:
         self.members, self.rows, self.sums = list(members), rows, sums
-        self.stacked = StackedStep([m.agent for m in self.members])
+        agents = [m.agent for m in self.members]
+        fast = all(a.fast is not None for a in agents)
+        self.stacked: StackedStep | VmapStep = StackedStep(agents) if fast else VmapStep(agents)
         c = self.members[0].config
         self.step = self.stacked.step
-        if rows.device.type == "cuda" and c.cuda_graph:
+        if fast and rows.device.type == "cuda" and c.cuda_graph:
             generators = tuple(self.stacked.generators) if c.algo == "td3" else ()
             self.step = GraphedStep(self.stacked.step, generators)
         self._offsets = (torch.arange(len(self.members), device=rows.device)
