@@ -18,7 +18,8 @@ keeps what came before), into OUT/gpu_check.json, with the speed table in OUT/sp
    loop in fp32 against bf16, and the pendulum preset trained in bf16.
 Populations (docs/populations.md), right after the tests: a population of 32 at batch 256
 against one member alone on the GPU (bar >= 8x), and the pendulum preset as a population of 32
-(bar: every member solves).
+(bar: every member solves); then the same speed comparison with tanh + layer-norm networks,
+which populations update through torch.func vmap (ddpg.population.functional).
 Nothing here runs without a GPU; it stops starting new parts after --budget seconds.
 """
 
@@ -82,14 +83,21 @@ def pendulum(preset: str, precision: str, device: str | None = None, threads: in
             "graph_fell_back_to_eager": getattr(res.agent.fast_step, "eager", None)}
 
 
-def population_speed(members: int = 32, batch: int = 256, steps: int = 500) -> dict:
+def population_speed(members: int = 32, batch: int = 256, steps: int = 500,
+                     network: dict | None = None) -> dict:
     """The populations bar on a GPU: a population of `members` at `batch` (400-300 networks,
     its update one CUDA graph) against one member trained alone on the same GPU, aggregate env
-    steps/s after warm-up, interleaved twice. Bar: >= 8x."""
+    steps/s after warm-up, interleaved twice. Bar: >= 8x. With `network` (NetworkConfig fields
+    the fast path does not cover, e.g. tanh and layer norm): the population's VmapStep
+    (torch.func vmap of the autograd update, no CUDA graph) against one member's autograd
+    update."""
     from ddpg.bench.workloads import bench_config, ddpg_loop_rate
 
     cfg = bench_config("Pendulum-v1", batch, (400, 300), 300, steps, device=DEVICE)
-    out: dict = {"members": members, "batch": batch, "population": [], "one": []}
+    if network:
+        cfg = dataclasses.replace(cfg, network=dataclasses.replace(cfg.network, **network))
+    out: dict = {"members": members, "batch": batch, "network": network, "population": [],
+                 "one": []}
     for _ in range(2):
         out["population"].append(ddpg_loop_rate(cfg, members))
         out["one"].append(ddpg_loop_rate(cfg))
@@ -241,6 +249,8 @@ def main() -> int:
     part("pytest", pytest_gpu)
     part("population_32_b256_vs_one", population_speed)
     part("population_32_pendulum", population_pendulum)
+    part("population_32_vmap_b256_vs_one", population_speed,
+         network={"activation": "tanh", "norm": "layer"})
     for batch in (256, 64):
         part(f"b{batch}_graph", update_rate, batch)
         part(f"b{batch}_fast_eager", update_rate, batch, cuda_graph=False)
