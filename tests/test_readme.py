@@ -88,7 +88,7 @@ def test_every_readme_command_runs(clone):
     evaluated = next(v for k, v in out.items() if k.startswith("ddpg eval"))
     assert float(re.search(r"(-?\d+\.\d+) \+- ", evaluated)[1]) >= -200, evaluated
     assert (clone / "curves.png").is_file()
-    assert len(list((clone / "runs").glob("Pendulum-v1-s0-*/policy.onnx"))) == 1
+    assert len(list((clone / "runs").glob("Pendulum-v1-ddpg-s0-*/policy.onnx"))) == 1
     assert len(list((clone / "runs").glob("*/s[0-4]/policy.pt"))) == 5  # the population
     assert (clone / "site" / "index.html").is_file()
 

@@ -176,7 +176,7 @@ class Config:
     out: str = "runs"
     """Parent directory of run directories."""
     run_name: str = ""
-    """Run directory name under out; empty: <env>-s<seed>-<timestamp>."""
+    """Run directory name under out; empty: <env>-<algo>-s<seed>-<timestamp>."""
     checkpoint_every: int = 10_000
     """Write a full-state checkpoint every this many environment steps (0: only at the end)."""
     keep_checkpoints: int = 3

@@ -34,11 +34,12 @@ def locate_run(path: str | Path, what: str) -> Path:
 
 
 def make_run_dir(config: Config, env_name: str, kind: str = "") -> Path:
-    """out/run_name, or a new out/<env>-s<seed>-<time> (a population's: `kind` 'pop',
-    out/<env>-pop-<time>), created and checked writable; an earlier one is never reused."""
+    """out/run_name, or a new out/<env>-<algo>-s<seed>-<time> (a population's: `kind` 'pop',
+    out/<env>-<algo>-pop-<time>), created and checked writable; an earlier one is never
+    reused."""
     label = kind or f"s{config.seed}"
-    name = config.run_name or (
-        f"{env_name.replace('/', '_')}-{label}-{time.strftime('%Y%m%d-%H%M%S')}")
+    name = config.run_name or (f"{env_name.replace('/', '_')}-{config.algo}-{label}-"
+                               f"{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = Path(config.out) / name
     suffix = 1
     while run_dir.exists() and not config.run_name:  # never overwrite an earlier run
