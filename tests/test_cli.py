@@ -106,7 +106,8 @@ def test_missing_extra_names_the_install(tmp_path, capsys):
 def test_resume_takes_only_flags_that_keep_the_run():
     from ddpg.cli import _resume_args
 
-    a = _resume_args(["--resume", "r", "--address", "auto", "--no-progress", "--total-steps", "9"])
-    assert (a.address, a.progress, a.total_steps) == ("auto", False, 9)
+    a = _resume_args(["--resume", "r", "--address", "auto", "--no-progress", "--total-steps", "9",
+                      "--threads", "1"])
+    assert (a.address, a.progress, a.total_steps, a.threads) == ("auto", False, 9, 1)
     with pytest.raises(ConfigError, match="drop --seed"):
         _resume_args(["--resume", "r", "--seed", "3"])

@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 import ddpg
 from ddpg.cli import main
@@ -73,8 +74,9 @@ def test_own_env_by_module_id_trains_to_a_saved_policy_with_no_other_flags(env_m
     assert rc == 0 and "return" in stdout, err
     # resume the --out folder: extends the run in place
     rc, _, err = cli(["train", "--resume", str(out), "--total-steps", "5200",
-                      "--env", "my_envs:MyPendulum-v0", "--no-progress"])
+                      "--env", "my_envs:MyPendulum-v0", "--no-progress", "--threads", "1"])
     assert rc == 0 and f"resuming {run} from step 5000" in err, err
+    assert torch.get_num_threads() == 1  # the thread count given to the resumed run
 
 
 def test_out_folder_with_several_runs_lists_them(tmp_path):

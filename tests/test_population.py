@@ -382,7 +382,9 @@ def test_cli_trains_and_resumes_a_population(tmp_path):
     assert sorted(p.name for p in pop.iterdir() if p.is_dir()) == ["s0", "s1"]
     assert cfgmod.load_yaml(pop / "s1" / "config.yaml", Config()).seed == 1
     assert ddpg.load(pop / "s1").metadata["seed"] == 1
-    assert main(["train", "--resume", str(pop), "--total-steps", "400", "--no-progress"]) == 0
+    assert main(["train", "--resume", str(pop), "--total-steps", "400", "--no-progress",
+                 "--threads", "1"]) == 0
+    assert torch.get_num_threads() == 1
     assert json.loads((pop / "population.json").read_text())["step"] == 400
     assert main(args) == 2  # the same --run-name again: a clear error, nothing overwritten
 

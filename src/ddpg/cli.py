@@ -65,10 +65,11 @@ def _pre_parse(argv: Sequence[str]) -> argparse.Namespace:
     return known
 
 
-# Flags --resume accepts: the step budget, the environment (only to confirm the saved one), and
-# what is shown; everything else would make the resumed run another run.
+# Flags --resume accepts: the step budget, the environment (only to confirm the saved one), what
+# is shown, and torch's threads (the thread count the run had gives it the same bits);
+# everything else would make the resumed run another run.
 RESUME_FLAGS = {"--resume", "--total-steps", "--env", "--progress", "--no-progress",
-                "--tensorboard", "--no-tensorboard", "--address"}
+                "--tensorboard", "--no-tensorboard", "--address", "--threads"}
 
 
 def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
@@ -79,6 +80,7 @@ def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
     p.add_argument("--total-steps", type=int)
     p.add_argument("--env")
     p.add_argument("--address")
+    p.add_argument("--threads", type=int)
     for name in ("progress", "tensorboard"):
         p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction)
     known, rest = p.parse_known_args(argv)
@@ -89,8 +91,8 @@ def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
     if extra:
         raise ConfigError(f"--resume continues a run with its saved config; drop "
                           f"{', '.join(extra)} (only {', '.join(sorted(RESUME_FLAGS))} may be "
-                          f"given: they extend the run, change only what is shown, or where a "
-                          f"distributed run's actors run).")
+                          f"given: they extend the run, change only what is shown, torch's "
+                          f"threads, or where a distributed run's actors run).")
     return known
 
 
@@ -113,8 +115,8 @@ def cmd_train(argv: Sequence[str]) -> int:
     again = _resume_args(argv)
     try:
         if again is not None:
-            shown = {k: getattr(again, k) for k in ("progress", "tensorboard", "address")
-                     if getattr(again, k) is not None}
+            shown = {k: getattr(again, k) for k in ("progress", "tensorboard", "address",
+                                                    "threads") if getattr(again, k) is not None}
             from ddpg.population import is_population, resume_population
 
             if is_population(again.resume):

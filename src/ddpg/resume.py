@@ -71,12 +71,13 @@ def checkpoint_config(run_dir: Path, step: int) -> Config:
 
 def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int | None = None,
            progress: bool | None = None, tensorboard: bool | None = None,
-           address: str | None = None,
+           address: str | None = None, threads: int | None = None,
            on_step: Callable[[StepContext], bool | None] | None = None,
            on_eval: Callable[[dict[str, Any]], bool | None] | None = None) -> TrainResult:
     """Continue the run in `run_dir` from its newest valid checkpoint, with its saved config
-    (optionally a new total_steps, whether to show progress or write TensorBoard events, and
-    for a distributed run the Ray cluster to join).
+    (optionally a new total_steps, whether to show progress or write TensorBoard events, torch's
+    intra-op threads (the count the run had gives the same bits: docs/training.md), and for a
+    distributed run the Ray cluster to join).
     `env` is needed where the saved id imports a module ('module:Id'), which ddpg does not do
     for an id read from a file; an id given must be the saved one. Newer damaged checkpoints
     are reported and skipped."""
@@ -88,7 +89,7 @@ def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int 
         raise ConfigError(f"env={env!r}: the run in {run_dir} trains {config.env!r}; a resumed "
                           f"run keeps its environment (start a new run for another one).")
     shown = {k: v for k, v in (("progress", progress), ("tensorboard", tensorboard),
-                               ("address", address)) if v is not None}
+                               ("address", address), ("threads", threads)) if v is not None}
     config = dataclasses.replace(config, **shown)
     if total_steps is not None:
         config = dataclasses.replace(config, total_steps=total_steps)

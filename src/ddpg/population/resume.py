@@ -25,7 +25,7 @@ def is_population(path: str | Path) -> bool:
 
 def resume_population(directory: str | Path, env: EnvLike | None = None, *,
                       total_steps: int | None = None, progress: bool | None = None,
-                      tensorboard: bool | None = None,
+                      tensorboard: bool | None = None, threads: int | None = None,
                       on_commit: Callable[[Population, int], None] | None = None
                       ) -> PopulationResult:
     """Continue a population from its last committed checkpoint step: every running member
@@ -53,7 +53,8 @@ def resume_population(directory: str | Path, env: EnvLike | None = None, *,
             continue
         config = checkpoint_config(directory / name, int(manifest["step"]))
         shown = {k: v for k, v in (("progress", progress), ("tensorboard", tensorboard),
-                                   ("total_steps", total_steps)) if v is not None}
+                                   ("total_steps", total_steps), ("threads", threads))
+                 if v is not None}
         members.append((name, replace(config, **shown)))
     if not members:
         raise CheckpointError(f"--resume {str(directory)!r}: every member of the population has "
