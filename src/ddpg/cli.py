@@ -37,7 +37,8 @@ class TrainArgs:
     """YAML file of config values applied on top of the preset."""
     resume: Path | None = None
     """Continue the run (or population) in this directory from its newest valid checkpoint,
-    with its saved config; only --total-steps may be given with it (to extend the run)."""
+    with its saved config; only --total-steps (to extend it), --threads, --[no-]progress,
+    --[no-]tensorboard, --env (the saved one) and --address may be given with it."""
     seeds: str = ""
     """Train a population: one member per seed ('0-9', '0,3,7'), all in this process with one
     batched update; each member's run directory is inside the population's folder."""
