@@ -23,7 +23,8 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from ddpg.buffer import Batch
-from ddpg.population.stacked import StackedAdam, _column, _Polyak, stack_params
+from ddpg.population.stacked import (StackedAdam, _column, _Polyak, smoothed_target_actions,
+                                     stack_params)
 
 
 def unsupported(agents: Sequence) -> str | None:
@@ -119,13 +120,9 @@ class VmapStep:
         states, actions, rewards, next_states, dones = batch  # (M, B, ...)
         with torch.no_grad():
             next_a = self.actor_target(next_states)
-            if self.td3:  # a' = clip(mu'(s') + clip(eps, -c, c), -1, 1), eps as td3_step draws
-                eps = torch.stack([torch.randn(next_a.shape[1:], generator=g,
-                                               device=next_a.device, dtype=next_a.dtype)
-                                   for g in self.generators])
-                eps = torch.clamp(eps * self.target_noise, -self.target_noise_clip,
-                                  self.target_noise_clip)
-                next_a = (next_a + eps).clamp(-1.0, 1.0)
+            if self.td3:
+                next_a = smoothed_target_actions(next_a, self.generators, self.target_noise,
+                                                 self.target_noise_clip)
             next_q = self.critic_target(next_states, next_a)
             if self.td3:
                 next_q = torch.minimum(*next_q)

@@ -142,6 +142,16 @@ def _column(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(list(values), dtype=like.dtype, device=like.device).view(-1, 1, 1)
 
 
+def smoothed_target_actions(next_a: torch.Tensor, generators: Sequence[torch.Generator],
+                            noise: torch.Tensor, clip: torch.Tensor) -> torch.Tensor:
+    """TD3's target policy smoothing for every member, next_a of shape (M, B, act):
+    a' = clip(mu'(s') + clip(eps, -c, c), -1, 1), each member's eps drawn by its own generator
+    as td3_step draws it; `noise` and `clip` are per-member (M, 1, 1) columns."""
+    eps = torch.stack([torch.randn(next_a.shape[1:], generator=g, device=next_a.device,
+                                   dtype=next_a.dtype) for g in generators])
+    return (next_a + torch.clamp(eps * noise, -clip, clip)).clamp(-1.0, 1.0)
+
+
 class _Polyak:
     """theta' <- tau theta + (1 - tau) theta' for stacked tensors, tau per member."""
 
@@ -244,13 +254,10 @@ class StackedStep:
         s = x[:, :states.shape[2]]
         next_s = next_states.transpose(1, 2)
         next_a = self._mu_cols(self.actor_target, self.target_max_action, next_s)
-        if self.td3:  # a' = clip(mu'(s') + clip(eps, -c, c), -1, 1), eps drawn as td3_step does
-            eps = torch.stack([torch.randn(next_a.shape[2], next_a.shape[1], generator=g,
-                                           device=next_a.device, dtype=next_a.dtype)
-                               for g in self.generators])
-            eps = torch.clamp(eps * self.target_noise, -self.target_noise_clip,
-                              self.target_noise_clip)
-            next_a = (next_a.transpose(1, 2) + eps).clamp(-1.0, 1.0).transpose(1, 2)
+        if self.td3:
+            next_a = smoothed_target_actions(next_a.transpose(1, 2), self.generators,
+                                             self.target_noise,
+                                             self.target_noise_clip).transpose(1, 2)
         next_x = torch.cat([next_s, next_a], 1)
         next_q = self.q1_target.forward_cols(next_x)
         if self.td3:
