@@ -116,10 +116,16 @@ class Population(Group):
             self.worker = Worker(self.members, self._rows, self.sums)
             for a in agents:
                 a.choose_update()  # the fast path's views, onto the stacked tensors
-        how = ("all members at once (batched products, one Adam and Polyak step)" if fast else
-               "all members at once (torch.func vmap of the autograd update, one Adam and "
-               "Polyak step)" if self.worker is not None else
-               f"member by member ({agents[0]._how}; {why_not})")
+        if fast:
+            how = "all members at once (batched products, one Adam and Polyak step)"
+        elif self.worker is not None:
+            how = ("all members at once (torch.func vmap of the autograd update, one Adam and "
+                   "Polyak step)")
+            if torch.get_num_threads() > 1 and self._rows.device.type == "cpu":
+                # MKL's batched products now and then split one thread's members another way
+                how += "; reproducible to the bit with --threads 1 only (docs/populations.md)"
+        else:
+            how = f"member by member ({agents[0]._how}; {why_not})"
         print(f"population of {len(self.members)} in {self.run_dir}: {agents[0].describe()}; "
               f"updates {how}", file=sys.stderr)
         self._write()
