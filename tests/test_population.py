@@ -382,13 +382,17 @@ def _metrics(path: Path) -> list[list[str]]:
             for r in rows]
 
 
-def test_cli_trains_and_resumes_a_population(tmp_path):
+def test_cli_trains_and_resumes_a_population(tmp_path, capfd):
     from ddpg.cli import main
 
     args = ["train", "--seeds", "0,1", "--total-steps", "300", "--warmup-steps", "100",
             "--eval-every", "150", "--eval-episodes", "1", "--network.hidden-sizes", "32", "24",
             "--out", str(tmp_path), "--run-name", "cli", "--no-progress", "--no-tensorboard"]
     assert main(args) == 0
+    # each member's evaluation lines carry its name: 2 members x evaluations at 150, 300
+    lines = [ln for ln in capfd.readouterr().err.splitlines() if " eval " in ln]
+    assert sorted(ln.split()[0] + ln.split()[2] for ln in lines) == ["s0150", "s0300",
+                                                                     "s1150", "s1300"]
     pop = tmp_path / "cli"
     assert sorted(p.name for p in pop.iterdir() if p.is_dir()) == ["s0", "s1"]
     assert cfgmod.load_yaml(pop / "s1" / "config.yaml", Config()).seed == 1

@@ -58,13 +58,14 @@ class RunLogger:
     def __init__(self, run_dir: Path, total_steps: int, tensorboard: bool = True,
                  progress: bool = True, resume: dict[str, Any] | None = None,
                  step: int = 0, track: tuple[str, dict[str, Any]] | None = None,
-                 columns: tuple[str, ...] = COLUMNS) -> None:
+                 columns: tuple[str, ...] = COLUMNS, label: str = "") -> None:
         """With `resume` (a state_dict() from a checkpoint taken at `step`), continue the run's
         logs: metrics.csv is cut back to the rows it had then and appended to, and TensorBoard
         drops events after `step`, so no row is duplicated or missing. `track` (a Weights &
         Biases project and the run's config) sends the TensorBoard scalars there too, as one
-        W&B run per run directory (continued on resume). `columns`: metrics.csv's."""
-        self.run_dir, self.total_steps = run_dir, total_steps
+        W&B run per run directory (continued on resume). `columns`: metrics.csv's. `label` starts
+        each evaluation line on stderr (a population member's name, so its lines are told apart)."""
+        self.run_dir, self.total_steps, self.label = run_dir, total_steps, label
         path = run_dir / METRICS_FILE
         self.rows, self.offset = 0, 0.0
         self.last_eval: float | None = None
@@ -147,7 +148,7 @@ class RunLogger:
         if self._wandb is not None:
             self._wandb.log(scalars, step=row["step"])
         if self._progress is None:
-            print(f"step {row['step']:>8}  eval {row['eval_return_mean']:9.1f} "
+            print(f"{self.label}step {row['step']:>8}  eval {row['eval_return_mean']:9.1f} "
                   f"+- {row['eval_return_std']:6.1f}  {row['steps_per_s']:7.1f} steps/s",
                   file=sys.stderr, flush=True)
         else:

@@ -63,10 +63,12 @@ class Trainer:
                  on_step: Callable[[StepContext], bool | None] | None = None,
                  on_eval: Callable[[dict[str, Any]], bool | None] | None = None,
                  storage: Callable[[tuple[int, int]], torch.Tensor] | None = None,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, label: str = "") -> None:
         """One run, or one member of a population (ddpg.population), which passes `storage`
-        (the replay rows' tensor, given its shape) and `quiet` (no set-up lines on stderr)."""
+        (the replay rows' tensor, given its shape), `quiet` (no set-up lines on stderr) and
+        `label` (the start of its evaluation lines on stderr: its name)."""
         self.config, self.on_step, self.on_eval = config, on_step, on_eval
+        self.label = label
         env = env if env is not None else config.env
         factory, self.env_name = env_factory(env)
         torch.set_num_threads(config.threads or learner_threads(config))
@@ -126,7 +128,7 @@ class Trainer:
                 cfgmod.to_yaml(dataclasses.replace(config, env=self.env_name)))
             self.log = RunLogger(self.run_dir, config.total_steps, config.tensorboard,
                                  config.progress, track=self._tracking(),
-                                 columns=self._columns())
+                                 columns=self._columns(), label=self.label)
             self.obs, _ = self.envs.reset(seed=[config.seed + i for i in range(n)])
             if self.agent.obs_norm is not None:
                 self.agent.obs_norm.update(self.obs)
@@ -186,7 +188,8 @@ class Trainer:
         self.checkpoints.adopt(loaded)
         self.log = RunLogger(self.run_dir, self.config.total_steps, self.config.tensorboard,
                              self.config.progress, resume=s["log"], step=self.step,
-                             track=self._tracking(), columns=self._columns())
+                             track=self._tracking(), columns=self._columns(),
+                             label=self.label)
 
     def _columns(self) -> tuple[str, ...]:
         return COLUMNS + (DISTRIBUTED_COLUMNS if self.config.actors > 0 else ())

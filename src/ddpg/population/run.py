@@ -92,6 +92,7 @@ class Population(Group):
             raise ConfigError(f"population {self.run_dir}: no member is left running.")
         self._rows: torch.Tensor | None = None
         self.members: list[Trainer] = []
+        width = max(len(name) for name, _ in running)  # the members' evaluation lines align
         for i, (name, config) in enumerate(running):
             config = replace(config, out=str(self.run_dir), run_name=name,
                              progress=config.progress and i == 0)
@@ -100,7 +101,7 @@ class Population(Group):
             (self.run_dir / name).mkdir(exist_ok=True)
             self.members.append(Trainer(
                 config, member_env, resume=loaded, run_dir=self.run_dir / name, quiet=i > 0,
-                on_step=on_step, on_eval=on_eval,
+                label=f"{name:<{width}}  ", on_step=on_step, on_eval=on_eval,
                 storage=lambda shape, i=i: self._storage(shape, i, len(running), c0.device)))
         if self.env_name is None:
             self.env_name = self.members[0].env_name
