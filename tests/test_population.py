@@ -226,6 +226,22 @@ def test_a_member_with_another_environment_leaves_the_others_bit_identical(tmp_p
     assert not torch.equal(base.results[1].buffer.rewards, other.results[1].buffer.rewards)
 
 
+def test_an_environment_instance_names_the_population_and_results_print_in_a_line(tmp_path):
+    from gymnasium.envs.classic_control.pendulum import PendulumEnv
+    from gymnasium.wrappers import TimeLimit
+
+    class MyPendulum(PendulumEnv):  # made without gymnasium.make: no spec, its class names it
+        pass
+
+    c = small(total_steps=150, warmup_steps=100, eval_every=150, eval_episodes=1,
+              tensorboard=False, checkpoint_every=0, out=str(tmp_path))
+    pop = train_population(c, TimeLimit(MyPendulum(), 200), seeds=[0, 1])
+    assert pop.directory.name.startswith("MyPendulum-ddpg-pop-")  # as a single run's would
+    text = repr(pop)
+    assert "\n" not in text and len(text) < 400 and "'s1': 'done'" in text
+    assert f"final_return={pop.results[1].final_return:.1f}" in repr(pop.results[1])
+
+
 def test_per_member_hyperparameters_reach_their_member(tmp_path):
     c = small(total_steps=200, warmup_steps=100, eval_every=0, eval_episodes=1,
               tensorboard=False, checkpoint_every=0, out=str(tmp_path), run_name="sw")

@@ -97,9 +97,12 @@ def env_factory(env: EnvLike, **kwargs) -> tuple[Callable[[], gym.Env], str]:
     else:
         raise EnvError(f"env={env!r} is not an environment id, a gymnasium.Env or a function "
                        f"returning one.")
-    probe = first[0]
-    name = probe.spec.id if probe.spec is not None else type(probe.unwrapped).__name__
-    return (lambda: first.pop() if first else fresh_env(env)), name
+    return (lambda: first.pop() if first else fresh_env(env)), env_name(first[0])
+
+
+def env_name(env: gym.Env) -> str:
+    """An environment's display name: its id, or its class's name where it has no spec."""
+    return env.spec.id if env.spec is not None else type(env.unwrapped).__name__
 
 
 def final_observations(next_obs: np.ndarray, info: dict) -> np.ndarray:

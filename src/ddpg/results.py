@@ -23,7 +23,7 @@ class StepContext:
     agent: Agent
 
 
-@dataclass
+@dataclass(repr=False)
 class TrainResult:
     agent: Agent
     policy: Policy
@@ -31,6 +31,13 @@ class TrainResult:
     buffer: ReplayBuffer
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     wall_time_s: float = 0.0
+
+    def __repr__(self) -> str:
+        """A line, not every evaluation row and object the run holds."""
+        last = f"{self.final_return:.1f}" if self.evaluations else None
+        return (f"TrainResult(run_dir='{self.run_dir}', final_return={last}, "
+                f"evaluations={len(self.evaluations)}, updates={self.agent.updates}, "
+                f"wall_time_s={self.wall_time_s:.1f})")
 
     @property
     def final_return(self) -> float:

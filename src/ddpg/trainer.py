@@ -99,9 +99,10 @@ class Trainer:
         self.policy = Policy(self.agent.actor, self.low, self.high, meta, self.agent.obs_norm)
         self.seeds = episode_seeds(config.eval_seed, config.eval_episodes)
         self.eval_cap = episode_cap(self.eval_env, config.eval_max_steps)
-        if self.eval_cap is not None:
-            print(f"warning: {self.env_name} has no time limit: training episodes run on, and "
-                  f"evaluation episodes end after eval_max_steps={self.eval_cap} steps "
+        if self.eval_cap is not None and not quiet:
+            print(f"warning: {self.env_name} has no time limit (no max_episode_steps in its "
+                  f"spec, no TimeLimit wrapper): training episodes end only where it ends them "
+                  f"itself, and evaluation episodes after eval_max_steps={self.eval_cap} steps "
                   f"(--eval-max-steps).", file=sys.stderr)
         self.evaluations: list[dict[str, Any]] = []
         self.env_source = env  # what collectors of --actors make their environments from

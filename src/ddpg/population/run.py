@@ -29,13 +29,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import gymnasium as gym
 import numpy as np
 import torch
 
 from ddpg import config as cfgmod
 from ddpg.checkpoint import CheckpointManager
 from ddpg.config import Config
-from ddpg.envs import EnvLike, fresh_env, to_env_action
+from ddpg.envs import EnvLike, env_name, fresh_env, to_env_action
 from ddpg.errors import CheckpointError, ConfigError, TrainingError
 from ddpg.evaluation import evaluate_together
 from ddpg.population.members import SWEEPABLE, check_members, expand, field_value
@@ -48,7 +49,7 @@ from ddpg.trainer import CHECKPOINT_DIR, Group, Trainer, run_members
 
 
 
-@dataclass
+@dataclass(repr=False)
 class PopulationResult:
     """Every member's TrainResult (None for one that diverged), in member order."""
 
@@ -57,6 +58,11 @@ class PopulationResult:
     results: list[TrainResult | None]
     status: dict[str, str] = field(default_factory=dict)
     wall_time_s: float = 0.0
+
+    def __repr__(self) -> str:
+        finals = {n: None if r is None else round(r, 1) for n, r in self.final_returns().items()}
+        return (f"PopulationResult(directory='{self.directory}', status={self.status}, "
+                f"final_returns={finals}, wall_time_s={self.wall_time_s:.1f})")
 
     def final_returns(self) -> dict[str, float | None]:
         return {n: (r.final_return if r is not None and r.evaluations else None)
@@ -251,7 +257,8 @@ def _make_dir(c: Config, env: EnvLike) -> Path:
         raise ConfigError(f"run_name={c.run_name!r}: {named} already holds a population; "
                           f"resume it with `ddpg train --resume {named}` or choose another "
                           f"--run-name.")
-    return make_run_dir(c, env if isinstance(env, str) else "env", kind="pop")
+    name = env if isinstance(env, str) else env_name(env) if isinstance(env, gym.Env) else "env"
+    return make_run_dir(c, name, kind="pop")
 
 
 def train_population(config: Config, env: EnvLike | None = None, *, seeds: Any = "0",
