@@ -411,6 +411,14 @@ def test_cli_trains_and_resumes_a_population(tmp_path, capfd):
                                                                      "s1150", "s1300"]
     pop = tmp_path / "cli"
     assert sorted(p.name for p in pop.iterdir() if p.is_dir()) == ["s0", "s1"]
+    # ddpg eval of the population: every member on the same seeds, then their IQM
+    assert main(["eval", str(pop), "--episodes", "1"]) == 0
+    out = capfd.readouterr().out.splitlines()
+    member = {ln.split(":")[0]: float(ln.split("return ")[1].split()[0]) for ln in out[:2]}
+    assert sorted(member) == ["s0", "s1"] and "2 members, return IQM" in out[2]
+    assert f"min {min(member.values()):.1f}, max {max(member.values()):.1f}" in out[2]
+    assert main(["eval", str(pop / "s1"), "--episodes", "1"]) == 0  # a member, as any run
+    assert capfd.readouterr().out.split("return ")[1].split()[0] == f"{member['s1']:.1f}"
     assert cfgmod.load_yaml(pop / "s1" / "config.yaml", Config()).seed == 1
     assert ddpg.load(pop / "s1").metadata["seed"] == 1
     assert main(["train", "--resume", str(pop), "--total-steps", "400", "--no-progress",

@@ -16,9 +16,11 @@ from ddpg.config import Config
 def cmd_eval(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="ddpg eval", description=(
         "Evaluate a trained policy without exploration noise and print the mean and standard "
-        "deviation of its return."))
-    p.add_argument("path", help="run directory, policy file (policy.pt) or stable-baselines3 "
-                                "DDPG/TD3 model.zip (with --env)")
+        "deviation of its return. Given a population folder (ddpg train --seeds), evaluate "
+        "every member on the same episode seeds and print the interquartile mean of their "
+        "returns with its 95 % bootstrap confidence interval."))
+    p.add_argument("path", help="run directory, population folder, policy file (policy.pt) or "
+                                "stable-baselines3 DDPG/TD3 model.zip (with --env)")
     p.add_argument("--episodes", type=int, default=20, help="episodes to run (default: 20)")
     p.add_argument("--seed", type=int, default=2_000_000,
                    help="seed of the first episode; episode i uses seed+i (default: 2000000, "
@@ -40,6 +42,12 @@ def cmd_eval(argv: Sequence[str]) -> int:
     from ddpg.policy import load
     from ddpg.untrusted import env_from_file
 
+    from ddpg.population.summary import MANIFEST
+
+    if (Path(a.path) / MANIFEST).is_file():
+        if a.video is not None:
+            p.error(f"--video records one policy; name a member of {a.path} instead")
+        return _eval_population(Path(a.path), a)
     policy = load(a.path, env=a.env)
     # an id read from the file never imports a module (ddpg.untrusted.env_from_file)
     env_id = a.env or env_from_file(policy.metadata.get("env"), f"the policy {a.path}")
@@ -65,6 +73,47 @@ def cmd_eval(argv: Sequence[str]) -> int:
           f"episodes (seeds {a.seed}..{a.seed + a.episodes - 1})")
     if a.video is not None:
         print(f"video: {a.video} ({env.frames} frames)")
+    return 0
+
+
+def _eval_population(folder: Path, a: argparse.Namespace) -> int:
+    """Every member of a population (the run directories inside `folder` that hold a policy;
+    found on disk, so no name read from population.json becomes a path) on the same seeds."""
+    import numpy as np
+
+    from ddpg.bench.stats import iqm, stratified_bootstrap_ci
+    from ddpg.envs import make
+    from ddpg.evaluation import episode_cap, episode_seeds, evaluate
+    from ddpg.policy import POLICY_FILE, load
+    from ddpg.rundir import is_run_dir
+    from ddpg.untrusted import env_from_file
+
+    members = sorted(d for d in folder.iterdir() if not d.is_symlink() and is_run_dir(d))
+    finals: dict[str, float] = {}
+    for run in members:
+        if not (run / POLICY_FILE).is_file():
+            print(f"{run.name}: no {POLICY_FILE} (the member diverged or was stopped before "
+                  f"its first evaluation)")
+            continue
+        policy = load(run, env=a.env)
+        env_id = a.env or env_from_file(policy.metadata.get("env"), f"the policy {run}")
+        env = make(env_id)
+        returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes),
+                           max_steps=episode_cap(env, a.max_steps)).returns
+        env.close()
+        finals[run.name] = float(returns.mean())
+        print(f"{run.name}: {env_id}: return {returns.mean():.1f} +- {returns.std():.1f}",
+              flush=True)
+    if not finals:
+        print(f"ddpg eval: error: no member of the population {str(folder)!r} has a policy yet.",
+              file=sys.stderr)
+        return 1
+    scores = np.array(list(finals.values()))
+    ci = stratified_bootstrap_ci({"population": scores}, iqm, rng=np.random.default_rng(0))
+    print(f"population {folder}: {len(scores)} members, return IQM {ci.point:.1f} "
+          f"[95 % CI {ci.low:.1f}, {ci.high:.1f}], mean {scores.mean():.1f}, min "
+          f"{scores.min():.1f}, max {scores.max():.1f} over {a.episodes} episodes each (seeds "
+          f"{a.seed}..{a.seed + a.episodes - 1})")
     return 0
 
 
