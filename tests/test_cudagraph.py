@@ -14,6 +14,8 @@ from ddpg.agent import Agent
 from ddpg.buffer import Batch
 from ddpg.config import Config, NetworkConfig
 from ddpg.fast.cudagraph import GraphedStep
+from ddpg.population.functional import VmapStep
+from ddpg.population.stacked import StackedStep
 
 S, A = 5, 2
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -104,3 +106,57 @@ def test_loading_state_in_place_keeps_the_graph_valid():
         eager.update(batch)
     for p, q in zip(params(graphed), params(eager)):
         assert torch.allclose(p, q, rtol=1e-5, atol=1e-6)
+
+
+def population_pair(device: str, algo: str, network: dict):
+    """Three members (other seeds, tau, weight decay) as one population update, twice: to be
+    graphed and to run eagerly from the same start. `network` {}: the fast path's StackedStep;
+    otherwise (tanh, layer norm): VmapStep."""
+    net = NetworkConfig(hidden_sizes=(64, 48), **network)
+    configs = [Config(algo=algo, device=device, network=net, seed=s, tau=0.005 * (s + 1),
+                      critic_weight_decay=1e-2 * s) for s in range(3)]
+    graphed = [Agent(S, A, c) for c in configs]
+    eager = [Agent(S, A, dataclasses.replace(c, cuda_graph=False)) for c in configs]
+    for e, g in zip(eager, graphed):
+        e.load_state_dict(g.state_dict())
+    make = VmapStep if network else StackedStep
+    return make(graphed), make(eager), graphed, eager
+
+
+def stacked_batches(n: int, members: int, size: int, device: str):
+    flat = list(batches(n * members, size, device))
+    for i in range(n):
+        group = flat[i * members:(i + 1) * members]
+        yield Batch(*(torch.stack(t) for t in zip(*group)))
+
+
+@pytest.mark.parametrize("network", [{}, {"activation": "tanh", "norm": "layer"}],
+                         ids=["stacked", "vmap"])
+@pytest.mark.parametrize("algo", ["ddpg", "td3"])
+def test_population_update_graphs_leave_the_eager_parameters(algo, network):
+    """A population's update (what population.workers.Worker wraps on a GPU), graphed against
+    eager for 30 updates: every member's parameters, targets and Adam moments agree, and the
+    per-member outputs too. On a CPU capture fails, so the same comparison checks the fallback
+    (one eager update per call); on a GPU, the graphs (TD3: with and without the actor step)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    to_graph, eager_step, graphed, eager = population_pair(device, algo, network)
+    generators = tuple(to_graph.generators) if algo == "td3" else ()
+    # (the eager warm-up calls run on a CUDA side stream: none on a CPU)
+    step = GraphedStep(to_graph.step, generators, warmup=3 if device == "cuda" else 0)
+    for i, batch in enumerate(stacked_batches(30, 3, 32, device)):
+        update_actor = algo == "ddpg" or i % 2 == 1
+        if device == "cpu" and i == 0:
+            with pytest.warns(RuntimeWarning, match="capture of the update failed"):
+                got = step(batch, update_actor)
+        else:
+            got = step(batch, update_actor)
+        want = eager_step.step(batch, update_actor)
+        for k in ("critic_loss", "actor_loss", "q"):
+            assert got[k].shape == (3,) and torch.allclose(got[k], want[k], rtol=1e-4,
+                                                           atol=1e-6), k
+    assert step.eager == (device == "cpu")
+    assert step.captured == (0 if device == "cpu" else 2 if algo == "td3" else 1)
+    for g, e in zip(graphed, eager):
+        for p, q in zip(params(g), params(e)):
+            assert torch.allclose(p, q, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(params(graphed[0])[0], params(graphed[1])[0])  # distinct members

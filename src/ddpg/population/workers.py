@@ -1,6 +1,7 @@
 """The population update: a Worker holds members' StackedStep (the fast path's networks) or
 VmapStep (any other network, through autograd), samples their replay batches and runs their
-updates; on a GPU a StackedStep is replayed as one CUDA graph.
+updates; on a GPU either is replayed as one CUDA graph (ddpg.fast.cudagraph.GraphedStep, which
+falls back to the eager update, with a warning, where capture fails).
 
 One worker runs all members, its operations on every core (torch's intra-op threads). Measured
 on a 2-core Xeon (AVX-512), 400-300 networks, 10 members, Pendulum-v1, the full loop in
@@ -37,7 +38,7 @@ class Worker:
         self.stacked: StackedStep | VmapStep = StackedStep(agents) if fast else VmapStep(agents)
         c = self.members[0].config
         self.step = self.stacked.step
-        if fast and rows.device.type == "cuda" and c.cuda_graph:
+        if rows.device.type == "cuda" and c.cuda_graph:  # either update, as one CUDA graph
             generators = tuple(self.stacked.generators) if c.algo == "td3" else ()
             self.step = GraphedStep(self.stacked.step, generators)
         self._offsets = (torch.arange(len(self.members), device=rows.device)
