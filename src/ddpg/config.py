@@ -209,7 +209,9 @@ def validate(c: Config) -> None:
     checks: list[tuple[str, Any, bool, str]] = [
         ("total_steps", c.total_steps, c.total_steps > 0, "use a positive number of steps"),
         ("warmup_steps", c.warmup_steps, 0 <= c.warmup_steps < c.total_steps,
-         f"use 0 <= warmup_steps < total_steps ({c.total_steps})"),
+         f"use 0 <= warmup_steps < total_steps ({c.total_steps}), e.g. warmup_steps="
+         f"{c.total_steps // 10} (a tenth of the run), or a preset made for short runs such "
+         f"as 'pendulum' (10,000 steps)"),
         ("batch_size", c.batch_size, c.batch_size > 0, "use a positive batch size"),
         ("buffer_size", c.buffer_size, c.buffer_size >= c.batch_size,
          f"use buffer_size >= batch_size ({c.batch_size})"),
