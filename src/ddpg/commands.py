@@ -81,9 +81,9 @@ def _eval_population(folder: Path, a: argparse.Namespace) -> int:
     found on disk, so no name read from population.json becomes a path) on the same seeds."""
     import numpy as np
 
-    from ddpg.bench.stats import iqm, stratified_bootstrap_ci
     from ddpg.envs import make
-    from ddpg.evaluation import episode_cap, episode_seeds, evaluate
+    from ddpg.evaluation import (episode_cap, episode_seeds, evaluate, iqm,
+                                 stratified_bootstrap_ci)
     from ddpg.policy import POLICY_FILE, load
     from ddpg.rundir import is_run_dir
     from ddpg.untrusted import env_from_file

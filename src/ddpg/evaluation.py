@@ -1,13 +1,16 @@
-"""Noise-free evaluation on a separate environment, over a fixed list of episode seeds."""
+"""Noise-free evaluation on a separate environment, over a fixed list of episode seeds, and how
+many runs' returns are summarised: the interquartile mean with its stratified bootstrap confidence
+interval (Agarwal et al. 2021, rliable)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import gymnasium as gym
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def episode_seeds(first: int, episodes: int) -> list[int]:
@@ -110,3 +113,75 @@ def evaluate_together(act: Callable[[list[np.ndarray], list[int]], Sequence[np.n
     return [Evaluation(returns[j], lengths[j]) if q_fns[j] is None else
             Evaluation(returns[j], lengths[j], float(np.concatenate(qs[j]).mean()),
                        float(np.concatenate(gs[j]).mean())) for j in range(k)]
+
+
+# --- summaries over runs (seeds, members) ----------------------------------------------------
+
+Statistic = Callable[[np.ndarray], float]
+
+
+class Estimate(NamedTuple):
+    """A point estimate and its confidence interval [low, high]."""
+
+    point: float
+    low: float
+    high: float
+
+
+def finite_scores(values: ArrayLike, name: str) -> np.ndarray:
+    """`values` as float64; an empty or non-finite set is refused, naming it `name`."""
+    a = np.asarray(values, dtype=np.float64)
+    if a.size == 0:
+        raise ValueError(f"{name} is empty; pass at least one score.")
+    bad = int(np.count_nonzero(~np.isfinite(a)))
+    if bad:
+        raise ValueError(f"{name} has {bad} non-finite value(s) (NaN or inf) of {a.size}; "
+                         f"drop the runs or evaluations that produced them first.")
+    return a
+
+
+def check_level(reps: int, alpha: float) -> None:
+    """Refuses a bootstrap without resamples or a level outside (0, 1)."""
+    if reps < 1:
+        raise ValueError(f"reps={reps}: use 1 or more bootstrap resamples (2000 is usual).")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha={alpha}: use a level in (0, 1), e.g. 0.05 for a 95 % interval.")
+
+
+def iqm(scores: ArrayLike) -> float:
+    """Interquartile mean of all scores (flattened): the mean of the scores left after cutting
+    floor(n / 4) from each end of the sorted n scores. The same trimmed mean as
+    scipy.stats.trim_mean(scores, 0.25, axis=None), which rliable uses; with n < 4 nothing is
+    cut and it is the plain mean."""
+    a = np.sort(finite_scores(scores, "scores").ravel())
+    cut = int(0.25 * a.size)
+    return float(a[cut: a.size - cut].mean())
+
+
+def percentile_interval(samples: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """The alpha / 2 and 1 - alpha / 2 quantiles of the bootstrap samples (over axis 0)."""
+    low, high = np.quantile(samples, [alpha / 2, 1 - alpha / 2], axis=0)
+    return low, high
+
+
+def stratified_bootstrap_ci(scores_by_task: Mapping[str, ArrayLike], statistic: Statistic = iqm,
+                            reps: int = 2000, alpha: float = 0.05, *,
+                            rng: np.random.Generator) -> Estimate:
+    """Point estimate and percentile (1 - alpha) confidence interval of `statistic` of the scores
+    of all tasks together. Each bootstrap resample draws, within every task separately, as many
+    runs as that task has, with replacement (stratified by task), and concatenates the tasks.
+
+    scores_by_task maps a task name to its scores, one per run, shape (runs,); tasks may have
+    different numbers of runs. Scores of different tasks should be on one scale (normalised)
+    for an aggregate across tasks to mean something."""
+    check_level(reps, alpha)
+    if not scores_by_task:
+        raise ValueError("scores_by_task is empty; pass {task name: scores of its runs}.")
+    tasks = {name: finite_scores(scores_by_task[name], f"scores of task {name!r}").ravel()
+             for name in sorted(scores_by_task)}
+    point = float(statistic(np.concatenate(list(tasks.values()))))
+    resampled = np.concatenate(
+        [s[rng.integers(0, s.size, size=(reps, s.size))] for s in tasks.values()], axis=1)
+    samples = np.array([statistic(row) for row in resampled], dtype=np.float64)
+    low, high = percentile_interval(samples, alpha)
+    return Estimate(point, float(low), float(high))
