@@ -1,5 +1,6 @@
 import csv
 import dataclasses
+import logging
 import statistics
 
 import numpy as np
@@ -81,6 +82,25 @@ def test_run_directory_and_callbacks(tmp_path):
 def test_tensorboard_events_written(tmp_path):
     res = ddpg.train(tiny(tmp_path, tensorboard=True), env=LineEnv())
     assert list((res.run_dir / "tb").glob("events.out.tfevents.*"))
+
+
+def test_the_ddpg_logger_decides_what_a_run_prints(tmp_path, capsys):
+    ddpg.train(tiny(tmp_path, run_name="a"), env=LineEnv())
+    err = capsys.readouterr().err
+    assert "replay buffer:" in err and "step       40  eval" in err and "no time limit" in err
+    logger = logging.getLogger("ddpg")
+    level = logger.level
+    try:
+        logger.setLevel("WARNING")  # warnings only
+        ddpg.train(tiny(tmp_path, run_name="b"), env=LineEnv())
+        err = capsys.readouterr().err
+        assert "no time limit" in err
+        assert "replay buffer" not in err and "step       40" not in err, err
+        logger.setLevel("ERROR")  # nothing
+        ddpg.train(tiny(tmp_path, run_name="c"), env=LineEnv())
+        assert capsys.readouterr().err == ""
+    finally:
+        logger.setLevel(level)
 
 
 class NaNEnv(LineEnv):

@@ -1,10 +1,12 @@
 """What a run records as it goes: metrics.csv, TensorBoard event files, a live progress display,
-and evaluations.npz in stable-baselines3's layout."""
+evaluations.npz in stable-baselines3's layout, and the lines a run prints on stderr (the `ddpg`
+logger)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import secrets
 import sys
 import time
@@ -20,6 +22,31 @@ METRICS_FILE = "metrics.csv"
 EVALUATIONS_FILE = "evaluations.npz"
 # One row per evaluation. Wall-clock columns are time_s and steps_per_s; the rest are
 # reproducible for a given seed on a given machine.
+log = logging.getLogger("ddpg")
+"""Every line ddpg prints on stderr: set-up lines, evaluation lines and warnings.
+`logging.getLogger("ddpg").setLevel("WARNING")` keeps the warnings only; "ERROR", none."""
+
+
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is logged (a redirect, a progress display's
+    proxy, pytest's capture), not to the one there was at import."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+if not log.handlers:
+    _handler = _Stderr()
+    _handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(_handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False  # a root handler the user configures would print every line twice
+
 COLUMNS = ("step", "episodes", "updates", "eval_return_mean", "eval_return_std",
            "train_return_last", "critic_loss", "actor_loss", "q_mean", "sigma",
            "q_estimate", "mc_return", "time_s", "steps_per_s")
@@ -95,11 +122,12 @@ class RunLogger:
         self._progress = None
         self._start = time.perf_counter()
         if progress and sys.stderr.isatty():
+            from rich.markup import escape
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeRemainingColumn)
 
             self._progress = Progress(
-                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                TextColumn(f"[bold]train {escape(label.strip())}".rstrip()), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]} steps/s"), TextColumn("ep {task.fields[ep]}"),
                 TextColumn("eval {task.fields[ev]}"), TextColumn("ETA"), TimeRemainingColumn(),
                 transient=False)
@@ -147,11 +175,10 @@ class RunLogger:
             self._tb.flush()
         if self._wandb is not None:
             self._wandb.log(scalars, step=row["step"])
-        if self._progress is None:
-            print(f"{self.label}step {row['step']:>8}  eval {row['eval_return_mean']:9.1f} "
-                  f"+- {row['eval_return_std']:6.1f}  {row['steps_per_s']:7.1f} steps/s",
-                  file=sys.stderr, flush=True)
-        else:
+        if self._progress is None or self.label:  # a population's bar shows its first member
+            log.info(f"{self.label}step {row['step']:>8}  eval {row['eval_return_mean']:9.1f} "
+                     f"+- {row['eval_return_std']:6.1f}  {row['steps_per_s']:7.1f} steps/s")
+        if self._progress is not None:
             self.step(row["step"])
 
     def close(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -12,7 +11,7 @@ from ddpg.checkpoint import CheckpointManager, Loaded, read_manifest
 from ddpg.config import Config
 from ddpg.envs import EnvLike
 from ddpg.errors import CheckpointError, ConfigError
-from ddpg.metrics import EVALUATIONS_FILE, METRICS_FILE
+from ddpg.metrics import EVALUATIONS_FILE, METRICS_FILE, log
 from ddpg.policy import BEST_POLICY_FILE, POLICY_FILE
 from ddpg.results import StepContext, TrainResult
 from ddpg.rundir import locate_run
@@ -40,7 +39,7 @@ def _latest(run_dir: Path) -> tuple[Loaded, Config]:
     _checked(run_dir)
     loaded, problems = CheckpointManager(run_dir / CHECKPOINT_DIR).latest()
     for p in problems:
-        print(f"warning: skipping a damaged checkpoint: {p}", file=sys.stderr)
+        log.warning(f"warning: skipping a damaged checkpoint: {p}")
     if loaded is None:
         raise CheckpointError(f"--resume {str(run_dir)!r}: no valid checkpoint in "
                               f"{run_dir / CHECKPOINT_DIR}" + (f" ({problems[0]})" if problems
@@ -94,9 +93,8 @@ def resume(run_dir: str | Path, env: EnvLike | None = None, *, total_steps: int 
     if total_steps is not None:
         config = dataclasses.replace(config, total_steps=total_steps)
     if config.total_steps <= loaded.step:
-        print(f"the run already reached step {loaded.step} of total_steps "
-              f"{config.total_steps}; nothing to resume (pass --total-steps to extend it).",
-              file=sys.stderr)
-    print(f"resuming {run_dir} from step {loaded.step}", file=sys.stderr)
+        log.warning(f"the run already reached step {loaded.step} of total_steps "
+                    f"{config.total_steps}; nothing to resume (pass --total-steps to extend it).")
+    log.info(f"resuming {run_dir} from step {loaded.step}")
     return Trainer(config, env, resume=loaded, run_dir=run_dir, on_step=on_step,
                    on_eval=on_eval).run()

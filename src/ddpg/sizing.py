@@ -3,12 +3,12 @@ allocated, so a config that cannot fit fails at once with the setting to change.
 
 from __future__ import annotations
 
-import sys
 
 from ddpg.buffer import estimate_bytes
 from ddpg.checkpoint import estimate_checkpoint_bytes
 from ddpg.config import Config
 from ddpg.errors import ConfigError
+from ddpg.metrics import log
 from ddpg.system import available_memory, human_bytes
 
 
@@ -30,9 +30,9 @@ def check_memory(c: Config, obs_dim: int, action_dim: int, capacity: int,
                                      c.save_buffer)
     avail = available_memory()
     if show:
-        print(f"replay buffer: {capacity:,} transitions, {human_bytes(need)} in memory "
-              f"({human_bytes(avail)} available); checkpoint: about {human_bytes(disk)} on disk",
-              file=sys.stderr)
+        log.info(f"replay buffer: {capacity:,} transitions, {human_bytes(need)} in memory "
+                 f"({human_bytes(avail)} available); checkpoint: about {human_bytes(disk)} on "
+                 f"disk")
     if avail is not None and networks > avail:
         raise ConfigError(
             f"network.hidden_sizes={list(dims)}: the networks, their targets and optimizer "

@@ -11,7 +11,6 @@ import dataclasses
 import math
 import os
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +27,7 @@ from ddpg.envs import (EnvLike, EpisodeRecorder, SameStepVectorEnv, drop_nonfini
                        env_factory, final_observations, to_env_action)
 from ddpg.errors import CheckpointError, Interrupted, TrainingError
 from ddpg.evaluation import episode_cap, episode_seeds, evaluate
-from ddpg.metrics import (COLUMNS, DISTRIBUTED_COLUMNS, EVALUATIONS_FILE, RunLogger,
+from ddpg.metrics import (COLUMNS, DISTRIBUTED_COLUMNS, EVALUATIONS_FILE, RunLogger, log,
                           write_evaluations)
 from ddpg.policy import BEST_POLICY_FILE, POLICY_FILE, Policy
 from ddpg.results import StepContext, TrainResult
@@ -86,7 +85,7 @@ class Trainer:
         check_memory(config, self.obs_dim, self.action_dim, capacity, show=not quiet)
         self.agent = Agent(self.obs_dim, self.action_dim, config, self.rngs["noise"])
         if not quiet:
-            print(self.agent.describe(), file=sys.stderr)
+            log.info(self.agent.describe())
         shape = (capacity, 2 * self.obs_dim + self.action_dim + 2)
         self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
                                    config.device, storage(shape) if storage else None)
@@ -100,10 +99,10 @@ class Trainer:
         self.seeds = episode_seeds(config.eval_seed, config.eval_episodes)
         self.eval_cap = episode_cap(self.eval_env, config.eval_max_steps)
         if self.eval_cap is not None and not quiet:
-            print(f"warning: {self.env_name} has no time limit (no max_episode_steps in its "
+            log.warning(f"warning: {self.env_name} has no time limit (no max_episode_steps in its "
                   f"spec, no TimeLimit wrapper): training episodes end only where it ends them "
                   f"itself, and evaluation episodes after eval_max_steps={self.eval_cap} steps "
-                  f"(--eval-max-steps).", file=sys.stderr)
+                        f"(--eval-max-steps).")
         self.evaluations: list[dict[str, Any]] = []
         self.env_source = env  # what collectors of --actors make their environments from
         self.remote = None  # with --actors, while running: the Ray collectors (ddpg.distributed)
@@ -181,10 +180,10 @@ class Trainer:
                                   f"configuration: {e!r}") from e
         saved_obs = ep["obs"].numpy()
         if not np.array_equal(obs.astype(np.float32), saved_obs):
-            print("warning: replaying the current episode did not reproduce the saved "
-                  "observation (the environment is not deterministic); the resumed run "
-                  "continues from the replayed state and will differ from an uninterrupted one.",
-                  file=sys.stderr)
+            log.warning("warning: replaying the current episode did not reproduce the saved "
+                        "observation (the environment is not deterministic); the resumed run "
+                        "continues from the replayed state and will differ from an "
+                        "uninterrupted one.")
         self.obs = obs
         self.checkpoints.adopt(loaded)
         self.log = RunLogger(self.run_dir, self.config.total_steps, self.config.tensorboard,

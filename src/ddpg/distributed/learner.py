@@ -12,7 +12,6 @@ is not bit-reproducible: which actor's chunk arrives first depends on timing.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from ddpg.config import Config
 from ddpg.distributed.collector import Collector, collector_sigma
 from ddpg.errors import ConfigError, EnvError
 from ddpg.fileio import atomic_write_bytes
+from ddpg.metrics import log
 
 ACTORS_FILE = "actors.json"  # in the run directory: where each collector ran, its sigma
 
@@ -132,8 +132,8 @@ class RemoteCollection:
         """Actor i died and Ray restarts it with fresh environments: it gets the current
         weights (its next calls queue behind them) and the run goes on meanwhile."""
         self.restarts[i] += 1
-        print(f"warning: collector {i} died (restart {self.restarts[i]}); Ray restarts it with "
-              f"fresh environments and the run goes on.", file=sys.stderr)
+        log.warning(f"warning: collector {i} died (restart {self.restarts[i]}); Ray restarts it "
+                    f"with fresh environments and the run goes on.")
         if self.weights_ref is not None:
             self.actors[i].set_weights.remote(self.weights_ref)
         self._moved.add(i)  # where it runs now is read again at close

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from ddpg.envs import EnvLike
 from ddpg.errors import CheckpointError
+from ddpg.metrics import log
 from ddpg.population.run import Population, PopulationResult
 from ddpg.population.summary import FORMAT, MANIFEST, VERSION
 from ddpg.resume import checkpoint_config
@@ -61,8 +61,8 @@ def resume_population(directory: str | Path, env: EnvLike | None = None, *,
                               f"ended ({', '.join(m['status'] for m in manifest['members'])}).")
     if env is None:
         env = members[0][1].env
-    print(f"resuming population {directory} from step {manifest['step']} "
-          f"({len(members)} members running)", file=sys.stderr)
+    log.info(f"resuming population {directory} from step {manifest['step']} "
+             f"({len(members)} members running)")
     return Population(members, env, directory=directory, resume=manifest,
                       on_commit=on_commit).run()
 

@@ -23,7 +23,6 @@ per member, which every tool (`ddpg eval`, `ddpg plot`, `ddpg.load`) reads as an
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,6 +38,7 @@ from ddpg.config import Config
 from ddpg.envs import EnvLike, env_name, fresh_env, to_env_action
 from ddpg.errors import CheckpointError, ConfigError, TrainingError
 from ddpg.evaluation import evaluate_together
+from ddpg.metrics import log
 from ddpg.population.members import SWEEPABLE, check_members, expand, field_value
 from ddpg.population.functional import unsupported
 from ddpg.population.workers import Worker
@@ -133,8 +133,8 @@ class Population(Group):
                 how += "; reproducible to the bit with --threads 1 only (docs/populations.md)"
         else:
             how = f"member by member ({agents[0]._how}; {why_not})"
-        print(f"population of {len(self.members)} in {self.run_dir}: {agents[0].describe()}; "
-              f"updates {how}", file=sys.stderr)
+        log.info(f"population of {len(self.members)} in {self.run_dir}: "
+                 f"{agents[0].describe()}; updates {how}")
         self._write()
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ class Population(Group):
         entry = self.entries[member.run_dir.name]
         entry["status"] = "diverged"
         entry["message"] = str(error)
-        print(f"population: member {member.run_dir.name} stopped: {error}", file=sys.stderr)
+        log.warning(f"population: member {member.run_dir.name} stopped: {error}")
         self._write()
 
     # --- results --------------------------------------------------------------------------------
@@ -280,7 +280,9 @@ def train(config: Config | None = None, env: EnvLike | None = None, *, seeds: An
           on_eval: Callable[[dict[str, Any]], bool | None] | None = None
           ) -> TrainResult | PopulationResult:
     """Train DDPG (`ddpg.train`): one run (ddpg.trainer.train), or with `seeds` (and `sweep`)
-    a population of them in this process (`train_population`)."""
+    a population of them in this process (`train_population`). Its lines on stderr (set-up,
+    evaluations, warnings) go through the `ddpg` logger:
+    `logging.getLogger("ddpg").setLevel("WARNING")` keeps the warnings only."""
     from ddpg.trainer import train as train_one
 
     config = config or cfgmod.resolve()
