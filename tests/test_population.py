@@ -240,6 +240,15 @@ def test_an_environment_instance_names_the_population_and_results_print_in_a_lin
     text = repr(pop)
     assert "\n" not in text and len(text) < 400 and "'s1': 'done'" in text
     assert f"final_return={pop.results[1].final_return:.1f}" in repr(pop.results[1])
+    made = []  # a function making the environment names it too, and is called as often
+
+    def maker():
+        made.append(TimeLimit(MyPendulum(), 200))
+        return made[-1]
+
+    pop = train_population(c, maker, seeds=[0, 1])
+    assert pop.directory.name.startswith("MyPendulum-ddpg-pop-"), pop.directory
+    assert len(made) == 3 and all(isinstance(r.final_return, float) for r in pop.results)
 
 
 def test_per_member_hyperparameters_reach_their_member(tmp_path):

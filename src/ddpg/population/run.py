@@ -271,8 +271,19 @@ def train_population(config: Config, env: EnvLike | None = None, *, seeds: Any =
     for every member (a callback returning False stops that member)."""
     members = expand(config, seeds, sweep)
     env = env if env is not None else config.env
-    return Population(members, env, directory=_make_dir(config, env), on_step=on_step,
+    named = env
+    if callable(env) and not isinstance(env, gym.Env):  # a maker: its first instance names the
+        named = env()                                     # folder, then serves the first member
+        env = _first_then(named, env)
+    return Population(members, env, directory=_make_dir(config, named), on_step=on_step,
                       on_eval=on_eval).run()
+
+
+def _first_then(first: gym.Env, make: Callable[[], gym.Env]) -> Callable[[], gym.Env]:
+    """`make`, except that its first call returns `first` (so the maker is called as often as
+    without the instance made to name the population)."""
+    made = [first]
+    return lambda: made.pop() if made else make()
 
 
 def train(config: Config | None = None, env: EnvLike | None = None, *, seeds: Any = None,
