@@ -17,7 +17,7 @@ import torch
 
 import ddpg
 from ddpg.cli import main
-from ddpg.config import Config, fit_budget, from_preset
+from ddpg.config import Config, NetworkConfig, fit_budget, from_preset
 from ddpg.errors import ConfigError
 
 ENV_MODULE = '''
@@ -104,6 +104,22 @@ def test_a_presets_warmup_fits_a_short_budget_unless_set_explicitly():
     assert c.warmup_steps == 1000 and notes == []  # it fits: unchanged
     with pytest.raises(ConfigError, match="warmup_steps=10000"):
         fit_budget(from_preset("halfcheetah"), 5000, {"warmup_steps"})
+
+
+def test_from_preset_with_a_short_budget_fits_it_as_the_cli_does(capsys):
+    c = from_preset("halfcheetah", total_steps=5000)
+    assert (c.total_steps, c.warmup_steps, c.eval_every, c.preset) == (5000, 500, 1000,
+                                                                       "halfcheetah")
+    assert c.batch_size == from_preset("halfcheetah").batch_size  # the rest is the preset's
+    assert "warmup_steps=500 (from 10000 in the halfcheetah preset" in capsys.readouterr().err
+    c = from_preset("halfcheetah", total_steps=5000, warmup_steps=300, actor_lr=3e-4,
+                    network=NetworkConfig(hidden_sizes=(64, 64)), noise={"sigma": 0.2})
+    assert (c.warmup_steps, c.actor_lr, c.network.hidden_sizes, c.noise.sigma) == (
+        300, 3e-4, (64, 64), 0.2)
+    with pytest.raises(ConfigError, match="warmup_steps=6000 is invalid"):  # given: not fitted
+        from_preset("halfcheetah", total_steps=5000, warmup_steps=6000)
+    with pytest.raises(ConfigError, match="unknown config key 'batch_sise'.*batch_size"):
+        from_preset("pendulum", batch_sise=64)
 
 
 def test_cli_says_what_it_fitted_and_still_refuses_an_explicit_bad_value(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,7 +301,8 @@ def merge(base: Config, overrides: Mapping[str, Any], source: str = "overrides")
             )
         current = getattr(base, name)
         if dataclasses.is_dataclass(current):
-            changes[name] = merge(current, value, f"{source}: {name}")
+            changes[name] = (value if isinstance(value, type(current))
+                             else merge(current, value, f"{source}: {name}"))
         elif isinstance(current, tuple):
             if not isinstance(value, (list, tuple)):
                 raise ConfigError(f"{source}: {name}={value!r} must be a list, e.g. [400, 300].")
@@ -340,13 +342,31 @@ def _coerce(name: str, current: Any, value: Any, source: str) -> Any:
     )
 
 
-def from_preset(name: str, base: Config | None = None) -> Config:
+def from_preset(name: str, base: Config | None = None, **overrides: Any) -> Config:
+    """The preset `name` (see `ddpg presets`) applied to `base` (default: Config()), then
+    `overrides` (config fields, nested ones as dicts or as their dataclass). A shorter
+    total_steps than the preset was made for is fitted as `ddpg train --total-steps` fits it: a
+    warm-up of more than half the run becomes a tenth of it, evaluations further apart than
+    the run five in it, unless given too (`fit_budget`; each change is logged)."""
     if name not in PRESETS:
         raise ConfigError(
             f"unknown preset {name!r}.{suggest(name, list(PRESETS))} "
             f"Available presets: {', '.join(PRESETS)} (see `ddpg presets`)."
         )
-    return merge(base or Config(), {**PRESETS[name], "preset": name}, f"preset {name!r}")
+    c = merge(base or Config(), {**PRESETS[name], "preset": name}, f"preset {name!r}")
+    if not overrides:
+        return c
+    steps = overrides.pop("total_steps", None)
+    if steps is not None and "warmup_steps" in overrides and (  # a warm-up that fits the new
+            overrides["warmup_steps"] >= c.total_steps):        # budget, not the preset's
+        c = dataclasses.replace(c, total_steps=overrides["warmup_steps"] + 1)
+    c = merge(c, overrides, f"from_preset({name!r}, ...)")
+    if steps is not None:
+        c, notes = fit_budget(c, _coerce("total_steps", c.total_steps, steps,
+                                         f"from_preset({name!r}, ...)"), set(overrides))
+        for note in notes:
+            logging.getLogger("ddpg").info(note)
+    return c
 
 
 def _read_yaml(path: str | Path, base: Config, env: str | None = None) -> Any:
