@@ -428,7 +428,7 @@ def fit_budget(c: Config, total_steps: int, explicit: set[str]) -> tuple[Config,
         changes["eval_every"] = max(1, total_steps // 5)
     source = f"the {c.preset or 'default'} preset"
     notes = [f"{k}={v} (from {getattr(c, k)} in {source}: it does not fit total_steps="
-             f"{total_steps}; set --{k.replace('_', '-')} to choose)" for k, v in changes.items()]
+             f"{total_steps}; set --{k.replace('_', '-')} or {k}= to choose)" for k, v in changes.items()]
     return dataclasses.replace(c, total_steps=total_steps, **changes), notes
 
 
