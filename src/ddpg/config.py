@@ -354,18 +354,15 @@ def from_preset(name: str, base: Config | None = None, **overrides: Any) -> Conf
             f"Available presets: {', '.join(PRESETS)} (see `ddpg presets`)."
         )
     c = merge(base or Config(), {**PRESETS[name], "preset": name}, f"preset {name!r}")
-    if not overrides:
-        return c
-    steps = overrides.pop("total_steps", None)
-    if steps is not None and "warmup_steps" in overrides and (  # a warm-up that fits the new
-            overrides["warmup_steps"] >= c.total_steps):        # budget, not the preset's
-        c = dataclasses.replace(c, total_steps=overrides["warmup_steps"] + 1)
-    c = merge(c, overrides, f"from_preset({name!r}, ...)")
-    if steps is not None:
-        c, notes = fit_budget(c, _coerce("total_steps", c.total_steps, steps,
-                                         f"from_preset({name!r}, ...)"), set(overrides))
-        for note in notes:
-            logging.getLogger("ddpg").info(note)
+    source = f"from_preset({name!r}, ...)"
+    changes: dict[str, int] = {}
+    notes: list[str] = []
+    if "total_steps" in overrides:
+        steps = _coerce("total_steps", c.total_steps, overrides["total_steps"], source)
+        changes, notes = _budget_changes(c, steps, set(overrides))
+    c = merge(c, {**overrides, **changes}, source)  # one replace: checked as a whole
+    for note in notes:
+        logging.getLogger("ddpg").info(note)
     return c
 
 
@@ -421,6 +418,13 @@ def fit_budget(c: Config, total_steps: int, explicit: set[str]) -> tuple[Config,
     warm-up of more than half the run: a tenth of it; evaluations further apart than its end:
     five in the run) fitted to it, unless
     the user set them (`explicit`, field names). Returns the config and one line per change."""
+    changes, notes = _budget_changes(c, total_steps, explicit)
+    return dataclasses.replace(c, total_steps=total_steps, **changes), notes
+
+
+def _budget_changes(c: Config, total_steps: int, explicit: set[str]
+                    ) -> tuple[dict[str, int], list[str]]:
+    """fit_budget's changes to `c` (its settings not in `explicit`) and a line for each."""
     changes: dict[str, int] = {}
     if "warmup_steps" not in explicit and c.warmup_steps > total_steps // 2:  # mostly random
         changes["warmup_steps"] = min(c.warmup_steps, total_steps // 10)
@@ -428,8 +432,9 @@ def fit_budget(c: Config, total_steps: int, explicit: set[str]) -> tuple[Config,
         changes["eval_every"] = max(1, total_steps // 5)
     source = f"the {c.preset or 'default'} preset"
     notes = [f"{k}={v} (from {getattr(c, k)} in {source}: it does not fit total_steps="
-             f"{total_steps}; set --{k.replace('_', '-')} or {k}= to choose)" for k, v in changes.items()]
-    return dataclasses.replace(c, total_steps=total_steps, **changes), notes
+             f"{total_steps}; set --{k.replace('_', '-')} or {k}= to choose)"
+             for k, v in changes.items()]
+    return changes, notes
 
 
 def to_dict(c: Config) -> dict[str, Any]:

@@ -127,7 +127,8 @@ class RunLogger:
                                        TimeRemainingColumn)
 
             self._progress = Progress(
-                TextColumn(f"[bold]train {escape(label.strip())}".rstrip()), BarColumn(), MofNCompleteColumn(),
+                TextColumn(f"[bold]train {escape(label.strip())}".rstrip()), BarColumn(),
+                MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]} steps/s"), TextColumn("ep {task.fields[ep]}"),
                 TextColumn("eval {task.fields[ev]}"), TextColumn("ETA"), TimeRemainingColumn(),
                 transient=False)

@@ -3,7 +3,6 @@ allocated, so a config that cannot fit fails at once with the setting to change.
 
 from __future__ import annotations
 
-
 from ddpg.buffer import estimate_bytes
 from ddpg.checkpoint import estimate_checkpoint_bytes
 from ddpg.config import Config

@@ -99,10 +99,10 @@ class Trainer:
         self.seeds = episode_seeds(config.eval_seed, config.eval_episodes)
         self.eval_cap = episode_cap(self.eval_env, config.eval_max_steps)
         if self.eval_cap is not None and not quiet:
-            log.warning(f"warning: {self.env_name} has no time limit (no max_episode_steps in its "
-                  f"spec, no TimeLimit wrapper): training episodes end only where it ends them "
-                  f"itself, and evaluation episodes after eval_max_steps={self.eval_cap} steps "
-                        f"(--eval-max-steps).")
+            log.warning(f"warning: {self.env_name} has no time limit (no max_episode_steps in "
+                        f"its spec, no TimeLimit wrapper): training episodes end only where it "
+                        f"ends them itself, and evaluation episodes after eval_max_steps="
+                        f"{self.eval_cap} steps (--eval-max-steps).")
         self.evaluations: list[dict[str, Any]] = []
         self.env_source = env  # what collectors of --actors make their environments from
         self.remote = None  # with --actors, while running: the Ray collectors (ddpg.distributed)
