@@ -13,26 +13,22 @@ import torch
 
 from ddpg.buffer import Batch
 from ddpg.config import Config
+from ddpg.devices import canonical_device
 from ddpg.errors import ConfigError
 from ddpg.fast import FusedAdam, select_update
 from ddpg.networks import Critic, build
 from ddpg.noise import make_noise
 from ddpg.normalization import RunningNorm
+from ddpg.seeding import restore_generator
 from ddpg.system import native_bf16
 from ddpg.td3 import TwinCritic, td3_step
 from ddpg.update import ddpg_step
 
 
 def resolve_device(config: Config) -> torch.device:
-    """The torch device of `config`, checked: it exists here, and bf16 runs natively on it."""
-    try:
-        device = torch.device(config.device)
-    except RuntimeError as e:
-        raise ConfigError(f"device={config.device!r} is not a torch device; use 'cpu' or "
-                          f"'cuda' (or 'cuda:N').") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={config.device!r} but no CUDA GPU is usable here (torch "
-                          f"{torch.__version__}); use --device cpu.")
+    """The torch device of `config` in canonical form (ddpg.devices: `cpu`, or `cuda:N`),
+    checked: it exists here, and bf16 runs natively on it."""
+    device = canonical_device(config.device)
     if config.precision == "bf16":
         ok, why = native_bf16(device.type)
         if not ok:
@@ -222,7 +218,8 @@ class Agent:
                      "critic_optimizer", "noise"):
             getattr(self, name).load_state_dict(d[name])
         self.updates = int(d["updates"])
-        self.generator.set_state(d["generator"])
+        restore_generator(self.generator, d["generator"], self.config.seed + 7919, self.updates,
+                          "TD3's target smoothing noise")
         if self.obs_norm is not None:
             self.obs_norm.load_state_dict(d["obs_norm"])
 

@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ddpg.devices import canonical_device, same_device
+
 _FLOAT = 4  # bytes per float32
 
 
@@ -42,13 +44,13 @@ class ReplayBuffer:
         if capacity <= 0:
             raise ValueError(f"capacity={capacity} must be positive.")
         self.capacity, self.obs_dim, self.action_dim = capacity, obs_dim, action_dim
-        self.device = torch.device(device)
+        self.device = canonical_device(device)  # `cpu` or `cuda:N`, as tensors report it
         self.generator = generator if generator is not None else torch.Generator(self.device)
         # One row per transition: [s | a | r | s' | done], so a sample is one index_select.
         widths = (obs_dim, action_dim, 1, obs_dim, 1)
         shape = (capacity, sum(widths))
         if storage is not None and (tuple(storage.shape) != shape or storage.dtype != torch.float32
-                                    or storage.device != self.device):
+                                    or not same_device(storage.device, self.device)):
             raise ValueError(f"storage of shape {tuple(storage.shape)} ({storage.dtype}, "
                              f"{storage.device}) does not fit {shape} float32 on {self.device}.")
         self._data = storage if storage is not None else torch.zeros(

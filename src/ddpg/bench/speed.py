@@ -173,7 +173,8 @@ def speed_main(argv: list[str]) -> int:
     from ddpg.agent import resolve_device
     from ddpg.envs import make
 
-    resolve_device(Config(device=a.device))  # a missing GPU fails here, with the fix
+    a.device = str(resolve_device(Config(device=a.device)))  # `cpu` or `cuda:N`; a missing
+    # GPU fails here, with the fix
 
     for env_id in a.env:
         make(env_id).close()  # unknown ids and missing extras fail here, with the fix
@@ -182,7 +183,8 @@ def speed_main(argv: list[str]) -> int:
                f"{'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'}"
                f"{', native bf16' if flags & {'avx512_bf16', 'amx_bf16'} else ''}; "
                f"torch {torch.__version__}"
-               + (f"; device {torch.cuda.get_device_name(a.device)}" if a.device != "cpu" else ""))
+               + (f"; device {torch.cuda.get_device_name(a.device)}"
+                  if a.device.startswith("cuda") else ""))
     print(f"machine: {machine}", flush=True)
     if a.population:
         return _population(a, argv, machine)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ddpg.config import Config
+from ddpg.devices import graphs_update
 from ddpg.fast.adam import FusedAdam
 from ddpg.fast.cudagraph import GraphedStep
 from ddpg.fast.steps import FastDDPG, FastTD3
@@ -51,7 +52,7 @@ def select_update(config: Config, device: torch.device, actor: nn.Module, critic
                           "input")
         return UpdateChoice(None, None, f"autograd ({why})")
     how = "fast path (hand-written backward passes)"
-    if device.type == "cuda" and c.cuda_graph:
+    if graphs_update(device, c):
         graphed = GraphedStep(fast.step, (generator,) if c.algo == "td3" else ())
         return UpdateChoice(fast, graphed, how + ", CUDA graph after 3 updates")
     return UpdateChoice(fast, fast.step, how)

@@ -14,6 +14,7 @@ from ddpg.metrics import log
 from ddpg.population.run import Population, PopulationResult
 from ddpg.population.summary import FORMAT, MANIFEST, VERSION
 from ddpg.resume import checkpoint_config
+from ddpg.rundir import record_resume
 from ddpg.untrusted import UnsafePathError, check_stays_inside, checked_name, read_regular
 
 _MEMBER = re.compile(r"[A-Za-z0-9_.=,+-]{1,200}")
@@ -26,10 +27,13 @@ def is_population(path: str | Path) -> bool:
 def resume_population(directory: str | Path, env: EnvLike | None = None, *,
                       total_steps: int | None = None, progress: bool | None = None,
                       tensorboard: bool | None = None, threads: int | None = None,
+                      device: str | None = None,
                       on_commit: Callable[[Population, int], None] | None = None
                       ) -> PopulationResult:
     """Continue a population from its last committed checkpoint step: every running member
-    from its checkpoint of that step (bit-identical to an uninterrupted population run)."""
+    from its checkpoint of that step (bit-identical to an uninterrupted population run; with
+    `device`, on another device than it was written on: docs/checkpoints.md). Each continuing
+    member's config.yaml is rewritten and its resumes.yaml records the resume, as for a run."""
     directory = Path(directory)
     try:
         manifest = json.loads(read_regular(directory / MANIFEST, 16 << 20))
@@ -45,15 +49,16 @@ def resume_population(directory: str | Path, env: EnvLike | None = None, *,
     except (OSError, ValueError, KeyError, TypeError, UnsafePathError) as e:
         raise CheckpointError(f"--resume {str(directory)!r}: {directory / MANIFEST} cannot be "
                               f"resumed: {e}") from e
-    members = []
+    members, saved = [], {}
     for name, entry in zip(names, manifest["members"]):
         if entry["status"] == "done" and (total_steps or 0) > int(manifest["step"]):
             entry["status"] = "running"  # extended with --total-steps
         if entry["status"] != "running":
             continue
-        config = checkpoint_config(directory / name, int(manifest["step"]))
+        config, saved[name] = checkpoint_config(directory / name, int(manifest["step"]))
         shown = {k: v for k, v in (("progress", progress), ("tensorboard", tensorboard),
-                                   ("total_steps", total_steps), ("threads", threads))
+                                   ("total_steps", total_steps), ("threads", threads),
+                                   ("device", device))
                  if v is not None}
         members.append((name, replace(config, **shown)))
     if not members:
@@ -63,6 +68,12 @@ def resume_population(directory: str | Path, env: EnvLike | None = None, *,
         env = members[0][1].env
     log.info(f"resuming population {directory} from step {manifest['step']} "
              f"({len(members)} members running)")
-    return Population(members, env, directory=directory, resume=manifest,
-                      on_commit=on_commit).run()
+    population = Population(members, env, directory=directory, resume=manifest,
+                            on_commit=on_commit)
+    step = int(manifest["step"])
+    for m in population.members:
+        if m.config.total_steps > step:
+            record_resume(m.run_dir, replace(m.config, env=m.env_name), step,
+                          saved[m.run_dir.name])
+    return population.run()
 

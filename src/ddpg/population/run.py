@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ddpg import config as cfgmod
+from ddpg import devices
 from ddpg.checkpoint import CheckpointManager
 from ddpg.config import Config
 from ddpg.envs import EnvLike, env_name, fresh_env, to_env_action
@@ -79,6 +80,7 @@ class Population(Group):
                  on_commit: Callable[[Population, int], None] | None = None) -> None:
         """`on_commit(population, step)`: after every member's checkpoint of `step` is written
         and committed (a sweep reports there: what it reports can be resumed from)."""
+        members = [(n, devices.resolve(c)) for n, c in members]  # `cpu` or `cuda:N`, checked
         configs = [c for _, c in members]
         self.on_commit = on_commit
         check_members(configs)
@@ -269,6 +271,7 @@ def train_population(config: Config, env: EnvLike | None = None, *, seeds: Any =
     """Train every (swept values x seed) member of `config` as one population. `seeds`: ints
     or '0-9' / '0,3,7'; `sweep`: {field: [values]} or ['field=v1,v2']. The callbacks are called
     for every member (a callback returning False stops that member)."""
+    config = devices.resolve(config)  # a device that is not here fails before any folder
     members = expand(config, seeds, sweep)
     env = env if env is not None else config.env
     named = env

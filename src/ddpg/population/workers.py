@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import torch
 
 from ddpg.buffer import Batch
+from ddpg.devices import graphs_update
 from ddpg.fast.cudagraph import GraphedStep
 from ddpg.population.functional import VmapStep
 from ddpg.population.stacked import StackedStep
@@ -38,7 +39,7 @@ class Worker:
         self.stacked: StackedStep | VmapStep = StackedStep(agents) if fast else VmapStep(agents)
         c = self.members[0].config
         self.step = self.stacked.step
-        if rows.device.type == "cuda" and c.cuda_graph:  # either update, as one CUDA graph
+        if graphs_update(rows.device, c):  # either update, as one CUDA graph
             generators = tuple(self.stacked.generators) if c.algo == "td3" else ()
             self.step = GraphedStep(self.stacked.step, generators)
         self._offsets = (torch.arange(len(self.members), device=rows.device)
