@@ -111,3 +111,47 @@ def test_resume_takes_only_flags_that_keep_the_run():
     assert (a.address, a.progress, a.total_steps, a.threads) == ("auto", False, 9, 1)
     with pytest.raises(ConfigError, match="drop --seed"):
         _resume_args(["--resume", "r", "--seed", "3"])
+
+
+STARTUP = """
+import sys
+from ddpg.cli import main
+for argv in {argvs!r}:
+    try:
+        main(argv)
+    except SystemExit:
+        pass
+    if "torch" in sys.modules:
+        raise SystemExit(f"ddpg {{' '.join(argv)}} imported torch")
+"""
+
+
+def test_help_and_usage_errors_do_not_import_torch():
+    """Importing torch is over a second of `ddpg --help` (issue 30): the help pages, a mistyped
+    flag, a bad value and an unknown command answer before it (benchmarks/startup.py times it)."""
+    argvs = [["--help"], ["train", "--help"], ["train", "--nope"], ["train", "--tau", "0"],
+             ["eval", "--help"], ["export", "--help"], ["presets", "--help"], ["trian"]]
+    done = subprocess.run([sys.executable, "-c", STARTUP.format(argvs=argvs)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-300:] + done.stderr[-600:]
+
+
+def test_import_ddpg_is_lazy_and_keeps_its_public_api():
+    code = """
+import sys
+import ddpg
+assert "torch" not in sys.modules, "import ddpg imported torch"
+from ddpg import Config, Policy, train, resume, load
+import ddpg.resume                      # the module of the same name as the function
+assert ddpg.resume is resume and callable(ddpg.resume), ddpg.resume
+assert ddpg.train.__module__ == "ddpg.population.run"
+assert set(ddpg.__all__) <= set(dir(ddpg))
+try:
+    ddpg.nope
+except AttributeError as e:
+    assert "'nope'" in str(e)
+else:
+    raise SystemExit("ddpg.nope did not raise")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-800:]

@@ -9,6 +9,8 @@ and speed (ddpg.bench) that way, so nothing here imports it."""
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.util
 import os
 import sys
 import textwrap
@@ -37,8 +39,9 @@ class TrainArgs:
     """YAML file of config values applied on top of the preset."""
     resume: Path | None = None
     """Continue the run (or population) in this directory from its newest valid checkpoint,
-    with its saved config; only --total-steps (to extend it), --threads, --[no-]progress,
-    --[no-]tensorboard, --env (the saved one) and --address may be given with it."""
+    with its saved config; only --total-steps (to extend it), --threads, --device (to go on on
+    another device), --[no-]progress, --[no-]tensorboard, --env (the saved one) and --address
+    may be given with it."""
     seeds: str = ""
     """Train a population: one member per seed ('0-9', '0,3,7'), all in this process with one
     batched update; each member's run directory is inside the population's folder."""
@@ -67,10 +70,11 @@ def _pre_parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 # Flags --resume accepts: the step budget, the environment (only to confirm the saved one), what
-# is shown, and torch's threads (the thread count the run had gives it the same bits);
+# is shown, torch's threads (the thread count the run had gives it the same bits) and the device
+# (a run written on a GPU goes on on a CPU or another GPU);
 # everything else would make the resumed run another run.
 RESUME_FLAGS = {"--resume", "--total-steps", "--env", "--progress", "--no-progress",
-                "--tensorboard", "--no-tensorboard", "--address", "--threads"}
+                "--tensorboard", "--no-tensorboard", "--address", "--threads", "--device"}
 
 
 def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
@@ -82,6 +86,7 @@ def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
     p.add_argument("--env")
     p.add_argument("--address")
     p.add_argument("--threads", type=int)
+    p.add_argument("--device")
     for name in ("progress", "tensorboard"):
         p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction)
     known, rest = p.parse_known_args(argv)
@@ -93,7 +98,7 @@ def _resume_args(argv: Sequence[str]) -> argparse.Namespace | None:
         raise ConfigError(f"--resume continues a run with its saved config; drop "
                           f"{', '.join(extra)} (only {', '.join(sorted(RESUME_FLAGS))} may be "
                           f"given: they extend the run, change only what is shown, torch's "
-                          f"threads, or where a distributed run's actors run).")
+                          f"threads, the device, or where a distributed run's actors run).")
     return known
 
 
@@ -109,21 +114,24 @@ def _population_done(result) -> int:
 
 
 def cmd_train(argv: Sequence[str]) -> int:
+    # torch (through ddpg.trainer) is imported only once the flags are read: --help and a
+    # mistyped flag answer in a fraction of a second
     from ddpg.errors import Interrupted
-    from ddpg.resume import resume
-    from ddpg.trainer import train
 
     again = _resume_args(argv)
     try:
         if again is not None:
             shown = {k: getattr(again, k) for k in ("progress", "tensorboard", "address",
-                                                    "threads") if getattr(again, k) is not None}
+                                                    "threads", "device")
+                     if getattr(again, k) is not None}
             from ddpg.population import is_population, resume_population
 
             if is_population(again.resume):
                 shown.pop("address", None)
                 return _population_done(resume_population(
                     again.resume, again.env, total_steps=again.total_steps, **shown))
+            from ddpg.resume import resume
+
             result = resume(again.resume, again.env, total_steps=again.total_steps, **shown)
         else:
             pre = _pre_parse(argv)
@@ -151,6 +159,8 @@ def cmd_train(argv: Sequence[str]) -> int:
                 return _population_done(train_population(
                     args.config_values, seeds=args.seeds or str(args.config_values.seed),
                     sweep=list(args.sweep)))
+            from ddpg.trainer import train
+
             result = train(args.config_values)
     except Interrupted as e:
         print(f"ddpg train: {e}", file=sys.stderr)
@@ -178,13 +188,26 @@ def plugins() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP) if ep.name not in COMMANDS}
 
 
+def _docstring(ep: EntryPoint) -> str | None:
+    """The docstring of a command's function, read from its module's source without running it
+    (ddpg's own tooling imports torch: importing it made `ddpg --help` take over a second); a
+    command without Python source, or not a function at the module's top, is loaded."""
+    spec = importlib.util.find_spec(ep.module)
+    if spec is not None and spec.origin and spec.origin.endswith(".py") and "." not in ep.attr:
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == ep.attr:
+                return ast.get_docstring(node)
+    return ep.load().__doc__
+
+
 def usage() -> str:
     lines = ["usage: ddpg COMMAND [OPTIONS]", "",
              "Deep Deterministic Policy Gradient (DDPG) for continuous control.", "", "commands:"]
     summaries = dict(SUMMARIES)
     for name, ep in sorted(plugins().items()):
         try:
-            doc = (ep.load().__doc__ or "").strip()
+            doc = (_docstring(ep) or "").strip()
             summaries[name] = " ".join(doc.split("\n\n")[0].split()).rstrip(".") or ep.value
         except Exception as e:  # noqa: BLE001 - a broken plugin must not break --help
             summaries[name] = f"(unavailable: {type(e).__name__}: {e})"
