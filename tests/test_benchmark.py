@@ -10,7 +10,8 @@ import pytest
 
 from ddpg.bench.benchmark import benchmark_main
 from ddpg.bench.report import merge_section
-from ddpg.bench.runner import train_flags
+from ddpg.bench.jobs import PopulationJob, plan
+from ddpg.bench.runner import Runner, train_flags
 from ddpg.bench.suite import load_suite
 from ddpg.metrics import COLUMNS
 
@@ -131,6 +132,7 @@ def test_a_suite_entry_trains_its_seeds_as_one_population(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "ddpg seeds as populations" in out
     assert len(lines(out, "start")) == 2 and len(lines(out, "done")) == 2  # ddpg and td3
+    assert all("final return IQM over 2 members" in line for line in lines(out, "done"))
     for algo in ("ddpg", "td3"):
         folder = results / "tiny" / "ddpg" / f"{algo}-Pendulum-v1"
         assert (folder / "population.json").is_file()
@@ -183,6 +185,28 @@ def test_a_suite_entry_trains_its_seeds_as_one_population(tmp_path, capsys):
     assert benchmark_main(args + ["--dry-run"]) == 0
     assert "would skip     ddpg td3-Pendulum-v1 (population, seeds 0,1)  ended (every member " \
         "finished or stopped: s0 diverged)" in capsys.readouterr().out
+
+
+def test_a_finished_population_prints_the_iqm_of_its_members(tmp_path, capsys, monkeypatch):
+    """Its 'done' line gave member s0's return as the population's (issue 30): it gives the
+    interquartile mean over the members, the statistic the report gives."""
+    jobs = [j for j in plan(load_suite(TINY), tmp_path, ["ddpg"], population=True)
+            if j.algo == "ddpg"]
+    pop = PopulationJob(tuple(jobs))
+    finals = {0: [-1600.0, -1356.9], 1: [-1500.0, -1551.5]}  # s0's is the better one
+    for job in jobs:
+        job.run_dir.mkdir(parents=True)
+        with open(job.run_dir / "metrics.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, COLUMNS)
+            w.writeheader()
+            for step, ret in zip((150, 300), finals[job.seed]):
+                w.writerow({c: 0 for c in COLUMNS} | {"step": step, "eval_return_mean": ret})
+    runner = Runner(tmp_path, threads=1)
+    monkeypatch.setattr(runner, "_attempt", lambda job, action: 0)  # the members ran already
+    runner.run(pop, "start", "")
+    done = lines(capsys.readouterr().out, "done")
+    assert len(done) == 1
+    assert "(population, seeds 0,1)  final return IQM over 2 members -1454.2 (" in done[0]
 
 
 def test_report_sections_are_replaced_in_place():

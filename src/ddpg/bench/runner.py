@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ddpg.bench.overrides import override_args, train_flags
 from ddpg.bench.jobs import Job, PopulationJob
+from ddpg.evaluation import iqm
 
 
 def command(job: Job | PopulationJob, action: str, threads: int) -> list[str]:
@@ -34,6 +35,15 @@ def command(job: Job | PopulationJob, action: str, threads: int) -> list[str]:
     return [sys.executable, "-m", "ddpg.cli", "train", *common, *train_flags(e.overrides),
             "--out", str(job.run_dir.parent), "--run-name", job.run_dir.name, "--no-progress",
             "--threads", str(threads)]
+
+
+def final_return(job: Job | PopulationJob, row: dict[str, float]) -> str:
+    """What a finished job's 'done' line says it reached: a run's final return, a population's
+    interquartile mean of its members' final returns (the statistic the report gives)."""
+    if isinstance(job, PopulationJob):
+        finals = [r["eval_return_mean"] for r in (m.final() for m in job.members) if r]
+        return f"final return IQM over {len(finals)} members {iqm(finals):.1f}"
+    return f"final return {row['eval_return_mean']:.1f}"
 
 
 class Runner:
@@ -95,7 +105,7 @@ class Runner:
             done = rc == 0 and row is not None and row["step"] >= job.config.total_steps
         seconds = time.perf_counter() - start
         if done:
-            self.say("done", job, f"final return {row['eval_return_mean']:.1f} ({seconds:.1f} s)")
+            self.say("done", job, f"{final_return(job, row)} ({seconds:.1f} s)")
             return
         if rc in (130, 143) or self.stop.is_set():
             self.say("stopped", job, f"interrupted (exit {rc}) after {seconds:.1f} s")
