@@ -1,14 +1,24 @@
-"""Run directories: making a new one under --out, and finding the one a path means."""
+"""Run directories: making a new one under --out, finding the one a path means, and what a
+resume records in one."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import time
 from pathlib import Path
+from typing import Any, Mapping
 
+import yaml
+
+from ddpg import config as cfgmod
 from ddpg.config import Config
-from ddpg.errors import ConfigError
+from ddpg.errors import CheckpointError, ConfigError
+from ddpg.fileio import atomic_write_bytes
+from ddpg.untrusted import read_regular
 
 RUN_MARKERS = ("config.yaml", "policy.pt", "checkpoints")
+RESUMES_FILE = "resumes.yaml"
 
 
 def is_run_dir(path: Path) -> bool:
@@ -54,3 +64,43 @@ def make_run_dir(config: Config, env_name: str, kind: str = "") -> Path:
         raise ConfigError(f"out={config.out!r}: cannot create or write the run directory "
                           f"{str(run_dir)!r} ({e.strerror or e}); choose a writable --out.") from e
     return run_dir
+
+
+def _rerun_to(run_dir: Path, saved: Mapping[str, Any]) -> dict[str, Any]:
+    """The out and run_name that config.yaml in `run_dir` names (else `saved` does): where a
+    rerun from it goes. A resumed run's own config names its directory, which a rerun would
+    then train into."""
+    try:
+        given = yaml.safe_load(read_regular(run_dir / "config.yaml", 1 << 20).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        given = None
+    for source in (given, saved):
+        if isinstance(source, Mapping) and isinstance(source.get("out"), str) and \
+                isinstance(source.get("run_name"), (str, type(None))):
+            return {"out": source["out"], "run_name": source["run_name"]}
+    return {}
+
+
+def record_resume(run_dir: Path, config: Config, step: int, saved: Mapping[str, Any]) -> None:
+    """What `--resume` continues the run in `run_dir` with, written down before it continues:
+    the resume appended to resumes.yaml (`resumes:`, one entry per resume: the step it continued
+    from, total_steps before and after, the time), then config.yaml rewritten, atomically, as
+    `config` (its env the environment's name) keeping the out and run_name config.yaml gave
+    (else those of `saved`, the checkpoint's config), so that a rerun from it makes a new run
+    directory as before."""
+    path = run_dir / RESUMES_FILE
+    try:
+        history = yaml.safe_load(read_regular(path, 1 << 20).decode("utf-8"))["resumes"]
+        if not isinstance(history, list):
+            raise TypeError(f"resumes is a {type(history).__name__}, not a list")
+    except FileNotFoundError:
+        history = []
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError) as e:
+        raise CheckpointError(f"--resume {str(run_dir)!r}: {path} is not a resumes list ({e}); "
+                              f"move it away to resume.") from e
+    history.append({"step": int(step), "total_steps_before": int(saved["total_steps"]),
+                    "total_steps": config.total_steps,
+                    "time": datetime.datetime.now().astimezone().isoformat(timespec="seconds")})
+    atomic_write_bytes(path, yaml.safe_dump({"resumes": history}, sort_keys=False).encode())
+    described = dataclasses.replace(config, **_rerun_to(run_dir, saved))
+    atomic_write_bytes(run_dir / "config.yaml", cfgmod.to_yaml(described).encode())
