@@ -183,3 +183,82 @@ def test_configs_written_in_the_docs_python_blocks_are_valid():
                 makers[name](*args, **kwargs)  # raises ConfigError naming the value
                 checked += 1
     assert checked >= 3  # the README's preset, the quickstart's, the populations page's
+
+
+COPY = re.compile(r"^<!-- copy of (?P<path>\S+) [^>]*-->\n```\w*\n(?P<body>.*?)^```$",
+                  re.MULTILINE | re.DOTALL)
+
+
+def test_files_copied_into_the_docs_are_the_files():
+    """An example shown inline (readable as Markdown, on GitHub, unlike an include marker) and
+    marked `<!-- copy of PATH ... -->` is that file, byte for byte."""
+    copies = [(page, m["path"], m["body"]) for page in pages()
+              for m in COPY.finditer(page.read_text())]
+    assert ("benchmarks/sweeps/pendulum.yaml" in {path for _, path, _ in copies})
+    for page, path, body in copies:
+        assert body == (ROOT / path).read_text(), (
+            f"{page.relative_to(ROOT)} shows a copy of {path} that differs from the file: "
+            f"copy the file into the page again")
+    changed = (DOCS / "howto/sweeps.md").read_text().replace("seeds: 3", "seeds: 4")
+    assert [m["body"] for m in COPY.finditer(changed)][0] != \
+        (ROOT / "benchmarks/sweeps/pendulum.yaml").read_text()
+
+
+EQUATION = re.compile(r"\\\(.+?\\\)|\$\$.+?\$\$", re.DOTALL)
+
+
+def test_equations_are_mathml_written_when_the_site_is_built(site):
+    """No page needs a script or a network to show its equations (the guide renders offline):
+    every one is a <math> element, nothing is left for MathJax, nothing loads from elsewhere."""
+    html = text_of(site, "algorithm")
+    source = (DOCS / "algorithm.md").read_text()
+    article = html[html.index("<article"):html.index("</article>")]
+    assert article.count("<math ") == len(EQUATION.findall(source)) >= 20
+    assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">') == 2
+    for page in site.rglob("*.html"):
+        text = page.read_text()
+        rel = page.relative_to(site)
+        prose = re.sub(r"<(pre|code)\b.*?</\1>", "", text, flags=re.DOTALL)
+        assert "\\(" not in prose and "\\[" not in prose and "arithmatex" not in text, rel
+        assert not re.search(r'<(?:script|link)[^>]+(?:src|href)="(?:https?:)?//', text), rel
+        assert "mathjax" not in text.lower(), rel
+
+
+TYPESET_CHECK = """<script>
+(() => {
+  const box = e => e.getBoundingClientRect();
+  const maths = [...document.querySelectorAll("article math")];
+  const [num, den] = document.querySelector("article math mfrac").children;
+  const [base, sub] = document.querySelector("article math msub").children;
+  const out = document.createElement("pre");
+  out.id = "typeset-check";
+  out.textContent = JSON.stringify({
+    maths: maths.length,
+    drawn: maths.filter(m => box(m).width > 0 && box(m).height > 0).length,
+    fraction: box(num).bottom <= box(den).top + 0.5,  // the numerator over the denominator
+    subscript: box(sub).top > box(base).top + 0.5 && box(sub).left >= box(base).right - 0.5});
+  document.body.appendChild(out);
+})();
+</script>
+"""
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
+                    reason="needs Chromium (Debian: apt-get install chromium)")
+def test_a_browser_typesets_the_equations_offline(site, tmp_path):
+    """Headless Chromium, without a network, lays out the algorithm page's equations as
+    mathematics: a fraction's numerator above its denominator, a subscript lower and after its
+    base (the raw TeX or unsupported MathML would sit on one line)."""
+    import json
+
+    page = site / "algorithm" / "typeset-check.html"
+    page.write_text(text_of(site, "algorithm").replace("</body>", TYPESET_CHECK + "</body>"))
+    proc = subprocess.run(
+        ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+         f"--user-data-dir={tmp_path / 'profile'}", "--proxy-server=127.0.0.1:9",
+         "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="typeset-check">(.*?)</pre>', proc.stdout)
+    assert found, proc.stderr[-2000:]
+    result = json.loads(found[1].replace("&quot;", '"'))
+    assert result["maths"] >= 20 and result["drawn"] == result["maths"], result
+    assert result["fraction"] and result["subscript"], result
