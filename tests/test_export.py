@@ -115,12 +115,16 @@ def test_torchscript_matches_act_for_any_batch(tmp_path):
         assert np.allclose(module(torch.from_numpy(obs)).numpy(), policy.act(obs), atol=1e-5)
 
 
-def test_cli_exports_a_trained_run_beside_it(tmp_path):
+def tiny_run(tmp_path):
     cfg = dataclasses.replace(Config(), env="Pendulum-v1", total_steps=60, warmup_steps=40,
                               batch_size=8, eval_every=60, eval_episodes=1, obs_norm=True,
                               network=NetworkConfig(hidden_sizes=(8,)), out=str(tmp_path),
                               run_name="r", tensorboard=False, progress=False, threads=1)
-    run = ddpg.train(cfg).run_dir
+    return ddpg.train(cfg).run_dir
+
+
+def test_cli_exports_a_trained_run_beside_it(tmp_path):
+    run = tiny_run(tmp_path)
     assert main(["export", str(run), "--format", "onnx"]) == 0
     import onnxruntime as ort
 
@@ -135,3 +139,29 @@ def test_unknown_format_is_refused(tmp_path, capsys):
     assert "invalid choice: 'tflite'" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="format='tflite' is unknown"):
         export(a_policy(), "tflite", tmp_path / "p")
+
+
+def test_cli_export_prints_only_its_result_and_records_torch(tmp_path):
+    """torch's exporter logged four 'torchvision is not installed' warnings on every `ddpg
+    export --format onnx` (issue 30); FILE.json names the torch that wrote the file, as
+    docs/howto/export.md says."""
+    run = tiny_run(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "ddpg.cli", "export", str(run), "--format",
+                           "onnx"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-800:]
+    assert done.stderr == ""
+    assert done.stdout.startswith("onnx: ")
+    side = json.loads((run / "policy.onnx.json").read_text())
+    assert side["torch_version"] == torch.__version__
+
+
+def test_export_filters_the_exporters_notices_only_while_it_runs(tmp_path):
+    import logging
+    import warnings
+
+    from ddpg.export import TORCHVISION_LOGGER
+
+    before = list(warnings.filters)
+    export(a_policy(), "onnx", tmp_path / "p.onnx")
+    assert logging.getLogger(TORCHVISION_LOGGER).filters == []
+    assert warnings.filters == before

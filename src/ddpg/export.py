@@ -6,14 +6,16 @@ environment's units, as `Policy.act` computes it: the observation normalisation 
 (its statistics fixed at export), mu(s) in [-1, 1], and the rescaling to [low, high] per action
 dimension. Input `obs`, float32 of shape (batch, obs_dim) with any batch size; output `action`,
 float32 of shape (batch, action_dim). Beside the file, `<file>.json` describes it: shapes and
-bounds, env id, algorithm, ddpg version, the normalisation statistics used.
+bounds, env id, algorithm, the ddpg and torch versions, the normalisation statistics used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
+import logging
 import warnings
 from pathlib import Path
 
@@ -45,6 +47,7 @@ class DeployedPolicy(nn.Module):
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
         self.register_buffer("low", torch.as_tensor(policy.low, dtype=torch.float32))
         self.register_buffer("high", torch.as_tensor(policy.high, dtype=torch.float32))
+        self.eval()  # exporters trace inference; in training mode torch's exporter warns
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs
@@ -64,10 +67,38 @@ def describe(policy: Policy, fmt: str) -> dict:
         "action_low": policy.low.tolist(), "action_high": policy.high.tolist(),
         "dtype": "float32", "env": meta.get("env"), "algo": meta.get("algo"),
         "ddpg_version": __version__, "trained_with_ddpg_version": meta.get("ddpg_version"),
+        "torch_version": torch.__version__,
         "obs_norm": None if norm is None else {
             "mean": norm.mean.tolist(), "var": norm.var.tolist(), "eps": norm.eps,
             "clip": norm.clip, "count": norm.count},
     }
+
+
+# torch's ONNX exporter, on its first export in a process, logs one warning per torchvision
+# operator it cannot register when torchvision is absent (four lines); a policy uses none of them
+TORCHVISION_LOGGER = "torch.onnx._internal.exporter._registration"
+TORCHVISION_NOTICE = "torchvision is not installed"
+# and torch.export warns about its own use of a deprecated pytree check (torch 2.13)
+LEAFSPEC_WARNING = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+
+
+class _DropTorchvisionNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(TORCHVISION_NOTICE)
+
+
+@contextlib.contextmanager
+def _quiet_onnx_exporter():
+    """Silences exactly the exporter's notices above, only while it runs; any other warning of
+    the exporter still shows."""
+    logger, notice = logging.getLogger(TORCHVISION_LOGGER), _DropTorchvisionNotice()
+    logger.addFilter(notice)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=LEAFSPEC_WARNING, category=FutureWarning)
+            yield
+    finally:
+        logger.removeFilter(notice)
 
 
 def _onnx_bytes(module: DeployedPolicy, example: torch.Tensor) -> bytes:
@@ -78,8 +109,7 @@ def _onnx_bytes(module: DeployedPolicy, example: torch.Tensor) -> bytes:
         raise ConfigError(f"--format onnx needs the export extra ({e.name} is not installed): "
                           f"pip install -e '.[export]', or use --format torchscript.") from e
     batch = torch.export.Dim("batch")
-    with warnings.catch_warnings():  # torch's exporter warns about its own internals
-        warnings.simplefilter("ignore")
+    with _quiet_onnx_exporter():
         program = torch.onnx.export(module, (example,), input_names=["obs"],
                                     output_names=["action"], dynamic_shapes=({0: batch},),
                                     dynamo=True, verbose=False)
