@@ -1,14 +1,24 @@
 """Distributed collection on Ray actors (ddpg.distributed): collectors on a slowed environment
 scale the steps collected, learn, survive a killed actor, spread over a two-node cluster, and
-checkpoint and resume; without Ray, --actors names the extra. Local Ray with the machine's
-cores; the slowdown is a sleep, so it does not compete for them."""
+checkpoint and resume; they say where they collect and count updates as one process does; an
+unreachable --address fails in seconds before the run folder exists, and a signal stops the
+command while it connects; without Ray, --actors names the extra. Local Ray with the machine's
+cores; the slowdown is a sleep, so it does not compete for them. Addresses tried: 127.0.0.1
+only (the command's Ray is told to keep loopback addresses as they are)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
+import os
+import signal
+import socket
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +134,82 @@ def test_without_ray_actors_name_the_extra(tmp_path, monkeypatch):
                 warmup_steps=50, eval_every=100, network=NetworkConfig(hidden_sizes=(8,)))
     with pytest.raises(ConfigError, match=r"pip install -e '\.\[ray\]'"):
         ddpg.train(cfg)
+
+
+# --- an address that does not answer ----------------------------------------------------------
+
+LOOPBACK_RAY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # Ray keeps 127.0.0.1 as given
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connecting to it is refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def silent_port():
+    """A loopback port whose accept queue is full: a connect to it gets no answer, as from a
+    host that drops packets."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5):  # fills the queue
+            yield port
+
+
+def connecting_to(port: int) -> bool:
+    """Whether a TCP connect to 127.0.0.1:port is in progress on this machine (SYN_SENT), from
+    an IPv4 socket or an IPv6 one (as gRPC's, to ::ffff:127.0.0.1)."""
+    targets = {f"0100007F:{port:04X}", f"0000000000000000FFFF00000100007F:{port:04X}"}
+    rows = [r.split() for f in ("/proc/net/tcp", "/proc/net/tcp6")
+            for r in Path(f).read_text().splitlines()[1:]]
+    return any(r[2] in targets and r[3] == "02" for r in rows)
+
+
+def ddpg_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ddpg.cli", *args]
+
+
+def train_args(tmp_path, port: int) -> list[str]:
+    return ddpg_command("train", "--env", "Pendulum-v1", "--actors", "2", "--address",
+                        f"127.0.0.1:{port}", "--out", str(tmp_path / "runs"))
+
+
+def test_an_unreachable_address_fails_in_seconds_before_the_run_folder(tmp_path):
+    port = closed_port()
+    start = time.monotonic()
+    done = subprocess.run(train_args(tmp_path, port), capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **LOOPBACK_RAY})
+    took = time.monotonic() - start
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"ddpg train: error: cannot reach a Ray cluster at "
+                                  f"127.0.0.1:{port} (connection refused)"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert took < 15, took
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc/net/tcp")
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, -signal.SIGTERM)])
+def test_a_signal_stops_the_command_while_it_connects(tmp_path, sig, code):
+    with silent_port() as port:
+        proc = subprocess.Popen(train_args(tmp_path, port), stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, **LOOPBACK_RAY})
+        try:
+            deadline = time.monotonic() + 60
+            while not connecting_to(port):
+                assert proc.poll() is None and time.monotonic() < deadline, proc.returncode
+                time.sleep(0.02)
+            proc.send_signal(sig)
+            sent = time.monotonic()
+            proc.wait(timeout=30)
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == code, proc.stderr.read()
+    assert took < 5, took
+    assert not (tmp_path / "runs").exists()

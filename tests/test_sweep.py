@@ -1,7 +1,8 @@
 """`ddpg sweep` on Ray Tune: a grid to completion with its table and best.yaml, Optuna, ASHA
 stopping a bad configuration, trials on both nodes of a two-node cluster, a trial whose worker
 is killed restarting from its checkpoint to the same final parameters, an interrupted sweep
-resumed without rerunning finished trials, and the file's errors."""
+resumed without rerunning finished trials, the file's errors, and an unreachable --address
+(127.0.0.1 only) refused in seconds before the sweep's folder exists."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import csv
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -234,3 +236,21 @@ def test_sweep_files_get_clear_errors(tmp_path):
     with pytest.raises(ConfigError, match="no sweep to continue"):
         run_sweep(load_sweep(sweep_file(tmp_path, "new", "space:\n  tau: {grid: [0.1]}\n")),
                   tmp_path / "out", resume=True)
+
+
+def test_an_unreachable_address_fails_in_seconds_before_the_sweep_folder(tmp_path):
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = sweep_file(tmp_path, "far", "space:\n  tau: {grid: [0.1]}\n")
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "ddpg.cli", "sweep", str(path), "--address", f"127.0.0.1:{port}",
+         "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"})  # Ray keeps 127.0.0.1
+    took = time.monotonic() - start
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"ddpg sweep: error: cannot reach a Ray cluster at "
+                                  f"127.0.0.1:{port} (connection refused)"), done.stderr
+    assert took < 15, took
+    assert not (tmp_path / "out").exists()

@@ -68,6 +68,10 @@ class Trainer:
         `label` (the start of its evaluation lines on stderr: its name)."""
         self.config, self.on_step, self.on_eval = config, on_step, on_eval
         self.label = label
+        if config.actors > 0:  # Ray first: an unreachable --address fails before the run folder
+            from ddpg.distributed.cluster import join_ray
+
+            join_ray(config.address)
         env = env if env is not None else config.env
         factory, self.env_name = env_factory(env)
         torch.set_num_threads(config.threads or learner_threads(config))

@@ -19,21 +19,13 @@ from typing import Any
 import numpy as np
 
 from ddpg.config import Config
+from ddpg.distributed.cluster import join_ray, leave_ray, where
 from ddpg.distributed.collector import Collector, collector_sigma
-from ddpg.errors import ConfigError, EnvError
+from ddpg.errors import EnvError
 from ddpg.fileio import atomic_write_bytes
 from ddpg.metrics import log
 
 ACTORS_FILE = "actors.json"  # in the run directory: where each collector ran, its sigma
-
-
-def import_ray():
-    try:
-        import ray
-    except ImportError as e:
-        raise ConfigError("actors > 0 (distributed collection) needs Ray: pip install -e "
-                          "'.[ray]'; or train in one process with --actors 0.") from e
-    return ray
 
 
 class RemoteCollection:
@@ -41,17 +33,11 @@ class RemoteCollection:
 
     def __init__(self, config: Config, env: Any, low: np.ndarray, high: np.ndarray,
                  config_dict: dict[str, Any], run_dir: Path) -> None:
-        ray = self.ray = import_ray()
         c = self.config = config
-        self.started_ray = not ray.is_initialized()
-        if self.started_ray:
-            if c.address:
-                ray.init(address=c.address, include_dashboard=False, log_to_driver=False)
-            else:
-                from ddpg.system import available_cores
+        join_ray(c.address)  # done already by the Trainer, before the run directory existed
+        import ray
 
-                ray.init(num_cpus=available_cores(), include_dashboard=False,
-                         log_to_driver=False)
+        self.ray = ray
         cpus = ray.cluster_resources().get("CPU", 1.0)
         per_actor = c.actor_cpus or min(1.0, cpus / c.actors)
         remote = ray.remote(max_restarts=-1, max_task_retries=0)(Collector)
@@ -78,6 +64,9 @@ class RemoteCollection:
                            f"installed there); a function or instance is pickled to them, so "
                            f"define it in a module the nodes can import.") from None
         self._write_actors()
+        sigmas = ", ".join(f"{x:.3g}" for x in self.sigmas)
+        log.info(f"{c.actors} actor{'s' * (c.actors != 1)} collecting on {where(c.address)}, "
+                 f"{per_actor:g} CPU each; exploration sigmas {sigmas} (actors.json)")
 
     def _write_actors(self) -> None:
         """actors.json: each collector's index, node, process, sigma and restarts so far."""
@@ -172,5 +161,4 @@ class RemoteCollection:
                 self.ray.kill(a)
             except Exception:  # noqa: BLE001 - already gone
                 pass
-        if self.started_ray:
-            self.ray.shutdown()
+        leave_ray()

@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from ddpg import config as cfgmod
+from ddpg.distributed.cluster import join_ray
 from ddpg.errors import ConfigError
 from ddpg.fileio import atomic_write_bytes
 from ddpg.sweep.spec import Sweep, load_sweep
 from ddpg.sweep.trial import run_trial
-from ddpg.system import available_cores
 
 TUNE_DIR = "tune"
 
@@ -55,18 +55,6 @@ def _trainable(sweep: Sweep, folder: Path) -> Any:
     return tune.with_resources(fn, dict(sweep.resources))
 
 
-def _start_ray(address: str | None, num_cpus: int | None) -> None:
-    import ray
-
-    if ray.is_initialized():
-        return
-    if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init(num_cpus=num_cpus or available_cores(), include_dashboard=False,
-                 log_to_driver=False)
-
-
 def run_sweep(sweep: Sweep, out: str | Path, *, address: str | None = None,
               resume: bool = False, num_cpus: int | None = None, verbose: int = 1) -> Path:
     """Run (or with `resume`, continue) the sweep; returns its folder with the results."""
@@ -80,8 +68,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, address: str | None = None,
     if not resume and experiment.exists():
         raise ConfigError(f"{folder} already holds this sweep; continue it with --resume, or "
                           f"give it another name (the file's name: key) or --out.")
+    join_ray(address or "", num_cpus)  # an unreachable --address fails before the folder exists
     folder.mkdir(parents=True, exist_ok=True)
-    _start_ray(address, num_cpus)
     trainable = _trainable(sweep, folder)
     if resume:
         tuner = tune.Tuner.restore(str(experiment), trainable, resume_unfinished=True,
