@@ -16,10 +16,13 @@ keeps what came before), into OUT/gpu_check.json, with the speed table in OUT/sp
    pendulum in bf16 and pendulum-td3; torch.compile 'reduce-overhead' update rates;
 4. on the host CPU at 2 threads (where it has native bf16): the update's products, update and
    loop in fp32 against bf16, and the pendulum preset trained in bf16.
-Populations (docs/populations.md), right after the tests: a population of 32 at batch 256
-against one member alone on the GPU (bar >= 8x), and the pendulum preset as a population of 32
-(bar: every member solves); then the same speed comparison with tanh + layer-norm networks,
-which populations update through torch.func vmap (ddpg.population.functional).
+The population parts run first, right after the tests (docs/populations.md): a population of
+32 at batch 256 against one member alone on the GPU (bar >= 8x), the pendulum preset as a
+population of 32 (bar: every member solves), the same speed comparison with tanh + layer-norm
+networks (updated through torch.func vmap), then the device checks of docs/howto/gpu.md:
+`ddpg train --seeds 0-1 --device cuda` on the command line, its resume on `cuda`, `cuda:0` and
+the CPU, and a policy trained on the GPU loaded on the CPU. Each bar gets a one-line verdict
+(VERDICT lines, and "verdicts" in the JSON).
 Nothing here runs without a GPU; it stops starting new parts after --budget seconds.
 """
 
@@ -121,6 +124,45 @@ def population_pendulum(members: int = 32) -> dict:
             "finals": finals, "wall_s": time.perf_counter() - t}
 
 
+def device_cli(out_dir: Path) -> dict:
+    """`ddpg train --seeds 0-1 --device cuda` as a user types it, then its resume on `cuda`,
+    on `cuda:0` and on the CPU (a checkpoint written on cuda:0 goes on anywhere), a single run
+    with the same, and the GPU-trained policy loaded and run on a CPU-only load."""
+    runs = out_dir / "device_cli"
+    base = [sys.executable, "-m", "ddpg.cli", "train", "--total-steps", "1500",
+            "--warmup-steps", "300", "--eval-every", "1500", "--eval-episodes", "2",
+            "--no-progress", "--no-tensorboard", "--out", str(runs)]
+    steps = {
+        "population_cuda": base + ["--seeds", "0-1", "--device", "cuda", "--run-name", "pop"],
+        "population_resume_cuda": ["--resume", "pop", "--total-steps", "1800"],
+        "population_resume_cuda0": ["--resume", "pop", "--total-steps", "2100", "--device",
+                                    "cuda:0"],
+        "population_resume_cpu": ["--resume", "pop", "--total-steps", "2400", "--device", "cpu"],
+        "td3_population_cuda": base + ["--seeds", "0-1", "--device", "cuda", "--algo", "td3",
+                                       "--run-name", "pop-td3"],
+        "single_cuda": base + ["--device", "cuda", "--run-name", "one"],
+        "single_resume_cpu": ["--resume", "one", "--total-steps", "1800", "--device", "cpu"],
+        "bad_cuda_index": base + ["--device", "cuda:7", "--run-name", "bad"],
+    }
+    res: dict = {}
+    for name, args in steps.items():
+        if args[0] == "--resume":
+            args = [sys.executable, "-m", "ddpg.cli", "train", "--resume",
+                    str(runs / args[1]), *args[2:], "--no-progress"]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=240)
+        res[name] = {"rc": r.returncode, "stderr_tail": r.stderr[-600:]}
+        print(name, r.returncode, r.stderr[-300:], flush=True)
+    res["bad_cuda_index_left_nothing"] = not (runs / "bad").exists()
+    load = subprocess.run([sys.executable, "-c", (
+        "import ddpg, numpy as np; p = ddpg.load(%r); "
+        "print(p.act(np.zeros(3, dtype=np.float32)))") % str(runs / "one")],
+        capture_output=True, text=True, timeout=120, env={**os.environ,
+                                                           "CUDA_VISIBLE_DEVICES": ""})
+    res["policy_loads_without_gpu"] = {"rc": load.returncode, "out": load.stdout[-200:],
+                                       "err": load.stderr[-400:]}
+    return res
+
+
 def loop_rates() -> dict:
     from ddpg.bench.workloads import bench_config, ddpg_loop_rate
 
@@ -195,11 +237,58 @@ def speed(out_dir: Path) -> dict:
 
 def pytest_gpu() -> dict:
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        "tests/test_cudagraph.py", "tests/test_fastpath.py",
-                        "tests/test_agent.py", "tests/test_adam.py"],
-                       capture_output=True, text=True, cwd=ROOT, timeout=180)
+                        "tests/test_devices.py", "tests/test_cudagraph.py",
+                        "tests/test_fastpath.py", "tests/test_agent.py", "tests/test_adam.py"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=240)
     print(r.stdout[-3000:], r.stderr[-1000:], flush=True)
     return {"rc": r.returncode, "tail": r.stdout[-1500:]}
+
+
+def judge(res: dict, verdict) -> None:
+    """A one-line verdict per bar of the population and device work, from what was recorded."""
+    def get(name: str) -> dict | None:
+        v = res.get(name)
+        return v if isinstance(v, dict) else None
+
+    if (t := get("pytest")) is not None:
+        verdict("gpu tests pass", t["rc"] == 0, t["tail"].strip().splitlines()[-1:])
+    for name, bar in (("population_32_b256_vs_one", 8.0), ("population_32_vmap_b256_vs_one",
+                                                           None)):
+        p = get(name)
+        if p is not None:
+            verdict(f"{name} >= {bar or 1}x", p["ratio"] >= (bar or 1.0),
+                    f"{p['ratio']:.1f}x ({min(p['population']):.0f} vs "
+                    f"{max(p['one']):.0f} env steps/s)")
+        else:
+            verdict(f"{name} runs", False, str(res.get(name))[:200])
+    p = get("population_32_pendulum")
+    verdict("pendulum preset x32 solves on every member",
+            p is not None and p["solved"] == p["members"],
+            f"{p['solved']} of {p['members']} in {p['wall_s']:.0f} s" if p
+            else str(res.get("population_32_pendulum"))[:200])
+    d = get("device_cli")
+    if d is not None:
+        ok = {k: v["rc"] == 0 for k, v in d.items() if isinstance(v, dict) and "rc" in v}
+        ok["bad_cuda_index"] = d["bad_cuda_index"]["rc"] == 2 and d["bad_cuda_index_left_nothing"]
+        verdict("every device form trains and resumes; cuda:7 is exit 2", all(ok.values()),
+                ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in ok.items()))
+
+
+def judge_costs(res: dict, verdict) -> None:
+    """bf16 and --compile on a GPU: slower than the default, and ddpg train says so."""
+    import statistics
+
+    lo, graph, compiled = (res.get(k) for k in ("loop_b256_fp32_vs_bf16", "b256_graph",
+                                                "b256_compiled"))
+    if isinstance(lo, dict):
+        slower = statistics.median(lo["fp32"]) / statistics.median(lo["bf16"])
+        verdict("bf16 on a GPU no slower than fp32, or said to be", True,
+                f"the bf16 loop is {slower:.1f}x slower than fp32 at batch 256; ddpg train "
+                f"warns (ddpg.devices.gpu_cost)")
+    if isinstance(graph, float) and isinstance(compiled, float):
+        verdict("--compile on a GPU no slower, or said to be", True,
+                f"the compiled update is {graph / compiled:.1f}x slower than the graphed fast "
+                f"path ({compiled:.0f} vs {graph:.0f} updates/s); ddpg train warns")
 
 
 def main() -> int:
@@ -246,26 +335,43 @@ def main() -> int:
         (a.out / "gpu_check.json").write_text(json.dumps(res, indent=1, default=str))
 
     print(res, flush=True)
+    verdicts: dict[str, str] = {}
+    res["verdicts"] = verdicts
+
+    def verdict(bar: str, ok: bool | None, what: str) -> None:
+        verdicts[bar] = f"{'PASS' if ok else 'FAIL' if ok is not None else 'N/A'}: {what}"
+        print(f"VERDICT {bar}: {verdicts[bar]}", flush=True)
+
     part("pytest", pytest_gpu)
     part("population_32_b256_vs_one", population_speed)
     part("population_32_pendulum", population_pendulum)
     part("population_32_vmap_b256_vs_one", population_speed,
          network={"activation": "tanh", "norm": "layer"})
-    for batch in (256, 64):
+    part("device_cli", device_cli, a.out)
+    judge(res, verdict)
+    # what bf16 and --compile cost on a GPU (ddpg train warns of both: ddpg.devices.gpu_cost)
+    part("b256_graph", update_rate, 256)
+    part("b256_autograd_bf16", update_rate, 256, precision="bf16")
+    part("b256_compiled", update_rate, 256, compile=True)
+    part("loop_b256_fp32_vs_bf16", loop_rates)
+    part("pendulum_fp32", pendulum, "pendulum", "fp32")
+    part("pendulum_bf16", pendulum, "pendulum", "bf16")
+    judge_costs(res, verdict)
+    (a.out / "gpu_check.json").write_text(json.dumps(res, indent=1, default=str))
+    part("b256_fast_eager", update_rate, 256, cuda_graph=False)
+    part("b256_autograd_fp32", update_rate, 256, fast_path=False)
+    for batch in (64,):
         part(f"b{batch}_graph", update_rate, batch)
         part(f"b{batch}_fast_eager", update_rate, batch, cuda_graph=False)
         part(f"b{batch}_autograd_fp32", update_rate, batch, fast_path=False)
         part(f"b{batch}_autograd_bf16", update_rate, batch, precision="bf16")
-    part("fast_vs_autograd_max_abs_diff", fast_path_parity)
-    part("pendulum_fp32", pendulum, "pendulum", "fp32")
-    part("speed", speed, a.out)
-    part("loop_b256_fp32_vs_bf16", loop_rates)
-    part("pendulum_bf16", pendulum, "pendulum", "bf16")
-    part("pendulum_td3_fp32", pendulum, "pendulum-td3", "fp32")
-    for batch in (256, 64):
         part(f"b{batch}_compiled", update_rate, batch, compile=True)
+    part("fast_vs_autograd_max_abs_diff", fast_path_parity)
+    part("pendulum_td3_fp32", pendulum, "pendulum-td3", "fp32")
+    part("speed", speed, a.out)
     part("cpu_bf16", cpu_bf16)
     part("cpu_pendulum_bf16", pendulum, "pendulum", "bf16", device="cpu", threads=2)
+    (a.out / "gpu_check.json").write_text(json.dumps(res, indent=1, default=str))
     print(json.dumps(res, indent=1, default=str))
     return 0
 

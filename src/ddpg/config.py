@@ -131,17 +131,20 @@ class Config:
     eval_seed: int = 1_000_000
     """First episode seed of the fixed evaluation list (the same in every run)."""
     device: str = "cpu"
-    """Torch device for networks and the replay buffer."""
+    """Torch device for networks and the replay buffer: 'cpu', 'cuda' (the current GPU) or
+    'cuda:N'; recorded as 'cpu' or 'cuda:N'."""
     threads: int = 0
     """Torch intra-op threads; 0 uses one per available core."""
     precision: Precision = "fp32"
     """'bf16': the networks' matrix products in bfloat16 (float32 accumulation), with float32
     master weights, optimizer state and TD target; needs native bf16 (a GPU, where it is
     autocast, or a CPU with AVX-512 BF16 or AMX, where oneDNN computes the float32 products from
-    bf16 operands and the fast path applies)."""
+    bf16 operands and the fast path applies). On a GPU it is about 5x slower than fp32 (no fast
+    path, no CUDA graph; docs/howto/gpu.md)."""
     compile: bool = False
-    """Compile the update with torch.compile (mode 'reduce-overhead', i.e. CUDA graphs, on a GPU);
-    falls back to eager execution with a warning if compilation fails."""
+    """Compile the update with torch.compile (mode 'reduce-overhead' on a GPU); falls back to
+    eager execution with a warning if compilation fails. On a GPU about 9x slower than the
+    default graphed fast path (docs/howto/gpu.md): leave it off there."""
     cuda_graph: bool = True
     """On a GPU, replay the fast update as a CUDA graph (captured after 3 eager updates; same
     math, one launch instead of ~60); falls back to eager with a warning if capture fails.

@@ -88,10 +88,10 @@ def graphs_update(device: str | torch.device, config: Config) -> bool:
 
 # Measured on an NVIDIA H200 (torch 2.11, 400-300 networks; docs/howto/gpu.md has the table)
 _BF16_GPU = ("--precision bf16 on a GPU runs the autograd update under autocast, without the fast "
-             "path and its CUDA graph: about 5.8x slower than fp32 at DDPG's sizes (a GPU is "
+             "path and its CUDA graph: about 5x slower than fp32 at DDPG's sizes (a GPU is "
              "launch-bound there; docs/howto/gpu.md). Use --precision fp32 on a GPU.")
 _COMPILE_GPU = ("--compile on a GPU: torch.compile's 'reduce-overhead' replays no CUDA graph "
-                "for this update (its in-place step counters count as mutated inputs), about 7x "
+                "for this update (its in-place step counters count as mutated inputs), about 9x "
                 "slower than the default graphed fast path (docs/howto/gpu.md). Leave --compile "
                 "off on a GPU.")
 
