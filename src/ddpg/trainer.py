@@ -266,8 +266,7 @@ class Trainer:
         warm-up, only one that has already arrived). Returns its rewards and transitions."""
         c = self.config
         wait = 0.0 if c.learner_rate == "max" and self.step >= c.warmup_steps else None
-        warmup_left = max(0, c.warmup_steps - self.step)
-        chunk = self.remote.next_chunk(self.step, warmup_left, wait)
+        chunk = self.remote.next_chunk(wait)
         if chunk is None:
             return np.zeros(0), 0
         steps, rows = chunk["steps"], len(chunk["rewards"])
@@ -298,9 +297,12 @@ class Trainer:
         self._next_sync = a.updates + self.config.sync_every
 
     def _update(self, transitions: int) -> None:
-        """updates_per_step updates per new transition (with --actors --learner-rate max: one
-        update each time round the loop, whatever arrived)."""
+        """updates_per_step updates per new transition from the warmup_steps-th on, as one
+        process counts them (with --actors --learner-rate max: one update each time round the
+        loop, whatever arrived)."""
         c = self.config
+        if self.remote is not None:  # a chunk that ends warm-up: only its transitions from there
+            transitions = min(transitions, self.step - c.warmup_steps + 1)
         n = 1 if self.remote is not None and c.learner_rate == "max" else \
             c.updates_per_step * transitions
         for _ in range(n):
@@ -490,7 +492,7 @@ def run_members(members: list[Trainer], group: Group | None = None) -> None:
             m.remote = RemoteCollection(c, m.env_source, m.low, m.high, cfgmod.to_dict(c),
                                         m.run_dir)
             m._send_weights()
-            m.remote.start(m.step, max(0, c.warmup_steps - m.step))
+            m.remote.start(m.step)
         while live := [m for m in members if m.running]:
             collecting = [m for m in live if not m.eval_pending]
             acting = [m for m in collecting if m.remote is None and m.step >= c.warmup_steps]

@@ -8,9 +8,12 @@ first with a plain TCP connect of CONNECT_TIMEOUT_S (nothing is sent), before Ra
 and before a run or sweep folder exists: a port nothing listens on, or a host that does not
 answer, is a ConfigError (exit 2) in seconds. Only then `ray.init` joins it.
 
-A local Ray that ddpg starts is Ray's default one (token authentication on, the token in
-~/.ray/auth_token); Ray's warning that it turned token authentication on is left out, since
-nothing but this process joins that Ray and it stops with the run.
+While Ray starts or joins, its informational lines ("Started a local Ray instance",
+"Connecting to existing Ray cluster at address: <this node's address>") and its warning that
+a new local Ray has token authentication on are left out: ddpg's own line says where the work
+runs (`where`). A local Ray that ddpg starts is Ray's default one (token authentication on, the
+token in ~/.ray/auth_token, made by Ray on first use); nothing but this process joins it, and
+it stops with the run.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from ddpg.errors import ConfigError
 
 CONNECT_TIMEOUT_S = 5.0
-_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
+_RAY_LOGGERS = ("ray._private.worker", "ray._private.authentication.authentication_token_setup")
 _owned = False  # this process's Ray was started (or joined) by join_ray: leave_ray stops it
 
 
@@ -80,31 +83,36 @@ def join_ray(address: str, num_cpus: int | None = None) -> None:
     ray = _import_ray()
     if ray.is_initialized():
         return
-    if address:
-        try:
+    quiet = _Quiet()
+    for name in _RAY_LOGGERS:
+        logging.getLogger(name).addFilter(quiet)
+    try:
+        if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ray.exceptions.RayError) as e:
-            cause = (str(e).strip().splitlines() or [type(e).__name__])[-1]
-            raise ConfigError(f"cannot join the Ray cluster at {address}: {cause}. Check "
-                              f"that it runs this Ray version ({ray.__version__}) and that "
-                              f"`ray status --address {address}` works from here.") from None
-    else:
-        from ddpg.system import available_cores
+        else:
+            from ddpg.system import available_cores
 
-        token_logger = logging.getLogger(_TOKEN_LOGGER)
-        quiet = _DropTokenWarning()
-        token_logger.addFilter(quiet)
-        try:
             ray.init(address="local", num_cpus=num_cpus or available_cores(),  # not RAY_ADDRESS
                      include_dashboard=False, log_to_driver=False)
-        finally:
-            token_logger.removeFilter(quiet)
+    except (ConnectionError, RuntimeError, ray.exceptions.RayError) as e:
+        if not address:
+            raise
+        cause = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+        raise ConfigError(f"cannot join the Ray cluster at {address}: {cause}. Check that it "
+                          f"runs this Ray version ({ray.__version__}) and that `ray status "
+                          f"--address {address}` works from here.") from None
+    finally:
+        for name in _RAY_LOGGERS:
+            logging.getLogger(name).removeFilter(quiet)
     _owned = True
 
 
-class _DropTokenWarning(logging.Filter):
+class _Quiet(logging.Filter):
+    """Ray's informational lines and its token-authentication-enabled warning, dropped."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Token authentication is enabled" not in record.getMessage()
+        return record.levelno > logging.INFO and \
+            "Token authentication is enabled" not in record.getMessage()
 
 
 def leave_ray() -> None:

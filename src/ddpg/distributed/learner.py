@@ -81,16 +81,24 @@ class RemoteCollection:
         for a in self.actors:
             a.set_weights.remote(self.weights_ref)
 
-    def _submit(self, i: int, step: int, warmup_left: int) -> None:
-        ref = self.actors[i].collect.remote(self.config.chunk_steps, step, warmup_left)
+    def _submit(self, i: int) -> None:
+        """Actor i's next call: the run's next chunk_steps x num_envs steps in the order they
+        are asked for, uniform random where they fall in warm-up, so that the run collects
+        warmup_steps random transitions in all, whichever actor's chunks arrive first (asking
+        with the learner's own count, K - 1 chunks in flight were random past warm-up)."""
+        c = self.config
+        ref = self.actors[i].collect.remote(c.chunk_steps, self.asked,
+                                            max(0, c.warmup_steps - self.asked))
+        self.asked += c.chunk_steps * c.num_envs
         self.pending[ref] = i
 
-    def start(self, step: int, warmup_left: int) -> None:
+    def start(self, step: int) -> None:
+        """The first call of every actor, from the run's step `step`."""
+        self.asked = step  # environment steps asked of the actors so far (lost chunks included)
         for i in range(len(self.actors)):
-            self._submit(i, step, warmup_left)
+            self._submit(i)
 
-    def next_chunk(self, step: int, warmup_left: int, timeout: float | None
-                   ) -> dict[str, Any] | None:
+    def next_chunk(self, timeout: float | None) -> dict[str, Any] | None:
         """The next chunk to arrive (None if none within `timeout` seconds); its actor is given
         its next collect call at once. A dead actor's call is dropped, and Ray's restart of it
         gets the current weights and a new call."""
@@ -107,13 +115,13 @@ class RemoteCollection:
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
                 self.where[i] = {**self.where[i], "pid": None}  # the next chunk tells
                 self._restarted(i)  # its call died with it: ask the restarted one again
-                self._submit(i, step, warmup_left)
+                self._submit(i)
                 continue
             if chunk["pid"] != self.where[i]["pid"]:
                 if self.where[i]["pid"] is not None:  # died between calls and came back
                     self._restarted(i)
                 self.where[i] = {**self.where[i], "pid": chunk["pid"]}
-            self._submit(i, step + chunk["steps"], max(0, warmup_left - chunk["steps"]))
+            self._submit(i)
             self.collected += chunk["steps"]
             return chunk
 
