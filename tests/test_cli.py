@@ -61,7 +61,7 @@ def test_config_file_and_flag_precedence(tmp_path, capsys):
     (["train", "--env", "CartPole-v1"], 2, "Discrete action space"),
     (["train", "--tau", "0"], 2, "tau=0.0"),
     (["train", "--preset", "nope"], 2, "unknown preset 'nope'"),
-    (["eval", "/nonexistent/run"], 1, "no policy at '/nonexistent/run'"),
+    (["eval", "/nonexistent/run"], 2, "no policy at '/nonexistent/run'"),
     (["trian"], 2, "Did you mean 'train'"),
     (["train", "--warmup-steps", "500", "--total-steps", "100"], 2, "warmup_steps=500"),
     (["train", "--batch-size", "512", "--buffer-size", "100"], 2, "buffer_size=100"),
@@ -88,7 +88,7 @@ def test_yaml_typo_via_cli(tmp_path, capsys):
 
 def test_eval_corrupt_policy_file(tmp_path, capsys):
     (tmp_path / "policy.pt").write_bytes(b"not a policy")
-    assert main(["eval", str(tmp_path)]) == 1
+    assert main(["eval", str(tmp_path)]) == 2
     assert "not a readable ddpg policy file" in capsys.readouterr().err
 
 
@@ -155,3 +155,83 @@ else:
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-800:]
+
+
+@pytest.fixture(scope="module")
+def finished_population(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pop")
+    assert main(["train", "--seeds", "0-1", "--out", str(out), "--run-name", "pop", *TINY]) == 0
+    return out / "pop"
+
+
+def test_a_refused_command_prints_one_line(tmp_path, capsys):
+    """The fitted warm-up's notes came before the error: one mistake, three lines (issue 30)."""
+    assert main(["train", "--total-steps", "500", "--tau", "0", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ddpg train: error: tau=0.0") and err.count("\n") == 1, err
+    assert main(["train", "--total-steps", "500", "--seeds", "3-1", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_resume_of_a_finished_population_says_to_raise_the_budget(finished_population,
+                                                                  capsys):
+    assert main(["train", "--resume", str(finished_population)]) == 2
+    err = capsys.readouterr().err
+    assert "has ended at step 120 (done, done)" in err
+    assert f"ddpg train --resume {finished_population} --total-steps 240" in err
+
+
+def test_resume_of_a_folder_that_is_no_run_says_what_a_run_folder_is(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("not a run")
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"'{tmp_path}' is not a ddpg run folder" in err
+    assert "config.yaml, checkpoints/ and policy.pt" in err and "population.json" in err
+
+
+def test_export_of_a_population_names_a_member(finished_population, capsys):
+    assert main(["export", str(finished_population)]) == 2
+    err = capsys.readouterr().err
+    assert "is a population (ddpg train --seeds)" in err
+    assert f"ddpg export {finished_population / 's0'}" in err
+
+
+def test_descending_seed_range_says_how_to_write_it(tmp_path, capsys):
+    assert main(["train", "--seeds", "3-1", "--out", str(tmp_path)]) == 2
+    assert "the range '3-1' is descending; write 1-3." in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "--env", "Pendulum-v9"], ["train", "--resume", "/nonexistent/run"],
+    ["eval", "/nonexistent/run"], ["export", "/nonexistent/run"],
+    ["presets", "--show", "nope"], ["plot", "/nonexistent/run"],
+    ["benchmark", "/nonexistent/suite.yaml"], ["speed", "--steps", "0"],
+    ["sweep", "/nonexistent/sweep.yaml"], ["eval", "--nope"],
+])
+def test_bad_input_exits_2_in_every_command(args, capsys):
+    """One rule for all commands (ddpg.errors.EXIT_STATUS): a missing path was 1 in eval and 2
+    in plot, a bad environment 2 in train."""
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip()
+
+
+def test_failure_while_running_exits_1(monkeypatch, capsys):
+    from ddpg import cli
+    from ddpg.errors import CheckpointError, TrainingError
+
+    for error in (TrainingError("non-finite loss"), CheckpointError("disk full")):
+        def fails(argv, error=error):
+            raise error
+        monkeypatch.setitem(cli.COMMANDS, "train", fails)
+        assert main(["train"]) == 1
+        assert capsys.readouterr().err == f"ddpg train: error: {error}\n"
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "export", "presets", "plot", "benchmark",
+                                     "speed", "sweep"])
+def test_every_help_states_the_exit_status_rule(command, capsys):
+    from ddpg.errors import EXIT_STATUS
+
+    assert main([command, "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert " ".join(EXIT_STATUS.split()) in shown

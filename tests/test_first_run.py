@@ -69,7 +69,7 @@ def test_own_env_by_module_id_trains_to_a_saved_policy_with_no_other_flags(env_m
     assert "preset: general\n" in (run / "config.yaml").read_text()  # no tuned preset for it
     # eval of the --out folder: the id imports a module, so it must be confirmed
     rc, _, err = cli(["eval", str(out), "--episodes", "1"])
-    assert rc == 1 and "pass --env my_envs:MyPendulum-v0" in err
+    assert rc == 2 and "pass --env my_envs:MyPendulum-v0" in err
     rc, stdout, err = cli(["eval", str(out), "--episodes", "1", "--env", "my_envs:MyPendulum-v0"])
     assert rc == 0 and "return" in stdout, err
     # resume the --out folder: extends the run in place

@@ -68,8 +68,10 @@ def test_sb3_evaluate_policy_runs_on_a_ddpg_policy(sb3_models):
 
 def test_ddpg_eval_and_export_take_an_sb3_zip(sb3_models, tmp_path, capsys):
     path, _, _ = sb3_models["td3"]
-    assert main(["eval", str(path)]) == 1  # no env id in the file: must be given
-    assert "pass --env" in capsys.readouterr().err
+    assert main(["eval", str(path)]) == 2  # no env id in the file: must be given
+    err = capsys.readouterr().err
+    assert "does not say which environment it was trained on" in err
+    assert "pass --env ID" in err and "(None)" not in err
     assert main(["eval", str(path), "--env", "Pendulum-v1", "--episodes", "2"]) == 0
     assert "return" in capsys.readouterr().out
     assert main(["export", str(path), "--format", "torchscript",

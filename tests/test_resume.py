@@ -116,7 +116,7 @@ def test_resume_skips_damaged_newest_and_reports(tmp_path, capsys):
         f.write_bytes(b"garbage")
     from ddpg.cli import main
 
-    assert main(["train", "--resume", str(tmp_path / "r")]) == 1
+    assert main(["train", "--resume", str(tmp_path / "r")]) == 2
     assert "no valid checkpoint" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "r"), "--seed", "4"]) == 2
     assert "drop --seed" in capsys.readouterr().err

@@ -271,7 +271,7 @@ def test_hostile_run_directories_touch_nothing_outside(clean_run, tmp_path, data
             assert rc == 0 and f"from step {max(valid)}" in err, (attack, err)
             assert ("skipping a damaged checkpoint" in err) == (max(steps) in damaged), err
         else:
-            assert rc == 1 and "no valid checkpoint" in err, (attack, err)
+            assert rc == 2 and "no valid checkpoint" in err, (attack, err)
     elif kind == "symlink-dir" or field in ("metrics.csv", "tb", "policy.pt"):
         assert rc != 0 and "symbolic link" in err, (attack, err)  # refused, nothing done
     for what in ("eval", "plot", "load"):
@@ -306,7 +306,7 @@ def test_eval_does_not_import_a_module_named_in_a_policy(clean_run, tmp_path):
     policy.metadata["env"] = "ddpg_test_never_imported:Env-v0"
     policy.save(tmp_path / "policy.pt")
     rc, err = run_cli(["eval", str(tmp_path / "policy.pt"), "--episodes", "1"])
-    assert rc == 1 and "does not import a module" in err
+    assert rc == 2 and "does not import a module" in err
     assert "ddpg_test_never_imported" not in sys.modules
 
 

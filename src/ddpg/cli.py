@@ -24,7 +24,7 @@ import tyro
 from ddpg import config as cfgmod
 from ddpg.commands import cmd_eval, cmd_export, cmd_presets
 from ddpg.config import Config
-from ddpg.errors import ConfigError, DDPGError, EnvError
+from ddpg.errors import EXIT_STATUS, ConfigError, DDPGError
 
 PLUGIN_GROUP = "ddpg.commands"
 
@@ -147,15 +147,20 @@ def cmd_train(argv: Sequence[str]) -> int:
                     base, notes = cfgmod.fit_budget(base, pre.total_steps, given)
                 except ConfigError:  # explicit values decide; the flags below are checked whole
                     notes = []
-                for note in notes:
-                    print(f"ddpg train: {note}", file=sys.stderr)
+            else:
+                notes = []
             args = tyro.cli(TrainArgs, args=list(argv), prog="ddpg train",
-                            description=TRAIN_DESCRIPTION,
+                            description=f"{TRAIN_DESCRIPTION}\n\n{EXIT_STATUS}",
                             default=TrainArgs(base, pre.preset,
                                               Path(pre.config) if pre.config else None))
             if args.seeds or args.sweep:
-                from ddpg.population import train_population
+                from ddpg.population import parse_seeds, parse_sweep, train_population
 
+                parse_seeds(args.seeds or args.config_values.seed)  # refused before the notes
+                parse_sweep(list(args.sweep))
+            for note in notes:  # after every check: a refused command prints one line
+                print(f"ddpg train: {note}", file=sys.stderr)
+            if args.seeds or args.sweep:
                 return _population_done(train_population(
                     args.config_values, seeds=args.seeds or str(args.config_values.seed),
                     sweep=list(args.sweep)))
@@ -242,12 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = extra[argv[0]].load()
     try:
         return command(argv[1:])
-    except (ConfigError, EnvError) as e:  # usage errors
+    except DDPGError as e:  # 2 bad input, 1 failed while running (errors.EXIT_STATUS)
         print(f"ddpg {argv[0]}: error: {e}", file=sys.stderr)
-        return 2
-    except DDPGError as e:
-        print(f"ddpg {argv[0]}: error: {e}", file=sys.stderr)
-        return 1
+        return e.exit_code
     except SystemExit as e:  # argument parsing: --help (0) or a usage error (2)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading

@@ -11,10 +11,19 @@ from typing import Sequence
 from ddpg import config as cfgmod
 from ddpg import presets
 from ddpg.config import Config
+from ddpg.errors import EXIT_STATUS, ConfigError
+
+
+def _members(folder: Path) -> list[Path]:
+    """The run directories inside a population's folder, found on disk (no name read from
+    population.json becomes a path)."""
+    from ddpg.rundir import is_run_dir
+
+    return sorted(d for d in folder.iterdir() if not d.is_symlink() and is_run_dir(d))
 
 
 def cmd_eval(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="ddpg eval", description=(
+    p = argparse.ArgumentParser(prog="ddpg eval", epilog=EXIT_STATUS, description=(
         "Evaluate a trained policy without exploration noise and print the mean and standard "
         "deviation of its return. Given a population folder (ddpg train --seeds), evaluate "
         "every member on the same episode seeds and print the interquartile mean of their "
@@ -49,6 +58,10 @@ def cmd_eval(argv: Sequence[str]) -> int:
             p.error(f"--video records one policy; name a member of {a.path} instead")
         return _eval_population(Path(a.path), a)
     policy = load(a.path, env=a.env)
+    if a.env is None and policy.metadata.get("env") is None:
+        raise ConfigError(f"{a.path!r} does not say which environment it was trained on (a "
+                          f"stable-baselines3 model.zip does not store it); pass --env ID, "
+                          f"e.g. --env Pendulum-v1.")
     # an id read from the file never imports a module (ddpg.untrusted.env_from_file)
     env_id = a.env or env_from_file(policy.metadata.get("env"), f"the policy {a.path}")
     if a.video is None:
@@ -85,10 +98,9 @@ def _eval_population(folder: Path, a: argparse.Namespace) -> int:
     from ddpg.evaluation import (episode_cap, episode_seeds, evaluate, iqm,
                                  stratified_bootstrap_ci)
     from ddpg.policy import POLICY_FILE, load
-    from ddpg.rundir import is_run_dir
     from ddpg.untrusted import env_from_file
 
-    members = sorted(d for d in folder.iterdir() if not d.is_symlink() and is_run_dir(d))
+    members = _members(folder)
     finals: dict[str, float] = {}
     for run in members:
         if not (run / POLICY_FILE).is_file():
@@ -118,7 +130,7 @@ def _eval_population(folder: Path, a: argparse.Namespace) -> int:
 
 
 def cmd_export(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="ddpg export", description=(
+    p = argparse.ArgumentParser(prog="ddpg export", epilog=EXIT_STATUS, description=(
         "Export the noise-free policy, raw observation in ('obs', float32, any batch) to action "
         "in the environment's units out ('action'), normalisation and rescaling included. ONNX "
         "runs with onnxruntime and numpy alone (the export extra: pip install -e "
@@ -134,6 +146,12 @@ def cmd_export(argv: Sequence[str]) -> int:
     p.add_argument("--env", default=None, help="for a stable-baselines3 model.zip whose action "
                    "bounds are stored only pickled: the environment id to take them from")
     a = p.parse_args(argv)
+    from ddpg.population.summary import MANIFEST
+
+    if (Path(a.path) / MANIFEST).is_file():
+        member = next(iter(_members(Path(a.path))), Path(a.path) / "MEMBER")
+        raise ConfigError(f"{a.path!r} is a population (ddpg train --seeds), one run folder per "
+                          f"member; export one member's policy, e.g. ddpg export {member}")
     from ddpg.export import default_path, export
     from ddpg.policy import load
     from ddpg.rundir import locate_run
@@ -146,7 +164,7 @@ def cmd_export(argv: Sequence[str]) -> int:
 
 
 def cmd_presets(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="ddpg presets", description=(
+    p = argparse.ArgumentParser(prog="ddpg presets", epilog=EXIT_STATUS, description=(
         "List the named presets and the values in which each differs from the defaults, or "
         "show one preset whole as a config file: ddpg's YAML (usable with --config) or an "
         "rl-baselines3-zoo hyperparameter entry."))

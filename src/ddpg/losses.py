@@ -1,76 +1,119 @@
-"""The DDPG equations as pure tensor functions."""
+"""The DDPG equations as pure tensor functions: each equation of the lesson, and TD3's target
+pieces, in one place, called by every update (the reference ddpg_step / td3_step, the fast path
+with its hand-written backward passes, a population's StackedStep and VmapStep).
+
+A single run's tensors are (B, 1) columns, as the lesson writes them. A population's carry a
+leading member dimension, (M, B, 1), and per-member hyperparameters (gamma, TD3's noise) as
+(M, 1, 1) tensors that broadcast; the losses are then one value per member, (M,). The fast path
+holds Q feature-major, (1, B) or (M, 1, B): the reductions below are over the last two
+dimensions, so they read either layout alike.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import torch
 
-
-def _check_column(name: str, t: torch.Tensor, batch: int) -> None:
-    if t.shape != (batch, 1):
+def _check_column(name: str, t: torch.Tensor, like: torch.Tensor) -> None:
+    want = tuple(like.shape) if like.ndim >= 2 and like.shape[-1] == 1 else (*like.shape, 1)
+    if tuple(t.shape) != want:
         raise ValueError(
-            f"{name} has shape {tuple(t.shape)}, expected ({batch}, 1); reshape it with "
-            f".view(-1, 1) (a (B,) tensor would silently broadcast to (B, B))."
+            f"{name} has shape {tuple(t.shape)}, expected {want} ((B, 1), or (M, B, 1) with a "
+            f"member dimension); reshape it with .view(-1, 1) (a (B,) tensor would silently "
+            f"broadcast to (B, B))."
         )
 
 
 # --8<-- [start:td_target]
 def td_target(rewards: torch.Tensor, dones: torch.Tensor, next_q: torch.Tensor,
-              gamma: float) -> torch.Tensor:
-    """y = r + gamma * (1 - done) * Q'(s', mu'(s')), all (B, 1); done means terminated."""
-    batch = next_q.shape[0]
-    _check_column("next_q", next_q, batch)
-    _check_column("rewards", rewards, batch)
-    _check_column("dones", dones, batch)
+              gamma: float | torch.Tensor) -> torch.Tensor:
+    """y = r + gamma * (1 - done) * Q'(s', mu'(s')), all (B, 1) (or (M, B, 1) with gamma per
+    member as (M, 1, 1)); done means terminated."""
+    _check_column("next_q", next_q, next_q)
+    _check_column("rewards", rewards, next_q)
+    _check_column("dones", dones, next_q)
     return rewards + gamma * (1.0 - dones) * next_q
 # --8<-- [end:td_target]
 
 
 # --8<-- [start:critic_loss]
 def critic_loss(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared TD error (Q(s, a) - y)^2."""
+    """Mean squared TD error (Q(s, a) - y)^2 over the batch (per member: (M,))."""
     if q.shape != target.shape:
         raise ValueError(f"q {tuple(q.shape)} and target {tuple(target.shape)} differ in shape.")
-    return torch.mean((q - target) ** 2)
+    return torch.mean((q - target) ** 2, dim=(-2, -1))
 # --8<-- [end:critic_loss]
+
+
+# --8<-- [start:critic_loss_grad]
+def critic_loss_grad(q: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """critic_loss and its gradient with respect to Q, for updates that write the backward pass
+    out (ddpg.fast): dL/dQ = 2 (Q - y) / B. Returns (the loss, dL/dQ)."""
+    diff = q - target
+    batch = q.shape[-2] * q.shape[-1]
+    return diff.square().mean(dim=(-2, -1)), diff.mul(2.0 / batch)
+# --8<-- [end:critic_loss_grad]
 
 
 # --8<-- [start:actor_loss]
 def actor_loss(q_pi: torch.Tensor) -> torch.Tensor:
-    """Deterministic policy gradient objective: -E[Q(s, mu(s))]."""
-    return -q_pi.mean()
+    """Deterministic policy gradient objective: -E[Q(s, mu(s))] (per member: (M,))."""
+    return -q_pi.mean(dim=(-2, -1))
 # --8<-- [end:actor_loss]
+
+
+# --8<-- [start:actor_loss_grad]
+def actor_loss_grad(q_pi: torch.Tensor) -> torch.Tensor:
+    """actor_loss's gradient with respect to Q(s, mu(s)): dL/dQ = -1 / B for every sample."""
+    return torch.full_like(q_pi, -1.0 / (q_pi.shape[-2] * q_pi.shape[-1]))
+# --8<-- [end:actor_loss_grad]
 
 
 # --8<-- [start:polyak_update]
 @torch.no_grad()
 def polyak_update(params: Iterable[torch.Tensor], target_params: Iterable[torch.Tensor],
-                  tau: float) -> None:
-    """theta' <- tau * theta + (1 - tau) * theta', in place (theta' + tau (theta - theta'))."""
+                  tau: float | Sequence[torch.Tensor]) -> None:
+    """theta' <- tau * theta + (1 - tau) * theta', in place (theta' + tau (theta - theta')).
+    `tau` is one rate, or (members with rates of their own) one tensor per parameter that
+    broadcasts over it, (M, 1, ...)."""
     params, target_params = list(params), list(target_params)
     if len(params) != len(target_params):
         raise ValueError(f"{len(params)} parameters but {len(target_params)} target parameters.")
-    if params:
+    if not params:
+        return
+    if isinstance(tau, (int, float)):
         torch._foreach_lerp_(target_params, params, tau)
+    else:
+        for t, p, w in zip(target_params, params, tau):
+            t.lerp_(p, w)
 # --8<-- [end:polyak_update]
 
 
 # --8<-- [start:clipped_double_q_target]
 def clipped_double_q_target(rewards: torch.Tensor, dones: torch.Tensor, next_q1: torch.Tensor,
-                            next_q2: torch.Tensor, gamma: float) -> torch.Tensor:
+                            next_q2: torch.Tensor, gamma: float | torch.Tensor) -> torch.Tensor:
     """TD3's target: y = r + gamma * (1 - done) * min(Q1'(s', a'), Q2'(s', a'))."""
     return td_target(rewards, dones, torch.minimum(next_q1, next_q2), gamma)
 # --8<-- [end:clipped_double_q_target]
 
 
 # --8<-- [start:smoothed_target_action]
-def smoothed_target_action(next_action: torch.Tensor, noise_std: float, noise_clip: float,
-                           generator: torch.Generator | None = None) -> torch.Tensor:
+def smoothed_target_action(next_action: torch.Tensor, noise_std: float | torch.Tensor,
+                           noise_clip: float | torch.Tensor,
+                           generator: torch.Generator | Sequence[torch.Generator] | None = None
+                           ) -> torch.Tensor:
     """TD3's target policy smoothing: a' = clip(mu'(s') + clip(eps, -c, c), -1, 1), with
-    eps ~ N(0, noise_std^2) per action dimension (actions in normalised units)."""
-    eps = torch.randn(next_action.shape, generator=generator, device=next_action.device,
-                      dtype=next_action.dtype)
-    eps = (eps * noise_std).clamp(-noise_clip, noise_clip)
+    eps ~ N(0, noise_std^2) per action dimension (actions in normalised units). For members,
+    next_action (M, B, act), the noise per member as (M, 1, 1) and a generator per member, each
+    member's eps drawn by its own generator as a single run draws it."""
+    if isinstance(generator, (list, tuple)):
+        eps = torch.stack([torch.randn(next_action.shape[1:], generator=g,
+                                       device=next_action.device, dtype=next_action.dtype)
+                           for g in generator])
+    else:
+        eps = torch.randn(next_action.shape, generator=generator, device=next_action.device,
+                          dtype=next_action.dtype)
+    eps = torch.clamp(eps * noise_std, -noise_clip, noise_clip)
     return (next_action + eps).clamp(-1.0, 1.0)
 # --8<-- [end:smoothed_target_action]

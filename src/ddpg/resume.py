@@ -10,18 +10,22 @@ from ddpg import config as cfgmod
 from ddpg.checkpoint import CheckpointManager, Loaded, read_manifest
 from ddpg.config import Config
 from ddpg.envs import EnvLike
-from ddpg.errors import CheckpointError, ConfigError
+from ddpg.errors import CheckpointError, ConfigError, NotResumable
 from ddpg.metrics import EVALUATIONS_FILE, METRICS_FILE, log
 from ddpg.policy import BEST_POLICY_FILE, POLICY_FILE
 from ddpg.results import StepContext, TrainResult
-from ddpg.rundir import RESUMES_FILE, locate_run, record_resume
+from ddpg.rundir import RESUMES_FILE, is_run_dir, locate_run, record_resume
 from ddpg.trainer import CHECKPOINT_DIR, Trainer
 from ddpg.untrusted import UnsafePathError, check_stays_inside, env_from_file
 
 
 def _checked(run_dir: Path) -> None:
     if not run_dir.is_dir():
-        raise CheckpointError(f"--resume {str(run_dir)!r}: no such run directory.")
+        raise NotResumable(f"--resume {str(run_dir)!r}: no such run directory.")
+    if not is_run_dir(run_dir):
+        raise NotResumable(f"--resume {str(run_dir)!r} is not a ddpg run folder: give the folder "
+                           f"`ddpg train` wrote under --out, holding config.yaml, checkpoints/ "
+                           f"and policy.pt (or a population's, holding population.json).")
     try:  # what the resumed run writes or deletes stays in the run directory
         check_stays_inside(run_dir, CHECKPOINT_DIR, METRICS_FILE, POLICY_FILE, BEST_POLICY_FILE,
                            EVALUATIONS_FILE, "tb", "config.yaml", RESUMES_FILE)
@@ -41,9 +45,9 @@ def _latest(run_dir: Path) -> tuple[Loaded, Config]:
     for p in problems:
         log.warning(f"warning: skipping a damaged checkpoint: {p}")
     if loaded is None:
-        raise CheckpointError(f"--resume {str(run_dir)!r}: no valid checkpoint in "
-                              f"{run_dir / CHECKPOINT_DIR}" + (f" ({problems[0]})" if problems
-                                                               else "") + ".")
+        raise NotResumable(f"--resume {str(run_dir)!r}: no valid checkpoint in "
+                           f"{run_dir / CHECKPOINT_DIR}" + (f" ({problems[0]})" if problems
+                                                            else "") + ".")
     return loaded, _config_of(run_dir, loaded.manifest)
 
 

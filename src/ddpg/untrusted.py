@@ -17,11 +17,13 @@ import re
 import stat
 from pathlib import Path
 
-from ddpg.errors import DDPGError
+from ddpg.errors import USAGE, DDPGError
 
 
 class UnsafePathError(DDPGError, ValueError):
     """A name read from a file that would reach outside the directory it belongs to."""
+
+    exit_code = USAGE
 
 
 def checked_name(name: object, pattern: re.Pattern[str], what: str) -> str:

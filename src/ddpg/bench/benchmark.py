@@ -26,7 +26,7 @@ from ddpg.bench.jobs import Job, PopulationJob, inspect, plan, populations
 from ddpg.bench.report import PUBLISHED, load_published, write_report
 from ddpg.bench.runner import Runner
 from ddpg.bench.suite import load_suite
-from ddpg.errors import BenchmarkError
+from ddpg.errors import EXIT_STATUS, BenchmarkError
 from ddpg.system import available_cores, interruptible
 
 DESCRIPTION = """Run a benchmark suite: the seeds of every (env, algo) of SUITE.yaml as one `ddpg
@@ -58,9 +58,9 @@ examples:
   ddpg benchmark benchmarks/suites/halfcheetah.yaml --baseline sb3 --dry-run
   ddpg benchmark benchmarks/suites/halfcheetah.yaml --baseline sb3 --report-only
 
-exit status: 0 all runs finished, 1 a run failed (the report covers the finished ones),
-2 bad input (suite file, results that were run with other settings), 130 interrupted (run the
-same command again to continue)."""
+""" + EXIT_STATUS + """
+After 1 (a run failed: the report covers the finished ones) or 130, run the same command
+again to retry or continue."""
 
 
 def _run_all(runner: Runner, todo: list[tuple[Job | PopulationJob, str, str]],

@@ -15,6 +15,7 @@ import numpy as np
 from ddpg.bench.rundata import (METRICS, Q_COLUMNS, Run, RunDirError, common_curves, group_runs,
                           load_runs)
 from ddpg.bench.stats import bootstrap_mean_ci
+from ddpg.errors import EXIT_STATUS
 
 
 def _figure(panels: int, title: str | None):
@@ -134,7 +135,7 @@ EPILOG = """examples:
   ddpg plot runs/ddpg runs/sb3 --out docs/pendulum --title "Pendulum-v1, 10 seeds"
   ddpg plot runs/ --reference "solved=-200" --reference "paper=-150"
 
-exit status: 0 written, 2 bad input (no run directory found, unreadable file)."""
+""" + EXIT_STATUS
 
 
 def plot_main(argv: Sequence[str]) -> int:

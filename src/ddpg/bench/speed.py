@@ -26,6 +26,7 @@ from typing import Any, Callable
 import torch
 
 from ddpg.config import Config
+from ddpg.errors import EXIT_STATUS
 from ddpg.bench.stats import paired
 from ddpg.system import available_cores, cpu_flags, cpu_model
 from ddpg.bench.workloads import (bench_config, ddpg_loop_rate, ddpg_update_workload, env_dims,
@@ -130,7 +131,7 @@ def bar_chart(results: list[dict[str, Any]]) -> str:
 
 def speed_main(argv: list[str]) -> int:
     """measure training speed against the machine's limit and stable-baselines3."""
-    p = argparse.ArgumentParser(prog="ddpg speed", description=(
+    p = argparse.ArgumentParser(prog="ddpg speed", epilog=EXIT_STATUS, description=(
         "Measure DDPG training speed on this machine: the update's own matrix products (the "
         "limit: the faster of nn.Linear's orientation and the transposed one ddpg computes "
         "them in), the seed-style update, ddpg's update and full loop, and stable-baselines3's "

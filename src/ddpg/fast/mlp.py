@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ddpg.fast.adam import FusedAdam
+from ddpg.losses import actor_loss, actor_loss_grad, critic_loss_grad
 
 # aten's backward kernels, looked up once (through torch.ops each call costs microseconds)
 _threshold_backward_into = torch.ops.aten.threshold_backward.grad_input
@@ -119,9 +120,10 @@ class MLP:
 
 
 def mu_cols(net: MLP, max_action: torch.Tensor, s: torch.Tensor,
-        keep: list[torch.Tensor] | None = None) -> torch.Tensor:
+            keep: list[torch.Tensor] | None = None) -> torch.Tensor:
     """mu(s) = max_action * tanh(f(s)) for s of shape (obs, batch) and max_action (act, 1);
-    with `keep`, also tanh(f(s)) as its last entry."""
+    with `keep`, also tanh(f(s)) as its last entry. Also for a population's StackedMLP, with
+    a member dimension in front of every shape."""
     t = torch.tanh(net.forward_cols(s, keep))
     if keep is not None:
         keep.append(t)
@@ -130,32 +132,34 @@ def mu_cols(net: MLP, max_action: torch.Tensor, s: torch.Tensor,
 
 def regress(critic: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward Q(x) for x of shape (obs + act, batch) and write the gradients of
-    mean (Q(x) - y)^2 into critic.grads: dL/dQ = 2 (Q - y) / B. Returns (Q, the loss), Q and y
-    shaped (1, batch)."""
+    losses.critic_loss, mean (Q(x) - y)^2, into critic.grads (dL/dQ from
+    losses.critic_loss_grad). Returns (Q, the loss), Q and y shaped (1, batch); for a StackedMLP
+    (M, 1, batch), and the loss per member."""
     kept: list[torch.Tensor] = []
     q = critic.forward_cols(x, kept)
-    diff = q - y
-    critic.backward_cols(diff.mul(2.0 / q.shape[1]), kept, weight_grads=True)
-    return q, diff.square().mean()
+    loss, d_q = critic_loss_grad(q, y)
+    critic.backward_cols(d_q, kept, weight_grads=True)
+    return q, loss
 
 
-def actor_step_cols(actor: MLP, max_action: torch.Tensor, critic: MLP, optimizer: FusedAdam,
-                states: torch.Tensor) -> torch.Tensor:
-    """Minimise -mean Q(s, mu(s)) over states shaped (obs, batch): dL/dQ = -1/B, carried back
-    through the critic to its action input only (the critic's parameters get no gradient), then
-    through mu = max_action tanh(z) into the actor. Returns the loss."""
+def actor_step_cols(actor: MLP, max_action: torch.Tensor, critic: MLP, optimizer,
+                    states: torch.Tensor) -> torch.Tensor:
+    """Minimise losses.actor_loss, -mean Q(s, mu(s)), over states shaped (obs, batch) ((M, obs,
+    batch) for StackedMLPs): dL/dQ (losses.actor_loss_grad) carried back through the critic to
+    its action input only (the critic's parameters get no gradient), then through
+    mu = max_action tanh(z) into the actor, and one step of `optimizer` (FusedAdam, or a
+    population's StackedAdam). Returns the loss."""
     kept_mu: list[torch.Tensor] = []
     mu = mu_cols(actor, max_action, states, kept_mu)
     tanh_out = kept_mu.pop()
     kept: list[torch.Tensor] = []
-    q_pi = critic.forward_cols(torch.cat([states, mu]), kept)
-    d_q = torch.full_like(q_pi, -1.0 / q_pi.shape[1])
-    d_action = critic.backward_cols(d_q, kept, weight_grads=False,
-                                    input_rows=slice(states.shape[0], None))
+    q_pi = critic.forward_cols(torch.cat([states, mu], dim=-2), kept)
+    d_action = critic.backward_cols(actor_loss_grad(q_pi), kept, weight_grads=False,
+                                    input_rows=slice(states.shape[-2], None))
     d_z = _tanh_backward(d_action * max_action, tanh_out)
     actor.backward_cols(d_z, kept_mu, weight_grads=True)
     optimizer.step(actor.grads)
-    return -q_pi.mean()
+    return actor_loss(q_pi)
 
 
 def columns(states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:

@@ -23,8 +23,9 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from ddpg.buffer import Batch
-from ddpg.population.stacked import (StackedAdam, _column, _Polyak, smoothed_target_actions,
-                                     stack_params)
+from ddpg.losses import (actor_loss, clipped_double_q_target, critic_loss,
+                         smoothed_target_action, td_target)
+from ddpg.population.stacked import StackedAdam, member_column, StackedPolyak, stack_params
 
 
 def unsupported(agents: Sequence) -> str | None:
@@ -80,11 +81,6 @@ class _Stacked:
         return self._all(self.params if params is None else params, self.buffers, *args)
 
 
-def _mse(q: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Each member's mean (Q - y)^2 over its batch: (M,)."""
-    return ((q - y) ** 2).mean(dim=(1, 2))
-
-
 class VmapStep:
     """One DDPG or TD3 update of every member at once, through autograd. Built from the members'
     Agents (ddpg.population.functional.unsupported must be None); takes a Batch whose tensors
@@ -102,13 +98,13 @@ class VmapStep:
                                             [a.critic_optimizer for a in agents])
         configs = [a.config for a in agents]
         like = self.actor.params[0]
-        self.gamma = _column([c.gamma for c in configs], like)
-        self.polyak = [_Polyak([c.tau for c in configs], self.critic.params,
+        self.gamma = member_column([c.gamma for c in configs], like)
+        self.polyak = [StackedPolyak([c.tau for c in configs], self.critic.params,
                                self.critic_target.params),
-                       _Polyak([c.tau for c in configs], self.actor.params,
+                       StackedPolyak([c.tau for c in configs], self.actor.params,
                                self.actor_target.params)]
-        self.target_noise = _column([c.td3.target_noise for c in configs], like)
-        self.target_noise_clip = _column([c.td3.target_noise_clip for c in configs], like)
+        self.target_noise = member_column([c.td3.target_noise for c in configs], like)
+        self.target_noise_clip = member_column([c.td3.target_noise_clip for c in configs], like)
         self.generators = [a.generator for a in agents]
 
     @torch.no_grad()
@@ -120,19 +116,20 @@ class VmapStep:
         states, actions, rewards, next_states, dones = batch  # (M, B, ...)
         with torch.no_grad():
             next_a = self.actor_target(next_states)
-            if self.td3:
-                next_a = smoothed_target_actions(next_a, self.generators, self.target_noise,
-                                                 self.target_noise_clip)
+            if self.td3:  # each member's noise drawn by its own generator
+                next_a = smoothed_target_action(next_a, self.target_noise,
+                                                self.target_noise_clip, self.generators)
             next_q = self.critic_target(next_states, next_a)
-            if self.td3:
-                next_q = torch.minimum(*next_q)
-            # y = r + gamma (1 - done) Q'(s', a'), each member's gamma
-            y = rewards + self.gamma * (1.0 - dones) * next_q
+            # y = r + gamma (1 - done) Q'(s', a') (TD3: the smaller of the twin targets), each
+            # member's gamma
+            y = (clipped_double_q_target(rewards, dones, *next_q, self.gamma) if self.td3
+                 else td_target(rewards, dones, next_q, self.gamma))
 
         params = [p.detach().requires_grad_() for p in self.critic.params]
         q = self.critic(states, actions, params=params)
         q1 = q[0] if self.td3 else q
-        loss_q = _mse(q[0], y) + _mse(q[1], y) if self.td3 else _mse(q, y)
+        loss_q = (critic_loss(q[0], y) + critic_loss(q[1], y) if self.td3
+                  else critic_loss(q, y))
         grads = torch.autograd.grad(loss_q.sum(), params)
         with torch.no_grad():
             self.critic_optimizer.step([g.contiguous() for g in grads])
@@ -143,7 +140,7 @@ class VmapStep:
 
         # the actor: minimise -mean Q(s, mu(s)) per member through the updated critic
         params = [p.detach().requires_grad_() for p in self.actor.params]
-        loss_pi = -self.q_pi(states, self.actor(states, params=params)).mean(dim=(1, 2))
+        loss_pi = actor_loss(self.q_pi(states, self.actor(states, params=params)))
         grads = torch.autograd.grad(loss_pi.sum(), params)
         with torch.no_grad():
             self.actor_optimizer.step([g.contiguous() for g in grads])

@@ -36,7 +36,10 @@ def parse_seeds(text: str | int | Iterable[int]) -> list[int]:
         seeds = []
         for part in filter(None, (p.strip() for p in text.split(","))):
             m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-            if m is None or (m[2] is not None and int(m[2]) < int(m[1])):
+            if m is not None and m[2] is not None and int(m[2]) < int(m[1]):
+                raise ConfigError(f"--seeds {text!r}: the range {part!r} is descending; write "
+                                  f"{m[2]}-{m[1]}.")
+            if m is None:
                 raise ConfigError(f"--seeds {text!r}: {part!r} is not a seed or a range like "
                                   f"0-9; use e.g. --seeds 0-9 or --seeds 0,3,7.")
             seeds += range(int(m[1]), int(m[2] or m[1]) + 1)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from ddpg.envs import EnvLike
-from ddpg.errors import CheckpointError
+from ddpg.errors import CheckpointError, NotResumable
 from ddpg.metrics import log
 from ddpg.population.run import Population, PopulationResult
 from ddpg.population.summary import FORMAT, MANIFEST, VERSION
@@ -62,8 +62,13 @@ def resume_population(directory: str | Path, env: EnvLike | None = None, *,
                  if v is not None}
         members.append((name, replace(config, **shown)))
     if not members:
-        raise CheckpointError(f"--resume {str(directory)!r}: every member of the population has "
-                              f"ended ({', '.join(m['status'] for m in manifest['members'])}).")
+        statuses = [m["status"] for m in manifest["members"]]
+        step = int(manifest["step"])
+        todo = (f"to train the finished members further, give a budget above step {step}: "
+                f"ddpg train --resume {directory} --total-steps {2 * step}" if "done" in statuses
+                else "none of them can continue; start a new population")
+        raise NotResumable(f"--resume {str(directory)!r}: every member of the population has "
+                           f"ended at step {step} ({', '.join(statuses)}); {todo}.")
     if env is None:
         env = members[0][1].env
     log.info(f"resuming population {directory} from step {manifest['step']} "

@@ -24,9 +24,10 @@ import torch
 from torch import nn
 
 from ddpg.buffer import Batch
+from ddpg.fast.mlp import actor_step_cols, mu_cols, regress
+from ddpg.losses import clipped_double_q_target, polyak_update, smoothed_target_action, td_target
 
 _threshold_backward_into = torch.ops.aten.threshold_backward.grad_input
-_tanh_backward = torch.ops.aten.tanh_backward.default
 
 
 def _linears(seq: nn.Sequential) -> list[nn.Linear]:
@@ -137,38 +138,26 @@ class StackedAdam:
                                weight_decay=wd, eps=eps, amsgrad=False, maximize=False)
 
 
-def _column(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
+def member_column(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
     """Per-member scalars as an (M, 1, 1) tensor that broadcasts over (M, rows, cols)."""
     return torch.tensor(list(values), dtype=like.dtype, device=like.device).view(-1, 1, 1)
 
 
-def smoothed_target_actions(next_a: torch.Tensor, generators: Sequence[torch.Generator],
-                            noise: torch.Tensor, clip: torch.Tensor) -> torch.Tensor:
-    """TD3's target policy smoothing for every member, next_a of shape (M, B, act):
-    a' = clip(mu'(s') + clip(eps, -c, c), -1, 1), each member's eps drawn by its own generator
-    as td3_step draws it; `noise` and `clip` are per-member (M, 1, 1) columns."""
-    eps = torch.stack([torch.randn(next_a.shape[1:], generator=g, device=next_a.device,
-                                   dtype=next_a.dtype) for g in generators])
-    return (next_a + torch.clamp(eps * noise, -clip, clip)).clamp(-1.0, 1.0)
-
-
-class _Polyak:
-    """theta' <- tau theta + (1 - tau) theta' for stacked tensors, tau per member."""
+class StackedPolyak:
+    """losses.polyak_update for stacked tensors, tau per member (one rate where all share it,
+    else a (M, 1, ...) weight per parameter, made once)."""
 
     def __init__(self, taus: Sequence[float], params: list[torch.Tensor],
                  targets: list[torch.Tensor]) -> None:
         self.params, self.targets = params, targets
-        self.tau = taus[0] if len(set(taus)) == 1 else None
-        if self.tau is None:
-            col = _column(taus, params[0])
-            self.weights = [col.view(-1, *([1] * (p.ndim - 1))) for p in params]
+        if len(set(taus)) == 1:
+            self.tau: float | list[torch.Tensor] = taus[0]
+        else:
+            col = member_column(taus, params[0])
+            self.tau = [col.view(-1, *([1] * (p.ndim - 1))) for p in params]
 
     def __call__(self) -> None:
-        if self.tau is not None:
-            torch._foreach_lerp_(self.targets, self.params, self.tau)
-        else:
-            for t, p, w in zip(self.targets, self.params, self.weights):
-                t.lerp_(p, w)
+        polyak_update(self.params, self.targets, self.tau)
 
 
 class StackedStep:
@@ -203,76 +192,51 @@ class StackedStep:
             [a.actor_target.max_action.reshape(-1, 1) for a in agents])
         like = self.actor.params[0]
         configs = [a.config for a in agents]
-        self.gamma = _column([c.gamma for c in configs], like)
+        self.gamma = member_column([c.gamma for c in configs], like)
         self.polyak = [
-            _Polyak([c.tau for c in configs], critic_params,
+            StackedPolyak([c.tau for c in configs], critic_params,
                     [p for c in critic_targets for p in c.params]),
-            _Polyak([c.tau for c in configs], self.actor.params, self.actor_target.params)]
-        self.target_noise = _column([c.td3.target_noise for c in configs], like)
-        self.target_noise_clip = _column([c.td3.target_noise_clip for c in configs], like)
+            StackedPolyak([c.tau for c in configs], self.actor.params, self.actor_target.params)]
+        self.target_noise = member_column([c.td3.target_noise for c in configs], like)
+        self.target_noise_clip = member_column([c.td3.target_noise_clip for c in configs], like)
         self.generators = [a.generator for a in agents]
 
     def policy_rows(self, states: torch.Tensor) -> torch.Tensor:
         """mu(s) of every member for states (M, n, obs): (M, n, act)."""
         return self.max_action.transpose(1, 2) * torch.tanh(self.actor.forward_rows(states))
 
-    def _mu_cols(self, net: StackedMLP, max_action: torch.Tensor, s: torch.Tensor,
-                 keep: list[torch.Tensor] | None = None) -> torch.Tensor:
-        t = torch.tanh(net.forward_cols(s, keep))
-        if keep is not None:
-            keep.append(t)
-        return max_action * t
-
-    def _regress(self, critic: StackedMLP, x: torch.Tensor, y: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Q(x) and the gradients of mean (Q - y)^2 per member: dL/dQ = 2 (Q - y) / B."""
-        kept: list[torch.Tensor] = []
-        q = critic.forward_cols(x, kept)
-        diff = q - y
-        critic.backward_cols(diff.mul(2.0 / q.shape[2]), kept, weight_grads=True)
-        return q, diff.square().mean(dim=(1, 2))
-
-    def _actor_step(self, s: torch.Tensor) -> torch.Tensor:
-        """Minimise -mean Q1(s, mu(s)) per member, through the critic's action input only."""
-        kept_mu: list[torch.Tensor] = []
-        mu = self._mu_cols(self.actor, self.max_action, s, kept_mu)
-        tanh_out = kept_mu.pop()
-        kept: list[torch.Tensor] = []
-        q_pi = self.q1.forward_cols(torch.cat([s, mu], 1), kept)
-        d_q = torch.full_like(q_pi, -1.0 / q_pi.shape[2])
-        d_action = self.q1.backward_cols(d_q, kept, weight_grads=False,
-                                         input_rows=slice(s.shape[1], None))
-        d_z = _tanh_backward(d_action * self.max_action, tanh_out)
-        self.actor.backward_cols(d_z, kept_mu, weight_grads=True)
-        self.actor_optimizer.step(self.actor.grads)
-        return -q_pi.mean(dim=(1, 2))
-
     @torch.no_grad()
     def step(self, batch: Batch, update_actor: bool = True) -> dict[str, torch.Tensor]:
+        """FastDDPG.step / FastTD3.step with the member dimension in front, through the same
+        functions (ddpg.fast.mlp, ddpg.losses)."""
         states, actions, rewards, next_states, dones = batch  # (M, B, ...)
         x = torch.cat([states.transpose(1, 2), actions.transpose(1, 2)], 1)  # (M, obs+act, B)
         s = x[:, :states.shape[2]]
         next_s = next_states.transpose(1, 2)
-        next_a = self._mu_cols(self.actor_target, self.target_max_action, next_s)
-        if self.td3:
-            next_a = smoothed_target_actions(next_a.transpose(1, 2), self.generators,
-                                             self.target_noise,
-                                             self.target_noise_clip).transpose(1, 2)
+        next_a = mu_cols(self.actor_target, self.target_max_action, next_s)
+        if self.td3:  # each member's noise drawn by its own generator, as td3_step draws it
+            next_a = smoothed_target_action(next_a.transpose(1, 2), self.target_noise,
+                                            self.target_noise_clip,
+                                            self.generators).transpose(1, 2)
         next_x = torch.cat([next_s, next_a], 1)
-        next_q = self.q1_target.forward_cols(next_x)
+        next_q = self.q1_target.forward_cols(next_x).transpose(1, 2)  # (M, B, 1)
         if self.td3:
-            next_q = torch.minimum(next_q, self.q2_target.forward_cols(next_x))
-        # y = r + gamma (1 - done) Q'(s', a'), per member's gamma; (M, 1, B)
-        y = rewards.transpose(1, 2) + self.gamma * (1.0 - dones.transpose(1, 2)) * next_q
-        q, loss_q = self._regress(self.q1, x, y)
+            y = clipped_double_q_target(rewards, dones, next_q,
+                                        self.q2_target.forward_cols(next_x).transpose(1, 2),
+                                        self.gamma)
+        else:
+            y = td_target(rewards, dones, next_q, self.gamma)
+        y = y.transpose(1, 2)  # (M, 1, B), as Q is held
+        q, loss_q = regress(self.q1, x, y)
         if self.td3:
-            loss_q = loss_q + self._regress(self.q2, x, y)[1]
+            loss_q = loss_q + regress(self.q2, x, y)[1]
         self.critic_optimizer.step(self.critic_grads)
         info = {"critic_loss": loss_q, "q": q.mean(dim=(1, 2))}
         if not update_actor:
             zero = torch.zeros_like(loss_q)
             return {**info, "actor_loss": zero, "actor_updated": zero}
-        info["actor_loss"] = self._actor_step(s)
+        info["actor_loss"] = actor_step_cols(self.actor, self.max_action, self.q1,
+                                             self.actor_optimizer, s)
         for polyak in self.polyak:
             polyak()
         info["actor_updated"] = torch.ones_like(loss_q)

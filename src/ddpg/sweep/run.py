@@ -27,7 +27,7 @@ import numpy as np
 
 from ddpg import config as cfgmod
 from ddpg.distributed.cluster import join_ray
-from ddpg.errors import ConfigError
+from ddpg.errors import EXIT_STATUS, ConfigError
 from ddpg.fileio import atomic_write_bytes
 from ddpg.sweep.spec import Sweep, load_sweep
 from ddpg.sweep.trial import run_trial
@@ -219,7 +219,7 @@ def sweep_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="ddpg sweep", description=__doc__.split("\n\n")[0] + (
         " The file's format: ddpg/sweep/spec.py (python -c 'import ddpg.sweep.spec as s; "
         "print(s.__doc__)')."), formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1])
+        epilog=__doc__.split("\n\n", 1)[1] + "\n" + EXIT_STATUS)
     p.add_argument("sweep", type=Path, metavar="SWEEP.yaml")
     p.add_argument("--out", type=Path, default=Path("sweeps"),
                    help="parent of the sweep's folder (default: sweeps)")
