@@ -64,6 +64,9 @@ def parse_sweep(items: Sequence[str] | dict[str, Sequence[Any]]) -> dict[str, li
             pairs.append((name, values.split(",")))
     for name, values in pairs:
         name = name.strip().replace("-", "_")
+        if name in out:
+            raise ConfigError(f"--sweep {name} is given twice; give all its values at once, "
+                              f"e.g. --sweep {name}=V1,V2.")
         if name not in SWEEPABLE:
             raise ConfigError(f"--sweep {name}: members of one population may differ only in "
                               f"{', '.join(SWEEPABLE)}.{cfgmod.suggest(name, list(SWEEPABLE))} "
@@ -103,22 +106,53 @@ def dotted_fields(c: Any, prefix: str = "") -> dict[str, Any]:
 def expand(config: Config, seeds: Iterable[int] | str, sweep: dict[str, list[Any]] | None = None
            ) -> list[tuple[str, Config]]:
     """Every (swept values x seed) member as (name, config): names like 's3' or
-    'actor_lr=0.0001-s3', each config with its seed and its values."""
+    'actor_lr=0.0001-s3', each config with its seed and its values. A value given twice (in any
+    spelling: '1e-3' and '0.001') is refused, so that no two members share a folder."""
     seeds = parse_seeds(seeds)
-    sweep = parse_sweep(sweep or {})
+    sweep = swept_values(config, parse_sweep(sweep or {}))
     members = []
     for values in itertools.product(*sweep.values()):
-        base, label = config, []
-        for name, value in zip(sweep, values):
-            base = with_values(base, {name: value}, "--sweep")
-            label.append(f"{name}={field_value(base, name)}")
+        base = with_values(config, dict(zip(sweep, values)), "--sweep")
+        label = [f"{name}={value}" for name, value in zip(sweep, values)]
         for seed in seeds:
             name = "-".join([*label, f"s{seed}"])
             if not _NAME.fullmatch(name):
                 raise ConfigError(f"member name {name!r} is not a plain file name; give "
                                   f"--sweep values made of letters, digits and . - +.")
             members.append((name, dataclasses.replace(base, seed=seed, run_name=name)))
+    check_names([name for name, _ in members])
     return members
+
+
+def swept_values(config: Config, sweep: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Each swept field's values as the config holds them ('1e-3' -> 0.001); ConfigError naming
+    a value given twice."""
+    out: dict[str, list[Any]] = {}
+    for name, given in sweep.items():
+        values: list[Any] = []
+        for spelled in given:
+            value = field_value(with_values(config, {name: spelled}, "--sweep"), name)
+            if value in values:
+                first = given[values.index(value)]
+                raise ConfigError(
+                    f"--sweep {name}={','.join(map(str, given))} names the value {value!r} "
+                    f"twice ({first!r} and {spelled!r}); each member needs its own, so give "
+                    f"each value once.")
+            values.append(value)
+        out[name] = values
+    return out
+
+
+def check_names(names: Sequence[str]) -> None:
+    """ConfigError unless every member has a folder of its own (names that differ only in case
+    are one folder on macOS and Windows)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        if name.casefold() in seen:
+            raise ConfigError(f"population members {seen[name.casefold()]!r} and {name!r} "
+                              f"would share one run folder; give each member its own seed and "
+                              f"swept values.")
+        seen[name.casefold()] = name
 
 
 def field_value(c: Config, dotted: str) -> Any:
