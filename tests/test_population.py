@@ -479,3 +479,35 @@ def test_default_pendulum_preset_as_a_population_of_10_solves_on_every_member(tm
     pop = train_population(config, seeds="0-9")
     finals = pop.final_returns()
     assert all(r is not None and r >= -200 for r in finals.values()), finals
+
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_populations_set_up_stops_it_at_once_leaving_no_folder(tmp_path, sig):
+    """Started with SIGINT ignored, as a shell starts a background job (Python then never
+    raised KeyboardInterrupt: 1,000 members were set up and trained through Ctrl-C), and
+    signalled while its members are being built: it stops within seconds and removes the
+    population's folder, which holds no checkpoint to resume from yet."""
+    out, log = tmp_path / "runs", tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ddpg.cli", "train", "--seeds", "0-999", "--total-steps",
+             "300", "--network.hidden-sizes", "32", "--no-tensorboard", "--no-progress",
+             "--out", str(out)], stderr=stderr,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 60
+        while not list(out.glob("*/s2")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the third member's folder is made
+        assert list(out.glob("*/s2")), log.read_text()
+        proc.send_signal(sig)
+        sent = time.perf_counter()
+        proc.wait(timeout=30)
+        took = time.perf_counter() - sent
+    finally:
+        proc.kill()
+    err = log.read_text()
+    assert proc.returncode == 128 + sig, err
+    assert "setting up 1,000 members: about" in err and "ddpg: interrupted." in err
+    assert took < 5
+    assert not out.exists()

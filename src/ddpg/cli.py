@@ -114,6 +114,13 @@ def _population_done(result) -> int:
 
 
 def cmd_train(argv: Sequence[str]) -> int:
+    from ddpg.system import interruptible
+
+    with interruptible():  # Ctrl-C and SIGTERM stop the set-up too, even in the background
+        return _train(argv)
+
+
+def _train(argv: Sequence[str]) -> int:
     # torch (through ddpg.trainer) is imported only once the flags are read: --help and a
     # mistyped flag answer in a fraction of a second
     from ddpg.errors import Interrupted
@@ -255,9 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stdout = open(os.devnull, "w")
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # SIGTERM too, in `ddpg train` (system.interruptible)
         print("ddpg: interrupted.", file=sys.stderr)
-        return 130
+        return 128 + (e.args[0] if e.args and isinstance(e.args[0], int) else 2)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import yaml
 
 from ddpg import config as cfgmod
+from ddpg import newdirs
 from ddpg.config import Config
 from ddpg.errors import CheckpointError, ConfigError
 from ddpg.fileio import atomic_write_bytes
@@ -56,7 +57,7 @@ def make_run_dir(config: Config, env_name: str, kind: str = "") -> Path:
         run_dir = Path(config.out) / f"{name}-{suffix}"
         suffix += 1
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        newdirs.mkdir(run_dir)  # removed again if the set-up fails (ddpg.newdirs)
         probe = run_dir / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()

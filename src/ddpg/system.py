@@ -100,7 +100,7 @@ def native_bf16(device: str = "cpu") -> tuple[bool, str]:
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt(signum)  # the signal, for an exit code of 128 + signum
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ from ddpg.errors import CheckpointError, Interrupted, TrainingError
 from ddpg.evaluation import episode_cap, episode_seeds, evaluate
 from ddpg.metrics import (COLUMNS, DISTRIBUTED_COLUMNS, EVALUATIONS_FILE, RunLogger, log,
                           write_evaluations)
+from ddpg.newdirs import removed_on_failure
 from ddpg.policy import BEST_POLICY_FILE, POLICY_FILE, Policy
 from ddpg.results import StepContext, TrainResult
 from ddpg.rundir import make_run_dir
@@ -529,5 +530,8 @@ def train(config: Config | None = None, env: EnvLike | None = None, *,
     """Train DDPG. `env` is an environment id, a gymnasium.Env or a function returning one
     (default: config.env). A callback returning False stops training early. Returns the agent,
     the noise-free policy (also saved as run_dir/policy.pt), the buffer and the evaluation rows.
-    Checkpoints go to run_dir/checkpoints; `resume(run_dir)` continues an interrupted run."""
-    return Trainer(config or cfgmod.resolve(), env, on_step=on_step, on_eval=on_eval).run()
+    Checkpoints go to run_dir/checkpoints; `resume(run_dir)` continues an interrupted run.
+    A failure while the run is set up (a bad input, Ctrl-C) leaves no run folder behind."""
+    with removed_on_failure():
+        trainer = Trainer(config or cfgmod.resolve(), env, on_step=on_step, on_eval=on_eval)
+    return trainer.run()

@@ -23,6 +23,7 @@ per member, which every tool (`ddpg eval`, `ddpg plot`, `ddpg.load`) reads as an
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,19 +34,21 @@ import numpy as np
 import torch
 
 from ddpg import config as cfgmod
-from ddpg import devices
+from ddpg import devices, newdirs
 from ddpg.checkpoint import CheckpointManager
 from ddpg.config import Config
 from ddpg.envs import EnvLike, env_name, fresh_env, to_env_action
 from ddpg.errors import CheckpointError, ConfigError, TrainingError
 from ddpg.evaluation import evaluate_together
 from ddpg.metrics import log
-from ddpg.population.members import SWEEPABLE, check_members, expand, field_value
+from ddpg.population.members import (SWEEPABLE, check_members, check_names, expand,
+                                     field_value, parse_seeds, parse_sweep)
 from ddpg.population.functional import unsupported
 from ddpg.population.workers import Worker
 from ddpg.population.summary import FORMAT, MANIFEST, VERSION, write_summary
 from ddpg.results import StepContext, TrainResult
 from ddpg.rundir import make_run_dir
+from ddpg.sizing import check_population
 from ddpg.trainer import CHECKPOINT_DIR, Group, Trainer, run_members
 
 
@@ -83,15 +86,17 @@ class Population(Group):
         members = [(n, devices.resolve(c)) for n, c in members]  # `cpu` or `cuda:N`, checked
         configs = [c for _, c in members]
         self.on_commit = on_commit
+        check_names([n for n, _ in members])
         check_members(configs)
         c0 = configs[0]
         env = env if env is not None else c0.env
         self.env_name = env if isinstance(env, str) else None
         self.run_dir = directory or _make_dir(replace(c0, run_name=""), env)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        newdirs.mkdir(self.run_dir)
+        differ = _differing(configs)
         self.manifest = resume or {"format": FORMAT, "version": VERSION, "step": None,
                                    "members": [{"name": n, "seed": c.seed, "status": "running",
-                                                "values": _values(c, configs)}
+                                                "values": {k: field_value(c, k) for k in differ}}
                                                for n, c in members]}
         self.entries = {m["name"]: m for m in self.manifest["members"]}
         self.names = list(self.entries)
@@ -106,11 +111,16 @@ class Population(Group):
                              progress=config.progress and i == 0)
             loaded = self._load(name) if self.manifest["step"] is not None else None
             member_env = fresh_env(env) if not isinstance(env, str) and i else env
-            (self.run_dir / name).mkdir(exist_ok=True)
+            newdirs.mkdir(self.run_dir / name)
             self.members.append(Trainer(
                 config, member_env, resume=loaded, run_dir=self.run_dir / name, quiet=i > 0,
                 label=f"{name:<{width}}  ", on_step=on_step, on_eval=on_eval,
                 storage=lambda shape, i=i: self._storage(shape, i, len(running), c0.device)))
+            if i == 0:
+                built = time.perf_counter()
+            elif i == 1 and len(running) > 100:  # the first took imports and warm-up too
+                more = (time.perf_counter() - built) * (len(running) - 2)
+                log.info(f"setting up {len(running):,} members: about {more:.0f} s (Ctrl-C stops)")
         if self.env_name is None:
             self.env_name = self.members[0].env_name
         agents = [m.agent for m in self.members]
@@ -245,10 +255,10 @@ class Population(Group):
                                 time.perf_counter() - start)
 
 
-def _values(c: Config, configs: Sequence[Config]) -> dict[str, Any]:
-    """This member's values of the fields in which the members differ (besides the seed)."""
-    return {k: field_value(c, k) for k in SWEEPABLE
-            if len({field_value(o, k) for o in configs}) > 1}
+def _differing(configs: Sequence[Config]) -> list[str]:
+    """The fields (besides the seed) in which the members differ."""
+    return [k for k in SWEEPABLE
+            if any(field_value(c, k) != field_value(configs[0], k) for c in configs)]
 
 
 def _make_dir(c: Config, env: EnvLike) -> Path:
@@ -272,14 +282,18 @@ def train_population(config: Config, env: EnvLike | None = None, *, seeds: Any =
     or '0-9' / '0,3,7'; `sweep`: {field: [values]} or ['field=v1,v2']. The callbacks are called
     for every member (a callback returning False stops that member)."""
     config = devices.resolve(config)  # a device that is not here fails before any folder
-    members = expand(config, seeds, sweep)
+    seeds, sweep = parse_seeds(seeds), parse_sweep(sweep or {})
     env = env if env is not None else config.env
     named = env
     if callable(env) and not isinstance(env, gym.Env):  # a maker: its first instance names the
         named = env()                                     # folder, then serves the first member
         env = _first_then(named, env)
-    return Population(members, env, directory=_make_dir(config, named), on_step=on_step,
-                      on_eval=on_eval).run()
+    check_population(config, len(seeds) * math.prod(map(len, sweep.values())), named)
+    members = expand(config, seeds, sweep)
+    with newdirs.removed_on_failure():  # a failure while setting up leaves no folder behind
+        population = Population(members, env, directory=_make_dir(config, named),
+                                on_step=on_step, on_eval=on_eval)
+    return population.run()
 
 
 def _first_then(first: gym.Env, make: Callable[[], gym.Env]) -> Callable[[], gym.Env]:
