@@ -15,7 +15,7 @@ from ddpg.buffer import Batch
 from ddpg.config import Config, NetworkConfig
 from ddpg.fast.cudagraph import GraphedStep
 from ddpg.population.functional import VmapStep
-from ddpg.population.stacked import StackedStep
+from ddpg.fast.steps import FastStep
 
 S, A = 5, 2
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -110,7 +110,7 @@ def test_loading_state_in_place_keeps_the_graph_valid():
 
 def population_pair(device: str, algo: str, network: dict):
     """Three members (other seeds, tau, weight decay) as one population update, twice: to be
-    graphed and to run eagerly from the same start. `network` {}: the fast path's StackedStep;
+    graphed and to run eagerly from the same start. `network` {}: the fast path's FastStep;
     otherwise (tanh, layer norm): VmapStep."""
     net = NetworkConfig(hidden_sizes=(64, 48), **network)
     configs = [Config(algo=algo, device=device, network=net, seed=s, tau=0.005 * (s + 1),
@@ -119,7 +119,7 @@ def population_pair(device: str, algo: str, network: dict):
     eager = [Agent(S, A, dataclasses.replace(c, cuda_graph=False)) for c in configs]
     for e, g in zip(eager, graphed):
         e.load_state_dict(g.state_dict())
-    make = VmapStep if network else StackedStep
+    make = VmapStep if network else FastStep.of_agents
     return make(graphed), make(eager), graphed, eager
 
 

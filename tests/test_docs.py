@@ -38,7 +38,7 @@ LESSON = {
     "sigma decay": ["ddpg/noise.py:sigma_schedule"],
     "TD3: clipped double-Q": ["ddpg/losses.py:clipped_double_q_target"],
     "TD3: target policy smoothing": ["ddpg/losses.py:smoothed_target_action"],
-    "TD3: delayed policy updates": ["ddpg/agent.py:policy_delay", "ddpg/td3.py:td3_delayed"],
+    "TD3: delayed policy updates": ["ddpg/td3.py:policy_delay", "ddpg/td3.py:td3_delayed"],
 }
 
 

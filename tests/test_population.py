@@ -24,7 +24,7 @@ from ddpg.buffer import Batch
 from ddpg.config import Config, NetworkConfig
 from ddpg.errors import ConfigError
 from ddpg.population import expand, parse_seeds, parse_sweep, train_population
-from ddpg.population.stacked import StackedStep
+from ddpg.fast.steps import FastStep
 from ddpg.trainer import train
 
 S, A, B = 3, 2, 32
@@ -70,7 +70,7 @@ def test_stacked_update_equals_single_runs_to_float32_rounding(algo):
     compares FastTD3 with td3_step."""
     configs = member_configs(algo)
     pop = agents(configs)
-    stacked = StackedStep(pop)
+    stacked = FastStep.of_agents(pop)
     for a in pop:
         a.choose_update()
     info = run_and_compare(configs, pop, stacked, algo)
@@ -158,7 +158,7 @@ def test_vmap_update_of_other_networks_equals_single_runs(algo, network):
 def test_population_training_matches_single_runs_for_the_first_updates(network, capfd):
     """The whole loop: a population of 2 and the single runs of the same seeds collect the
     same transitions and reach the same parameters after 51 updates, to the rounding that the
-    batched products and the environments' feedback carry (relu: the fast path's StackedStep;
+    batched products and the environments' feedback carry (relu: the fast path's FastStep;
     tanh with layer norm: VmapStep)."""
     c = small(total_steps=150, warmup_steps=100, eval_every=0, eval_episodes=1,
               tensorboard=False, checkpoint_every=0)
@@ -341,7 +341,7 @@ ddpg.train(c, seeds="0-2", sweep=["tau=0.005,0.01"] if sys.argv[3] == "td3" else
 @pytest.mark.parametrize("algo,activation", [("ddpg", "relu"), ("td3", "relu"),
                                               ("td3", "tanh")])
 def test_population_killed_and_resumed_is_bit_identical(tmp_path, algo, activation):
-    """relu: the fast path's StackedStep (every core); tanh with layer norm: VmapStep, on one
+    """relu: the fast path's FastStep (every core); tanh with layer norm: VmapStep, on one
     thread: with more, MKL's batched products over the members occasionally split their work
     differently and two uninterrupted runs differ in the last bits (docs/populations.md)."""
     env = {**os.environ, "PYTHONPATH": str(Path(ddpg.__file__).parents[1])}
@@ -479,7 +479,6 @@ def test_default_pendulum_preset_as_a_population_of_10_solves_on_every_member(tm
     pop = train_population(config, seeds="0-9")
     finals = pop.final_returns()
     assert all(r is not None and r >= -200 for r in finals.values()), finals
-
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

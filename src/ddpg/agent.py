@@ -16,12 +16,13 @@ from ddpg.config import Config
 from ddpg.devices import canonical_device
 from ddpg.errors import ConfigError
 from ddpg.fast import FusedAdam, select_update
+from ddpg.fast.steps import Nets
 from ddpg.networks import Critic, build
 from ddpg.noise import make_noise
 from ddpg.normalization import RunningNorm
 from ddpg.seeding import restore_generator
 from ddpg.system import native_bf16
-from ddpg.td3 import TwinCritic, td3_step
+from ddpg.td3 import TwinCritic, actor_due, td3_step
 from ddpg.update import ddpg_step
 
 
@@ -66,7 +67,7 @@ class Agent:
         cpu_bf16 = config.precision == "bf16" and self.device.type == "cpu"
         self._autocast = (partial(torch.autocast, self.device.type, dtype=torch.bfloat16)
                           if config.precision == "bf16" and not cpu_bf16 else nullcontext)
-        self._precision = bf16_matmuls if cpu_bf16 else nullcontext
+        self.precision = bf16_matmuls if cpu_bf16 else nullcontext  # the update runs under it
         self.actor, self.critic = build(obs_dim, action_dim, config.network,
                                         TwinCritic if config.algo == "td3" else Critic)
         self.obs_norm = RunningNorm(obs_dim) if config.obs_norm else None
@@ -98,6 +99,19 @@ class Agent:
                                self.critic_optimizer, self.generator)
         self.fast, self.fast_step, self._how = choice
 
+    def nets(self) -> Nets:
+        """The networks, optimizers and hyperparameters the fast update reads (ddpg.fast.steps:
+        a population stacks its members' into one FastStep)."""
+        c = self.config
+        return Nets(self.actor, self.critic, self.actor_target, self.critic_target,
+                    self.actor_optimizer, self.critic_optimizer, c.tau, c.gamma,
+                    c.td3.target_noise, c.td3.target_noise_clip, self.generator)
+
+    def actor_due(self) -> bool:
+        """Whether the next update moves the actor and the targets (TD3's delayed policy
+        update; always for DDPG)."""
+        return self.config.algo != "td3" or actor_due(self.updates, self.config.td3.policy_delay)
+
     def describe(self) -> str:
         """Which update runs, in words, e.g. 'DDPG update: fast path (hand-written backward
         passes), CUDA graph after 3 updates, fp32 on cuda'."""
@@ -109,14 +123,11 @@ class Agent:
         step (or its CUDA-graph replay) when one was selected, else ddpg_step / td3_step."""
         c = self.config
         if self.obs_norm is not None:
-            batch = batch._replace(states=self.obs_norm.normalize(batch.states),
-                                   next_states=self.obs_norm.normalize(batch.next_states))
+            batch = self.obs_norm.normalize_batch(batch)
         nets = (self.actor, self.critic, self.actor_target, self.critic_target,
                 self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma)
         if c.algo == "td3":
-            # --8<-- [start:policy_delay]
-            update_actor = (self.updates + 1) % c.td3.policy_delay == 0
-            # --8<-- [end:policy_delay]
+            update_actor = actor_due(self.updates, c.td3.policy_delay)
             if self.fast_step is not None:
                 return self.fast_step(batch, update_actor)
             return td3_step(*nets, update_actor=update_actor, target_noise=c.td3.target_noise,
@@ -192,7 +203,7 @@ class Agent:
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One DDPG gradient step on `batch` (see ddpg.update.ddpg_step)."""
-        with self._precision():
+        with self.precision():
             info = self._step(batch)
         if self._has_batch_norm:  # running statistics are copied, not averaged
             for net, target in ((self.actor, self.actor_target), (self.critic, self.critic_target)):

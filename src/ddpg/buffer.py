@@ -57,7 +57,7 @@ class ReplayBuffer:
             shape, dtype=torch.float32, device=self.device)
         self.states, self.actions, self.rewards, self.next_states, self.dones = \
             self._data.split(widths, dim=1)
-        self._widths = widths
+        self.widths = widths  # of the fields of a row: s, a, r, s', done
         self._host = self._data.numpy() if self.device.type == "cpu" else None
         self.pos = 0  # next row to write
         self.size = 0  # rows holding data
@@ -103,7 +103,7 @@ class ReplayBuffer:
     def sample(self, batch_size: int) -> Batch:
         """Uniformly sampled batch of float32 tensors on the buffer's device."""
         idx = self.sample_indices(batch_size)
-        return Batch(*self._data.index_select(0, idx).split(self._widths, dim=1))
+        return Batch(*self._data.index_select(0, idx).split(self.widths, dim=1))
 
     def sample_indices(self, batch_size: int) -> torch.Tensor:
         """The rows `sample` takes: uniform over the rows held, with replacement, from the

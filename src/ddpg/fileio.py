@@ -67,7 +67,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def _compact(obj: Any) -> Any:
     """`obj` with every tensor that is a view into a larger storage copied out: torch.save
     writes a tensor's whole storage, and a population member's parameters are slices of the
-    population's stacked tensors (ddpg.population.stacked)."""
+    population's stacked tensors (ddpg.fast.mlp.stack_params)."""
     if isinstance(obj, torch.Tensor):
         whole = obj.untyped_storage().nbytes()
         return obj.clone() if whole > obj.numel() * obj.element_size() else obj

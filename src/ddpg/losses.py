@@ -1,6 +1,6 @@
 """The DDPG equations as pure tensor functions: each equation of the lesson, and TD3's target
 pieces, in one place, called by every update (the reference ddpg_step / td3_step, the fast path
-with its hand-written backward passes, a population's StackedStep and VmapStep).
+with its hand-written backward passes for one member or many, a population's VmapStep).
 
 A single run's tensors are (B, 1) columns, as the lesson writes them. A population's carry a
 leading member dimension, (M, B, 1), and per-member hyperparameters (gamma, TD3's noise) as

@@ -40,6 +40,11 @@ class RunningNorm:
         std = np.sqrt(self.var + self.eps)
         return np.clip((np.asarray(x) - self.mean) / std, -self.clip, self.clip).astype(np.float32)
 
+    def normalize_batch(self, batch):
+        """A replay Batch with its states and next states normalised (what the update sees)."""
+        return batch._replace(states=self.normalize(batch.states),
+                              next_states=self.normalize(batch.next_states))
+
     def state_dict(self) -> dict:
         return {"mean": torch.from_numpy(self.mean.copy()), "var": torch.from_numpy(self.var.copy()),
                 "count": self.count, "clip": self.clip, "eps": self.eps}

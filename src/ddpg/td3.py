@@ -32,6 +32,14 @@ class TwinCritic(nn.Module):
         return self.q1(state, action), self.q2(state, action)
 
 
+# --8<-- [start:policy_delay]
+def actor_due(updates: int, policy_delay: int) -> bool:
+    """Whether update number `updates` + 1 moves the actor and the targets: every
+    policy_delay-th (TD3's delayed policy update; DDPG is policy_delay = 1)."""
+    return (updates + 1) % policy_delay == 0
+# --8<-- [end:policy_delay]
+
+
 def td3_step(actor: nn.Module, critic: TwinCritic, actor_target: nn.Module,
              critic_target: TwinCritic, actor_optimizer, critic_optimizer, batch: Batch,
              tau: float, gamma: float, *, update_actor: bool, target_noise: float,

@@ -13,12 +13,13 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import torch
 
 from ddpg import config as cfgmod
+from ddpg import devices
 from ddpg.agent import Agent, resolve_device
 from ddpg.buffer import ReplayBuffer
 from ddpg.checkpoint import CheckpointManager, Loaded
@@ -33,19 +34,28 @@ from ddpg.newdirs import removed_on_failure
 from ddpg.policy import BEST_POLICY_FILE, POLICY_FILE, Policy
 from ddpg.results import StepContext, TrainResult
 from ddpg.rundir import make_run_dir
-from ddpg.seeding import seed_streams
+from ddpg.seeding import restore_generator, seed_streams
 from ddpg.sizing import check_memory
 from ddpg.system import available_cores
 
 CHECKPOINT_DIR = "checkpoints"
 
 
+class LossSums(NamedTuple):
+    """What the evaluation row averages: sums since the last evaluation of the updates' critic
+    loss, actor loss, Q and actor updates (TD3's actor updates only every policy_delay-th).
+    Kept on the device as one tensor in this order (`loss_sums`), read once per evaluation."""
+
+    critic_loss: float
+    actor_loss: float
+    q: float
+    actor_updated: float
+
+
 def loss_sums(info: dict[str, torch.Tensor], dim: int = 0) -> torch.Tensor:
-    """An update's critic loss, actor loss, Q and whether the actor updated, stacked along
-    `dim` in the order the evaluation row reads the run's sums (`Trainer._evaluate`); dim 1 for
-    a population's per-member (M,) values."""
-    return torch.stack((info["critic_loss"], info["actor_loss"], info["q"],
-                        info["actor_updated"]), dim=dim)
+    """An update's LossSums fields from its info, stacked along `dim` (dim 1 for a population's
+    per-member (M,) values)."""
+    return torch.stack([info[k] for k in LossSums._fields], dim=dim)
 
 
 def learner_threads(config: Config) -> int:
@@ -67,6 +77,7 @@ class Trainer:
         """One run, or one member of a population (ddpg.population), which passes `storage`
         (the replay rows' tensor, given its shape), `quiet` (no set-up lines on stderr) and
         `label` (the start of its evaluation lines on stderr: its name)."""
+        config = devices.resolve(config)  # `cpu` or `cuda:N`, checked, before anything is made
         self.config, self.on_step, self.on_eval = config, on_step, on_eval
         self.label = label
         if config.actors > 0:  # Ray first: an unreachable --address fails before the run folder
@@ -91,6 +102,9 @@ class Trainer:
         self.agent = Agent(self.obs_dim, self.action_dim, config, self.rngs["noise"])
         if not quiet:
             log.info(self.agent.describe())
+            cost = devices.gpu_cost(config)
+            if cost:
+                log.warning(f"warning: {cost}")
         shape = (capacity, 2 * self.obs_dim + self.action_dim + 2)
         self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
                                    config.device, storage(shape) if storage else None)
@@ -114,8 +128,8 @@ class Trainer:
         self._next_sync = 0
 
         # counters and accumulators: everything below is in the checkpoint
-        # since the last evaluation: sums of critic loss, actor loss, Q, actor updates
-        self.sums = torch.zeros(4, device=self.agent.device)
+        # since the last evaluation: LossSums, on the device
+        self.sums = torch.zeros(len(LossSums._fields), device=self.agent.device)
         self.n_sums = 0
         self.ep_return, self.ep_len = np.zeros(n), np.zeros(n, dtype=np.int64)
         self.episodes, self.step, self.skipped = 0, 0, 0
@@ -173,7 +187,8 @@ class Trainer:
             ep = s["episode"]
             self.ep_return, self.ep_len = ep["return"].numpy().copy(), ep["length"].numpy().copy()
             self.rngs["warmup"].bit_generator.state = s["rng"]["warmup"]
-            self.rngs["sampling"].set_state(s["rng"]["sampling"])
+            restore_generator(self.rngs["sampling"], s["rng"]["sampling"], self.config.seed,
+                              self.step, "replay sampling")
             torch.set_rng_state(s["rng"]["torch"])
             self.evaluations = list(s["evaluations"])
             if loaded.buffer is not None:
@@ -323,9 +338,9 @@ class Trainer:
                           max_steps=self.eval_cap, should_stop=lambda: self._signal is not None)
         if ev is None:
             return None
-        critic, actor, q, actor_n = self.sums.tolist()  # the one host sync per evaluation
-        n = max(self.n_sums, 1)
-        means = [critic / n, actor / max(actor_n, 1), q / n]
+        sums = LossSums(*self.sums.tolist())  # the one host sync per evaluation
+        n, actor_n = max(self.n_sums, 1), sums.actor_updated
+        means = [sums.critic_loss / n, sums.actor_loss / max(actor_n, 1), sums.q / n]
         if self.n_sums and not all(math.isfinite(x) for x in means):
             self._diverged(f"the losses (critic {means[0]}, actor {means[1]})")
         has = bool(self.n_sums)

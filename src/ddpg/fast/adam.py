@@ -8,7 +8,7 @@ steps, so backward writes them without an extra accumulate pass.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import torch
 
@@ -98,3 +98,44 @@ class FusedAdam:
                 dst.copy_(src)
         self.lr, self.betas = float(d["lr"]), tuple(d["betas"])
         self.eps, self.weight_decay = float(d["eps"]), float(d["weight_decay"])
+
+
+def stack_list(lists: Sequence[list[torch.Tensor]]) -> list[torch.Tensor]:
+    """The same for plain lists of tensors (an optimizer's moments): entries are replaced."""
+    stacked = [torch.stack([member[i] for member in lists]) for i in range(len(lists[0]))]
+    for m, member in enumerate(lists):
+        member[:] = [s[m] for s in stacked]
+    return stacked
+
+
+class StackedAdam:
+    """FusedAdam's step for several members' optimizers at once, over their stacked parameters
+    (ddpg.fast.mlp.stack_params): their moments and step counts are stacked the same way, each
+    member's FusedAdam keeping views of its slices (so its state_dict is that member's own).
+    Members with equal (lr, betas, eps, weight_decay) step in one fused call."""
+
+    def __init__(self, params: list[torch.Tensor], optimizers: Sequence[FusedAdam]) -> None:
+        self.params = params
+        self.exp_avg = stack_list([o.exp_avg for o in optimizers])
+        self.exp_avg_sq = stack_list([o.exp_avg_sq for o in optimizers])
+        self.steps = torch.stack([o.steps[0] for o in optimizers])
+        for m, o in enumerate(optimizers):
+            o.steps = [self.steps[m]] * len(o.params)
+        self.optimizers = optimizers
+        groups: dict[tuple, list[int]] = {}
+        for m, o in enumerate(optimizers):
+            groups.setdefault((o.lr, o.betas, o.eps, o.weight_decay), []).append(m)
+        self.groups = list(groups.items())
+
+    def step(self, grads: list[torch.Tensor]) -> None:
+        self.steps.add_(1)
+        for (lr, (b1, b2), eps, wd), members in self.groups:
+            if len(members) == len(self.optimizers):  # one call over the stacked tensors
+                p, g, m1, m2 = self.params, grads, self.exp_avg, self.exp_avg_sq
+                steps = [self.steps[0]] * len(p)  # every member has taken the same steps
+            else:
+                p, g, m1, m2 = ([t[m] for m in members for t in ts]
+                                for ts in (self.params, grads, self.exp_avg, self.exp_avg_sq))
+                steps = [self.steps[m] for m in members for _ in self.params]
+            torch._fused_adam_(p, g, m1, m2, [], steps, lr=lr, beta1=b1, beta2=b2,
+                               weight_decay=wd, eps=eps, amsgrad=False, maximize=False)

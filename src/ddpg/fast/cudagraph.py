@@ -6,8 +6,8 @@ graph, the same kernels are replayed with one launch: the same math on the same 
 parameters come out as the eager update leaves them.
 
 `GraphedStep` wraps a step function `step(batch, *flags) -> dict of tensors` (ddpg.fast.steps:
-FastDDPG.step and FastTD3.step; a population's StackedStep.step and VmapStep.step, whose
-tensors hold a value per member). It runs the first `warmup` calls eagerly on a
+FastStep.step, of one member or of a population's members, whose tensors then hold a value per
+member; a population's VmapStep.step). It runs the first `warmup` calls eagerly on a
 side stream (CUDA graph capture wants libraries' lazy set-up done before it), then captures one
 graph per combination of flags (TD3: with and without the delayed actor step). Each later call
 copies the batch into the graph's input tensors, replays, and copies the outputs out, so the

@@ -18,6 +18,8 @@ gradients in tensors kept per batch size (no allocator traffic, no page faults).
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 
@@ -29,22 +31,52 @@ _threshold_backward_into = torch.ops.aten.threshold_backward.grad_input
 _tanh_backward = torch.ops.aten.tanh_backward.default
 
 
-class MLP:
-    """A view of the Linear layers of a plain ReLU network (nn.Sequential of Linear, ReLU, ...,
-    Linear[, Tanh]) with a preallocated gradient tensor per parameter."""
+def _linears(seq: nn.Sequential) -> list[nn.Linear]:
+    return [m for m in seq if isinstance(m, nn.Linear)]
 
-    def __init__(self, seq: nn.Sequential) -> None:
-        self.layers: list[nn.Linear] = [m for m in seq if isinstance(m, nn.Linear)]
-        self.weights = [m.weight for m in self.layers]
+
+def stack_params(params: Sequence[Sequence[nn.Parameter]]) -> list[torch.Tensor]:
+    """params[m][i]: member m's i-th parameter. Returns one tensor per i of shape (M, ...) and
+    makes every member's parameter a view of its slice (values unchanged)."""
+    stacked = [torch.stack([member[i].detach() for member in params])
+               for i in range(len(params[0]))]
+    for m, member in enumerate(params):
+        for i, p in enumerate(member):
+            p.data = stacked[i][m]
+    return stacked
+
+
+class MLP:
+    """The Linear layers of M plain ReLU networks of one shape (nn.Sequential of Linear, ReLU,
+    ..., Linear[, Tanh]), with a preallocated gradient tensor per parameter.
+
+    One network (M = 1, a single run) is used as it is: weights (out, in), activations
+    (features, batch), 2-D products (addmm, mm). Several (a population) are stacked with a
+    member dimension in front (`stack_params`: each member's own modules become views of their
+    slice): weights (M, out, in), activations (M, features, batch), batched products (baddbmm,
+    bmm). Everything else is the same code for both."""
+
+    def __init__(self, seqs: Sequence[nn.Sequential] | nn.Sequential) -> None:
+        seqs = [seqs] if isinstance(seqs, nn.Sequential) else list(seqs)
+        self.members = len(seqs)
+        per_member = [[p for layer in _linears(s) for p in (layer.weight, layer.bias)]
+                      for s in seqs]
+        self.out_features = [layer.out_features for layer in _linears(seqs[0])]
+        # weight, bias of each layer, in nn.Module.parameters() order
+        self.params = per_member[0] if self.members == 1 else stack_params(per_member)
+        self.weights, self.biases = self.params[0::2], self.params[1::2]
         # W^T as views made once: they follow the in-place optimizer steps, and save a
         # transpose per product (several microseconds each at DDPG's sizes)
-        self.weights_t = [w.t() for w in self.weights]
-        self.biases = [m.bias for m in self.layers]
-        self.bias_cols = [b.unsqueeze(1) for b in self.biases]  # (out, 1) views, for columns
-        # grads in nn.Module.parameters() order: weight, bias of each layer
-        self.grads = [torch.empty_like(p) for m in self.layers for p in (m.weight, m.bias)]
-        # hidden layers' outputs and their gradients, (features, batch), each list for the last
-        # batch size it served (the gradients only once backward runs: targets never need them)
+        self.weights_t = [w.transpose(-2, -1) for w in self.weights]
+        self.bias_cols = [b.unsqueeze(-1) for b in self.biases]  # (..., out, 1), for columns
+        self.bias_rows = self.biases if self.members == 1 else [b.unsqueeze(1)
+                                                                for b in self.biases]
+        self.grads = [torch.empty_like(p) for p in self.params]
+        self._mm, self._addmm = ((torch.mm, torch.addmm) if self.members == 1
+                                 else (torch.bmm, torch.baddbmm))
+        # hidden layers' outputs and their gradients, (..., features, batch), each list for the
+        # last batch size it served (the gradients only once backward runs: targets never need
+        # them)
         self._hidden: list[torch.Tensor] = []
         self._d_hidden: list[torch.Tensor] = []
 
@@ -54,9 +86,10 @@ class MLP:
         sizes these are 100-400 KB each, and allocating ~16 of them per update could make glibc
         unmap and re-fault them every time (in some processes 420-490 page faults and 1-2 ms
         of system time per update at batch 256; docs/benchmarks.md)."""
-        if not kept or kept[0].shape[1] != batch:
+        if not kept or kept[0].shape[-1] != batch:
             w = self.weights[0]
-            kept[:] = [w.new_empty((m.out_features, batch)) for m in self.layers[:-1]]
+            lead = () if self.members == 1 else (self.members,)
+            kept[:] = [w.new_empty((*lead, out, batch)) for out in self.out_features[:-1]]
         return kept
 
     @staticmethod
@@ -73,49 +106,52 @@ class MLP:
                 and all(type(m) is nn.ReLU for m in mods[1::2]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The last Linear layer's output for x of shape (batch, in), as the module computes it
-        (for acting)."""
+        """The last Linear layer's output for x of shape (..., batch, in), one row per sample,
+        as the module computes it (for acting: the policy equals the actor module's output bit
+        for bit)."""
         h = x
-        last = len(self.layers) - 1
-        for i, (w_t, b) in enumerate(zip(self.weights_t, self.biases)):
-            h = torch.addmm(b, h, w_t)
+        last = len(self.weights) - 1
+        for i, (w_t, b) in enumerate(zip(self.weights_t, self.bias_rows)):
+            h = self._addmm(b, h, w_t)
             if i < last:
                 h.relu_()
         return h
 
     def forward_cols(self, h: torch.Tensor, keep: list[torch.Tensor] | None = None
                      ) -> torch.Tensor:
-        """The same for h of shape (in, batch), one column per sample: returns (out, batch).
-        `keep` collects each layer's input for `backward_cols`. The hidden layers' outputs live
-        in this MLP's buffers: the next call with the same batch size overwrites them."""
-        last = len(self.layers) - 1
-        hidden = self._buffers(self._hidden, h.shape[1])
+        """The same for h of shape (..., in, batch), one column per sample: returns
+        (..., out, batch). `keep` collects each layer's input for `backward_cols`. The hidden
+        layers' outputs live in this MLP's buffers: the next call with the same batch size
+        overwrites them."""
+        last = len(self.weights) - 1
+        hidden = self._buffers(self._hidden, h.shape[-1])
         for i, (w, b) in enumerate(zip(self.weights, self.bias_cols)):
             if keep is not None:
                 keep.append(h)
             if i < last:
-                h = torch.addmm(b, w, h, out=hidden[i]).relu_()
+                h = self._addmm(b, w, h, out=hidden[i]).relu_()
             else:
-                h = torch.addmm(b, w, h)
+                h = self._addmm(b, w, h)
         return h
 
     def backward_cols(self, d: torch.Tensor, inputs: list[torch.Tensor], weight_grads: bool,
                       input_rows: slice | None = None) -> torch.Tensor | None:
-        """Backpropagate d = dL/d(output), shaped (out, batch), through the layers whose inputs
-        `forward_cols` kept. Writes dL/dW, dL/db into self.grads if `weight_grads`; with
-        `input_rows`, returns those rows of dL/d(input) (only they are computed)."""
-        d_hidden = self._buffers(self._d_hidden, d.shape[1])
-        for i in range(len(self.layers) - 1, -1, -1):
+        """Backpropagate d = dL/d(output), shaped (..., out, batch), through the layers whose
+        inputs `forward_cols` kept: dW = D H^T, db = sum D, dH = W^T D through relu. Writes
+        dL/dW, dL/db into self.grads if `weight_grads`; with `input_rows`, returns those rows of
+        dL/d(input) (only they are computed)."""
+        d_hidden = self._buffers(self._d_hidden, d.shape[-1])
+        for i in range(len(self.weights) - 1, -1, -1):
             h = inputs[i]
             if weight_grads:
-                torch.mm(d, h.t(), out=self.grads[2 * i])
-                torch.sum(d, 1, out=self.grads[2 * i + 1])
+                self._mm(d, h.transpose(-2, -1), out=self.grads[2 * i])
+                torch.sum(d, -1, out=self.grads[2 * i + 1])
             if i > 0:
                 # relu'(z) through its output h: zero where h == 0, in place in W^T d
-                dh = torch.mm(self.weights_t[i], d, out=d_hidden[i - 1])
+                dh = self._mm(self.weights_t[i], d, out=d_hidden[i - 1])
                 d = _threshold_backward_into(dh, h, 0, grad_input=dh)
             elif input_rows is not None:
-                return self.weights_t[0][input_rows].mm(d)
+                return self._mm(self.weights_t[0][..., input_rows, :], d)
         return None
 
 
@@ -162,14 +198,9 @@ def actor_step_cols(actor: MLP, max_action: torch.Tensor, critic: MLP, optimizer
     return actor_loss(q_pi)
 
 
-def columns(states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """[s; a] of shape (obs + act, batch), contiguous, from the batch's (batch, ...) rows."""
-    return torch.cat([states.t(), actions.t()])
-
-
-def check_order(optimizer: FusedAdam, *nets: MLP) -> None:
+def check_order(optimizer: FusedAdam, *seqs: nn.Sequential) -> None:
     """The optimizer must hold exactly the networks' parameters, in the order of their grads."""
-    params = [p for net in nets for layer in net.layers for p in (layer.weight, layer.bias)]
+    params = [p for seq in seqs for layer in _linears(seq) for p in (layer.weight, layer.bias)]
     if len(params) != len(optimizer.params) or any(
             p is not q for p, q in zip(params, optimizer.params)):
         raise ValueError("the optimizer does not hold the network's parameters in "

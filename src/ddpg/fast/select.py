@@ -18,14 +18,14 @@ from ddpg.config import Config
 from ddpg.devices import graphs_update
 from ddpg.fast.adam import FusedAdam
 from ddpg.fast.cudagraph import GraphedStep
-from ddpg.fast.steps import FastDDPG, FastTD3
+from ddpg.fast.steps import FastDDPG, FastStep, FastTD3
 
 
 class UpdateChoice(NamedTuple):
     """`fast` is None when the reference autograd update runs; else `step` is fast.step or
     its CUDA-graph replay. `how` says which, in words."""
 
-    fast: FastDDPG | FastTD3 | None
+    fast: FastStep | None
     step: Callable[..., dict[str, torch.Tensor]] | None
     how: str
 
@@ -38,15 +38,14 @@ def select_update(config: Config, device: torch.device, actor: nn.Module, critic
     math (DDPG or TD3, plain ReLU networks, fp32 or CPU bf16), else the reference."""
     c = config
     cpu_bf16 = c.precision == "bf16" and device.type == "cpu"
-    nets = (actor, critic, actor_target, critic_target, actor_optimizer, critic_optimizer,
-            c.tau, c.gamma)
     why_not = ("torch.compile" if c.compile else "--no-fast-path" if not c.fast_path
                else "bf16 autocast" if c.precision == "bf16" and not cpu_bf16 else None)
-    fast: FastDDPG | FastTD3 | None = None
-    if why_not is None and c.algo == "ddpg" and FastDDPG.supports(actor, critic):
-        fast = FastDDPG(*nets)
-    elif why_not is None and c.algo == "td3" and FastTD3.supports(actor, critic):
-        fast = FastTD3(*nets, c.td3.target_noise, c.td3.target_noise_clip, generator)
+    fast: FastStep | None = None
+    nets = (actor, critic, actor_target, critic_target, actor_optimizer, critic_optimizer,
+            c.tau, c.gamma)
+    if why_not is None and FastStep.supports(actor, critic):  # the one fast step, one member
+        fast = (FastTD3(*nets, c.td3.target_noise, c.td3.target_noise_clip, generator)
+                if c.algo == "td3" else FastDDPG(*nets))
     if fast is None:
         why = why_not or ("the network is not a plain ReLU MLP with the action at the critic's "
                           "input")

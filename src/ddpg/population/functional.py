@@ -3,11 +3,11 @@ normalisation, the action entering the critic after its first layer, --no-fast-p
 reference autograd update of ddpg.update.ddpg_step / ddpg.td3.td3_step, written with torch.func.
 
 Every network of every member is called at once by `vmap` over `functional_call` on the stacked
-parameters (a leading member dimension, as ddpg.population.stacked holds them; each member's own
-modules point at their slices), and one autograd pass computes every member's gradients: the
+parameters (a leading member dimension, as ddpg.fast.mlp.stack_params holds them; each member's
+own modules point at their slices), and one autograd pass computes every member's gradients: the
 members' losses are independent, so the gradient of their sum with respect to member m's slice is
 member m's own gradient. Then one fused Adam step per network (per group of equal learning rates)
-and one Polyak step for all members, as StackedStep does.
+and one Polyak step for all members, as the fast path's FastStep does.
 
 Not covered (those populations update member by member with the reference update): batch
 normalisation (its running statistics are updated in place by each forward pass), torch.compile
@@ -25,7 +25,9 @@ from torch.func import functional_call, vmap
 from ddpg.buffer import Batch
 from ddpg.losses import (actor_loss, clipped_double_q_target, critic_loss,
                          smoothed_target_action, td_target)
-from ddpg.population.stacked import StackedAdam, member_column, StackedPolyak, stack_params
+from ddpg.fast.adam import StackedAdam
+from ddpg.fast.mlp import stack_params
+from ddpg.fast.steps import StackedPolyak, member_column
 
 
 def unsupported(agents: Sequence) -> str | None:
@@ -108,7 +110,7 @@ class VmapStep:
         self.generators = [a.generator for a in agents]
 
     @torch.no_grad()
-    def policy_rows(self, states: torch.Tensor) -> torch.Tensor:
+    def policy(self, states: torch.Tensor) -> torch.Tensor:
         """mu(s) of every member for states (M, n, obs): (M, n, act)."""
         return self.actor(states)
 

@@ -6,7 +6,7 @@ seed derives them), driven by the same loop as a single run (`run_members`). Wha
 changes is what run_members does for all members together:
 
 - acting: one batched forward pass of every member's actor (then each member's own noise);
-- updating: one StackedStep for all members (ddpg.population.workers; batched products, one
+- updating: one FastStep for all members (ddpg.population.workers; batched products, one
   Adam step per network, one Polyak step) on replay batches sampled with each member's own
   generator and gathered from one stacked tensor of replay rows; networks the fast path does
   not cover run the reference autograd update for all members at once (torch.func vmap,

@@ -1,7 +1,8 @@
-"""The population update: a Worker holds members' StackedStep (the fast path's networks) or
-VmapStep (any other network, through autograd), samples their replay batches and runs their
-updates; on a GPU either is replayed as one CUDA graph (ddpg.fast.cudagraph.GraphedStep, which
-falls back to the eager update, with a warning, where capture fails).
+"""The population update: a Worker holds members' FastStep (the fast path's update, the one
+a single run takes, with a member dimension) or VmapStep (any other network, through autograd),
+samples their replay batches and runs their updates; on a GPU either is replayed as one CUDA
+graph (ddpg.fast.cudagraph.GraphedStep, which falls back to the eager update, with a warning,
+where capture fails).
 
 One worker runs all members, its operations on every core (torch's intra-op threads). Measured
 on a 2-core Xeon (AVX-512), 400-300 networks, 10 members, Pendulum-v1, the full loop in
@@ -23,21 +24,22 @@ import torch
 from ddpg.buffer import Batch
 from ddpg.devices import graphs_update
 from ddpg.fast.cudagraph import GraphedStep
+from ddpg.fast.steps import FastStep
 from ddpg.population.functional import VmapStep
-from ddpg.population.stacked import StackedStep
 from ddpg.trainer import loss_sums
 
 
 class Worker:
-    """The population's members: their StackedStep or VmapStep, sampling from the stacked replay rows
+    """The population's members: their FastStep or VmapStep, sampling from the stacked replay rows
     (members, capacity, width) and the loss sums (members, 4)."""
 
     def __init__(self, members: Sequence[Any], rows: torch.Tensor, sums: torch.Tensor) -> None:
         self.members, self.rows, self.sums = list(members), rows, sums
         agents = [m.agent for m in self.members]
         fast = all(a.fast is not None for a in agents)
-        self.stacked: StackedStep | VmapStep = StackedStep(agents) if fast else VmapStep(agents)
         c = self.members[0].config
+        self.stacked: FastStep | VmapStep = (FastStep.of_agents(agents) if fast
+                                             else VmapStep(agents))
         self.step = self.stacked.step
         if graphs_update(rows.device, c):  # either update, as one CUDA graph
             generators = tuple(self.stacked.generators) if c.algo == "td3" else ()
@@ -52,13 +54,11 @@ class Worker:
                            for m in self.members]) + self._offsets
         data = self.rows.reshape(-1, self.rows.shape[2]).index_select(0, idx.view(-1))
         batch = Batch(*data.view(len(self.members), batch_size, -1).split(
-            self.members[0].buffer._widths, dim=2))
-        if self.members[0].agent.obs_norm is not None:
-            batch = batch._replace(
-                states=torch.stack([m.agent.obs_norm.normalize(s)
-                                    for m, s in zip(self.members, batch.states)]),
-                next_states=torch.stack([m.agent.obs_norm.normalize(s)
-                                         for m, s in zip(self.members, batch.next_states)]))
+            self.members[0].buffer.widths, dim=2))
+        if self.members[0].agent.obs_norm is not None:  # each member's own statistics
+            per_member = [m.agent.obs_norm.normalize_batch(Batch(*(t[i] for t in batch)))
+                          for i, m in enumerate(self.members)]
+            batch = Batch(*(torch.stack(t) for t in zip(*per_member)))
         return batch
 
     def update(self, n: int) -> None:
@@ -67,8 +67,8 @@ class Worker:
         agent = self.members[0].agent
         for _ in range(n):
             batch = self.sample(c.batch_size)
-            update_actor = c.algo != "td3" or (agent.updates + 1) % c.td3.policy_delay == 0
-            with agent._precision():
+            update_actor = agent.actor_due()
+            with agent.precision():
                 info = self.step(batch, update_actor)
             self.sums += loss_sums(info, dim=1)
             for m in self.members:
@@ -78,4 +78,4 @@ class Worker:
     def policy(self, states: torch.Tensor) -> torch.Tensor:
         """mu(s) of this worker's members for states (m, n, obs)."""
         with torch.no_grad():
-            return self.stacked.policy_rows(states)
+            return self.stacked.policy(states)
