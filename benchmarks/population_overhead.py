@@ -40,19 +40,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ddpg.system import cpu_model  # the CPU's model name, from /proc/cpuinfo
+
 ENV = "Pendulum-v1"
 EPISODE = 200  # Pendulum-v1's time limit: timed windows are whole episodes of every env
-
-
-def cpu_model() -> str:
-    """The CPU's model name as `lscpu` prints it."""
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def envs_alone(members: int, steps: int, warmup: int = EPISODE, seed: int = 0) -> float:
