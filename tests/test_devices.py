@@ -44,9 +44,9 @@ def test_cuda_is_the_current_gpu_and_an_index_is_checked():
     ("cuda:7", {"cuda_count": 1, "current_cuda": 0}, ["'cuda:7'", "1 CUDA GPU (cuda:0)"]),
     ("cuda:2", {"cuda_count": 2, "current_cuda": 0}, ["'cuda:2'", "cuda:0 .. cuda:1"]),
     ("cuda", {"cuda_count": 0}, ["'cuda'", "no CUDA GPU", "--device cpu"]),
-    ("tpu", {}, ["'tpu'", "is not a device", "'cuda:N'"]),
+    ("tpu", {}, ["'tpu'", "is not a torch device", "'cuda:N'"]),
     ("mps", {}, ["'mps'", "not on 'mps'", "--device cpu"]),
-    ("", {}, ["''", "is not a device"]),
+    ("", {}, ["''", "is not a torch device"]),
 ])
 def test_a_device_that_is_not_here_is_one_clear_error(spec, gpus, words):
     with pytest.raises(ConfigError) as e:

@@ -183,6 +183,20 @@ def test_population_training_matches_single_runs_for_the_first_updates(network, 
         assert torch.equal(member.buffer.actions[:100], one.buffer.actions[:100])
 
 
+@pytest.mark.parametrize("algo", ["ddpg", "td3"])
+def test_a_population_of_one_trains_as_its_single_run(tmp_path, algo):
+    """A population of one member (a sweep trial with one seed is one) takes the stacked
+    update with M = 1 and ends where the single run of its seed ends, to float32 rounding."""
+    cfg = small(total_steps=300, warmup_steps=100, eval_every=300, eval_episodes=1,
+                batch_size=16, out=str(tmp_path), tensorboard=False, algo=algo, threads=1)
+    pop = train_population(dataclasses.replace(cfg, run_name="pop"), seeds="3")
+    one = train(dataclasses.replace(cfg, seed=3, run_name="one"))
+    member = ddpg.load(tmp_path / "pop" / "s3")
+    for p, q in zip(member.actor.parameters(), one.agent.actor.parameters()):
+        assert torch.allclose(p, q, rtol=1e-4, atol=1e-5)
+    assert pop.final_returns()["s3"] is not None
+
+
 def test_members_are_independent(tmp_path):
     """Changing one member's environment (its seed's environment replaced by a scaled-reward
     one via gamma... here: its learning rate) leaves the other members bit-identical."""

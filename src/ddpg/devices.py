@@ -33,7 +33,7 @@ def canonical_device(spec: str | torch.device, *, cuda_count: int | None = None,
     try:
         device = torch.device(spec)
     except (RuntimeError, TypeError, ValueError) as e:
-        raise ConfigError(f"device={str(spec)!r} is not a device; use 'cpu', 'cuda' (the "
+        raise ConfigError(f"device={str(spec)!r} is not a torch device; use 'cpu', 'cuda' (the "
                           f"current GPU) or 'cuda:N'.") from e
     if device.type == "cpu":
         return torch.device("cpu")

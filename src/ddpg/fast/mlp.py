@@ -57,23 +57,25 @@ class MLP:
     bmm). Everything else is the same code for both."""
 
     def __init__(self, seqs: Sequence[nn.Sequential] | nn.Sequential) -> None:
-        seqs = [seqs] if isinstance(seqs, nn.Sequential) else list(seqs)
-        self.members = len(seqs)
+        """One network (an nn.Sequential) as it is, or a list of M (one included) stacked."""
+        single = isinstance(seqs, nn.Sequential)
+        seqs = [seqs] if single else list(seqs)
+        self.members = 1 if single else len(seqs)
         per_member = [[p for layer in _linears(s) for p in (layer.weight, layer.bias)]
                       for s in seqs]
         self.out_features = [layer.out_features for layer in _linears(seqs[0])]
+        self.stacked = not single
         # weight, bias of each layer, in nn.Module.parameters() order
-        self.params = per_member[0] if self.members == 1 else stack_params(per_member)
+        self.params = per_member[0] if single else stack_params(per_member)
         self.weights, self.biases = self.params[0::2], self.params[1::2]
         # W^T as views made once: they follow the in-place optimizer steps, and save a
         # transpose per product (several microseconds each at DDPG's sizes)
         self.weights_t = [w.transpose(-2, -1) for w in self.weights]
         self.bias_cols = [b.unsqueeze(-1) for b in self.biases]  # (..., out, 1), for columns
-        self.bias_rows = self.biases if self.members == 1 else [b.unsqueeze(1)
-                                                                for b in self.biases]
+        self.bias_rows = [b.unsqueeze(1) for b in self.biases] if self.stacked else self.biases
         self.grads = [torch.empty_like(p) for p in self.params]
-        self._mm, self._addmm = ((torch.mm, torch.addmm) if self.members == 1
-                                 else (torch.bmm, torch.baddbmm))
+        self._mm, self._addmm = ((torch.bmm, torch.baddbmm) if self.stacked
+                                 else (torch.mm, torch.addmm))
         # hidden layers' outputs and their gradients, (..., features, batch), each list for the
         # last batch size it served (the gradients only once backward runs: targets never need
         # them)
@@ -88,7 +90,7 @@ class MLP:
         of system time per update at batch 256; docs/benchmarks.md)."""
         if not kept or kept[0].shape[-1] != batch:
             w = self.weights[0]
-            lead = () if self.members == 1 else (self.members,)
+            lead = (self.members,) if self.stacked else ()
             kept[:] = [w.new_empty((*lead, out, batch)) for out in self.out_features[:-1]]
         return kept
 

@@ -86,7 +86,9 @@ class FastStep:
     update_actor)` takes a Batch of (B, ...) tensors for one member, (M, B, ...) for several,
     and returns the losses: scalars for one member, (M,) tensors for several."""
 
-    def __init__(self, members: Sequence[Nets], td3: bool) -> None:
+    def __init__(self, members: Sequence[Nets], td3: bool, stacked: bool | None = None) -> None:
+        """`stacked`: hold the members with a member dimension in front, batches (M, B, ...)
+        (default: for more than one member; a population of one passes True)."""
         if not all(self.supports(n.actor, n.critic) for n in members):
             raise ValueError(f"{'FastTD3' if td3 else 'FastDDPG'} needs plain ReLU networks "
                              f"with the action entering the critic{'s' if td3 else ''} at "
@@ -97,22 +99,25 @@ class FastStep:
             raise ValueError(f"{'TD3' if td3 else 'DDPG'} updates "
                              f"{'a TwinCritic' if td3 else 'one Critic'}; got another critic.")
         self.td3, self.members = td3, len(members)
-        one = self.members == 1
+        one = not (self.members > 1 if stacked is None else stacked)
         for n in members:
             check_order(n.actor_optimizer, n.actor.net)
             check_order(n.critic_optimizer, *((n.critic.q1.net, n.critic.q2.net) if td3
                                               else (n.critic.net,)))
-        self.actor = MLP([n.actor.net for n in members])
-        self.actor_target = MLP([n.actor_target.net for n in members])
+        def mlp(seqs: list[nn.Sequential]) -> MLP:
+            return MLP(seqs[0] if one else seqs)
+
+        self.actor = mlp([n.actor.net for n in members])
+        self.actor_target = mlp([n.actor_target.net for n in members])
         if td3:
-            self.q1, self.q2 = (MLP([getattr(n.critic, q).net for n in members])
+            self.q1, self.q2 = (mlp([getattr(n.critic, q).net for n in members])
                                 for q in ("q1", "q2"))
-            self.q1_target, self.q2_target = (MLP([getattr(n.critic_target, q).net
+            self.q1_target, self.q2_target = (mlp([getattr(n.critic_target, q).net
                                                    for n in members]) for q in ("q1", "q2"))
             critics, critic_targets = [self.q1, self.q2], [self.q1_target, self.q2_target]
         else:
-            self.q1 = MLP([n.critic.net for n in members])
-            self.q1_target = MLP([n.critic_target.net for n in members])
+            self.q1 = mlp([n.critic.net for n in members])
+            self.q1_target = mlp([n.critic_target.net for n in members])
             critics, critic_targets = [self.q1], [self.q1_target]
         self.critic = self.q1  # the critic the actor ascends (TD3: Q1)
         self.critic_target = self.q1_target
@@ -152,8 +157,9 @@ class FastStep:
 
     @classmethod
     def of_agents(cls, agents: Sequence) -> FastStep:
-        """The step of these Agents (ddpg.agent), their networks as Agent.nets() gives them."""
-        return cls([a.nets() for a in agents], td3=agents[0].config.algo == "td3")
+        """The step of these Agents (ddpg.agent), their networks as Agent.nets() gives them,
+        stacked with a member dimension (a population's, of any size, one included)."""
+        return cls([a.nets() for a in agents], td3=agents[0].config.algo == "td3", stacked=True)
 
     @staticmethod
     def supports(actor: nn.Module, critic: nn.Module) -> bool:
