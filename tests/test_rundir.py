@@ -91,3 +91,22 @@ def test_extending_a_population_rewrites_each_members_config_yaml(tmp_path):
         assert yaml_config["seed"] == seed and yaml_config["run_name"] == f"s{seed}"
         assert [{k: v for k, v in h.items() if k != "time"} for h in history] == [
             {"step": 200, "total_steps_before": 200, "total_steps": 300}]
+
+
+def test_loading_a_population_folder_names_a_member(tmp_path):
+    """ddpg.load (and every command that locates a run) of a population's folder: it says it is
+    a population and names a member, instead of 'holds N runs'."""
+    import ddpg
+    from ddpg.errors import ConfigError
+
+    pop = tmp_path / "pop"
+    for name in ("s0", "s1"):
+        (pop / name).mkdir(parents=True)
+        (pop / name / "config.yaml").write_text("seed: 0\n")
+    (pop / "population.json").write_text("{}")
+    with pytest.raises(ConfigError, match=r"is a population \(ddpg train --seeds\) of 2 "
+                                          r"members; name one of them, e\.g\. '.*s0'"):
+        ddpg.load(pop)
+    (pop / "population.json").unlink()  # a plain --out folder of two runs
+    with pytest.raises(ConfigError, match="holds 2 runs"):
+        ddpg.load(pop)

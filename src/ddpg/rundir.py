@@ -20,6 +20,7 @@ from ddpg.untrusted import read_regular
 
 RUN_MARKERS = ("config.yaml", "policy.pt", "checkpoints")
 RESUMES_FILE = "resumes.yaml"
+POPULATION_FILE = "population.json"  # a population's manifest (ddpg.population.summary)
 
 
 def is_run_dir(path: Path) -> bool:
@@ -36,6 +37,9 @@ def locate_run(path: str | Path, what: str) -> Path:
     runs = sorted(d for d in p.iterdir() if not d.is_symlink() and is_run_dir(d))
     if len(runs) == 1:
         return runs[0]
+    if len(runs) > 1 and (p / POPULATION_FILE).is_file():
+        raise ConfigError(f"{what} {str(p)!r} is a population (ddpg train --seeds) of "
+                          f"{len(runs)} members; name one of them, e.g. {str(runs[0])!r}.")
     if len(runs) > 1:
         shown = "\n  ".join(str(d) for d in runs[:20])
         more = f"\n  ... and {len(runs) - 20} more" if len(runs) > 20 else ""
