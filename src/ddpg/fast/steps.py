@@ -100,10 +100,13 @@ class FastStep:
                              f"{'a TwinCritic' if td3 else 'one Critic'}; got another critic.")
         self.td3, self.members = td3, len(members)
         one = not (self.members > 1 if stacked is None else stacked)
+        if one and self.members > 1:
+            raise ValueError(f"{self.members} members are updated stacked (stacked=True).")
         for n in members:
             check_order(n.actor_optimizer, n.actor.net)
             check_order(n.critic_optimizer, *((n.critic.q1.net, n.critic.q2.net) if td3
                                               else (n.critic.net,)))
+
         def mlp(seqs: list[nn.Sequential]) -> MLP:
             return MLP(seqs[0] if one else seqs)
 
