@@ -240,6 +240,40 @@ def test_a_member_with_another_environment_leaves_the_others_bit_identical(tmp_p
     assert not torch.equal(base.results[1].buffer.rewards, other.results[1].buffer.rewards)
 
 
+def test_a_member_that_drops_a_transition_writes_its_own_rows_and_the_others_stay_exact(
+        tmp_path):
+    """The population writes every member's transitions in one call while their rings line up;
+    a member that drops a non-finite transition (--on-nonfinite skip) falls out of line and
+    writes its own from then on. Member 0's rows stay bit-identical to a population where no
+    member dropped anything; member 1 holds only finite rows, one fewer."""
+    import gymnasium as gym
+
+    c = small(total_steps=260, warmup_steps=100, eval_every=0, eval_episodes=1,
+              tensorboard=False, checkpoint_every=0, out=str(tmp_path), on_nonfinite="skip")
+    base = train_population(dataclasses.replace(c, run_name="base"), seeds=[0, 1])
+
+    class NaNOnce(gym.ObservationWrapper):
+        steps = 0
+
+        def observation(self, obs):
+            NaNOnce.steps += 1
+            return obs * np.nan if NaNOnce.steps == 50 else obs
+
+    made = []
+
+    def env():  # member 1's training environment gets the NaN (members make theirs in order)
+        made.append(1)
+        e = gym.make("Pendulum-v1")
+        return NaNOnce(e) if len(made) == 3 else e
+
+    other = train_population(dataclasses.replace(c, run_name="other"), env, seeds=[0, 1])
+    b0, o0, o1 = base.results[0].buffer, other.results[0].buffer, other.results[1].buffer
+    r0, s0 = b0.rows(0, b0.total), o0.rows(0, o0.total)
+    assert all(torch.equal(r0[k], s0[k]) for k in r0)
+    assert o1.total == b0.total - 1 and o1.pos != o0.pos
+    assert all(bool(torch.isfinite(t).all()) for t in o1.rows(0, o1.total).values())
+
+
 def test_an_environment_instance_names_the_population_and_results_print_in_a_line(tmp_path):
     from gymnasium.envs.classic_control.pendulum import PendulumEnv
     from gymnasium.wrappers import TimeLimit

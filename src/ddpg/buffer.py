@@ -99,6 +99,13 @@ class ReplayBuffer:
         self.pos = (self.pos + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
+    def advance(self, n: int) -> None:
+        """Count `n` (<= capacity) rows that the owner of the storage wrote at `pos`, as `add`
+        would have written them (a population writes all its members' rows in one call)."""
+        self.total += n
+        self.pos = (self.pos + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
     # --8<-- [start:sample]
     def sample(self, batch_size: int) -> Batch:
         """Uniformly sampled batch of float32 tensors on the buffer's device."""

@@ -242,17 +242,34 @@ class Trainer:
         """One step of every environment with `action` (the policy's with exploration noise;
         None: uniform during warm-up, else the agent's); stores the transitions. Returns the
         rewards."""
+        action = self.step_action(action)
+        reward, stored = self.transition(action, to_env_action(action, self.low, self.high))
+        self.buffer.add(*stored)
+        return reward
+
+    def step_action(self, action: np.ndarray | None = None) -> np.ndarray:
+        """This step's action in normalised units, (num_envs, act): uniform during warm-up
+        (the run's warm-up stream), else `action` (the policy's with noise) or the agent's,
+        checked finite."""
         c, n = self.config, self.config.num_envs
         if self.step < c.warmup_steps:
             action = self.rngs["warmup"].uniform(-1.0, 1.0, (n, self.action_dim))
-            action = action.astype(np.float32)
-        else:
-            if action is None:
-                action = self.agent.act(self.obs, self.step)
-            if not np.isfinite(action).all():
-                self._diverged("the policy's actions")
-        next_obs, reward, terminated, truncated, info = self.envs.step(
-            to_env_action(action, self.low, self.high))
+            return action.astype(np.float32)
+        if action is None:
+            action = self.agent.act(self.obs, self.step)
+        if not np.isfinite(action).all():
+            self._diverged("the policy's actions")
+        return action
+
+    def transition(self, action: np.ndarray, env_action: np.ndarray
+                   ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """Step every environment with `env_action` (`action` in the environment's units) and
+        keep the books (episode returns and ends, noise resets, observation statistics, the
+        step counter). Returns the rewards and the transitions to store, (s, a, r, s',
+        terminated), which the caller writes (`ReplayBuffer.add`; a population writes all its
+        members' in one call)."""
+        c, n = self.config, self.config.num_envs
+        next_obs, reward, terminated, truncated, info = self.envs.step(env_action)
         final_next = final_observations(next_obs, info)
         done = np.logical_or(terminated, truncated)
         stored, counted = (self.obs, action, reward, final_next, terminated), reward
@@ -262,7 +279,6 @@ class Trainer:
             self.skipped += int((~good).sum())
             stored, counted = tuple(x[good] for x in stored), np.where(good, reward, 0.0)
             done = done | ~good
-        self.buffer.add(*stored)
         self.ep_return += counted
         if self.agent.obs_norm is not None:
             self.agent.obs_norm.update(stored[3])
@@ -275,7 +291,7 @@ class Trainer:
                 self.log.episode(self.step, float(self.ep_return[i]), int(self.ep_len[i]))
             self.agent.noise.reset(done)
             self.ep_return[done], self.ep_len[done] = 0.0, 0
-        return reward
+        return reward, stored
 
     def _collect_remote(self) -> tuple[np.ndarray, int]:
         """The next chunk from the collectors into the buffer (with --learner-rate max after
@@ -375,13 +391,22 @@ class Trainer:
     def _collect_phase(self, action: np.ndarray | None) -> None:
         """Collect (unless an evaluation is pending): from the environments with `action` (the
         policy's, with noise; None during warm-up) or from the collectors of --actors."""
-        self._new, self._reward = 0, None
-        if self.eval_pending:
+        if not self.begin_round():
             return
         if self.remote is None:
-            self._reward, self._new = self._collect(action), self.config.num_envs
+            self.collected(self._collect(action))
         else:
             self._reward, self._new = self._collect_remote()
+
+    def begin_round(self) -> bool:
+        """Start this time round the loop with nothing collected; False while an evaluation is
+        pending (nothing is collected then)."""
+        self._new, self._reward = 0, None
+        return not self.eval_pending
+
+    def collected(self, reward: np.ndarray) -> None:
+        """What this time round collected: one transition per environment, these rewards."""
+        self._reward, self._new = reward, self.config.num_envs
 
     def _after_update(self) -> None:
         """Weights to the collectors, the step callback, and whether an evaluation is due."""
@@ -454,6 +479,13 @@ class Group:
     def act(self, members: list[Trainer]) -> list[np.ndarray]:
         return [m.agent.act(m.obs, m.step) for m in members]
 
+    def collect(self, members: list[Trainer], actions: dict[int, np.ndarray],
+                guarded: Callable[[Trainer, Callable[[], Any]], Any]) -> None:
+        """Each member's collect phase with its action (`actions` by id; none in warm-up),
+        through `guarded` (a member that diverges is handed to `diverged`)."""
+        for m in members:
+            guarded(m, lambda: m._collect_phase(actions.get(id(m))))
+
     def update(self, members: list[Trainer], transitions: int) -> None:
         for m in members:
             m._update(transitions)
@@ -513,8 +545,7 @@ def run_members(members: list[Trainer], group: Group | None = None) -> None:
             collecting = [m for m in live if not m.eval_pending]
             acting = [m for m in collecting if m.remote is None and m.step >= c.warmup_steps]
             actions = dict(zip(map(id, acting), group.act(acting))) if acting else {}
-            for m in live:
-                guarded(m, lambda: m._collect_phase(actions.get(id(m))))
+            group.collect(live, actions, guarded)
             updating = [m for m in collecting if not m.stopped and m.step >= c.warmup_steps]
             if updating:
                 group.update(updating, updating[0]._new)

@@ -41,6 +41,7 @@ from ddpg.envs import EnvLike, env_name, fresh_env, to_env_action
 from ddpg.errors import CheckpointError, ConfigError, TrainingError
 from ddpg.evaluation import evaluate_together
 from ddpg.metrics import log
+from ddpg.population.collect import collect_together
 from ddpg.population.members import (SWEEPABLE, check_members, check_names, expand,
                                      field_value, parse_seeds, parse_sweep)
 from ddpg.population.functional import unsupported
@@ -180,6 +181,11 @@ class Population(Group):
         obs = np.stack([m.agent.normalized(m.obs) for m in self.members])
         mu = self.worker.policy(torch.as_tensor(obs, device=self._rows.device)).cpu().numpy()
         return [m.agent.explore(mu[self._index[id(m)]], m.step) for m in members]
+
+    def collect(self, members: list[Trainer], actions: dict[int, np.ndarray],
+                guarded: Callable[[Trainer, Callable[[], Any]], Any]) -> None:
+        """Every member's collection step at once where it can be (population.collect)."""
+        collect_together(members, actions, guarded, self._rows, self._index)
 
     def evaluate_due(self, members: list[Trainer]) -> None:
         """Every due member's evaluation episodes at once, acting with one batched forward pass
