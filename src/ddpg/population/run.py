@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -46,32 +46,13 @@ from ddpg.population.members import (SWEEPABLE, check_members, check_names, expa
                                      field_value, parse_seeds, parse_sweep)
 from ddpg.population.functional import unsupported
 from ddpg.population.workers import Worker
-from ddpg.population.summary import FORMAT, MANIFEST, VERSION, write_summary
+from ddpg.population.summary import (FORMAT, MANIFEST, VERSION, PopulationResult,
+                                     write_summary)
 from ddpg.results import StepContext, TrainResult
 from ddpg.rundir import make_run_dir
 from ddpg.sizing import check_population
 from ddpg.trainer import CHECKPOINT_DIR, Group, Trainer, run_members
 
-
-
-@dataclass(repr=False)
-class PopulationResult:
-    """Every member's TrainResult (None for one that diverged), in member order."""
-
-    directory: Path
-    names: list[str]
-    results: list[TrainResult | None]
-    status: dict[str, str] = field(default_factory=dict)
-    wall_time_s: float = 0.0
-
-    def __repr__(self) -> str:
-        finals = {n: None if r is None else round(r, 1) for n, r in self.final_returns().items()}
-        return (f"PopulationResult(directory='{self.directory}', status={self.status}, "
-                f"final_returns={finals}, wall_time_s={self.wall_time_s:.1f})")
-
-    def final_returns(self) -> dict[str, float | None]:
-        return {n: (r.final_return if r is not None and r.evaluations else None)
-                for n, r in zip(self.names, self.results)}
 
 
 class Population(Group):

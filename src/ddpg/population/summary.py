@@ -1,19 +1,22 @@
 """A population's files beside its members' run directories: population.json (the members,
 their seeds and swept values, their status, and the last checkpoint step committed for all of
 them: what `--resume` reads), and summary.md / summary.csv (a row per member: status, step,
-final and best noise-free evaluation return)."""
+final and best noise-free evaluation return); and what training a population returns
+(PopulationResult)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ddpg.fileio import atomic_write_bytes
+from ddpg.results import TrainResult
 from ddpg.untrusted import read_regular
 
 MANIFEST = "population.json"
@@ -71,3 +74,23 @@ def write_summary(directory: Path, manifest: dict[str, Any], members: dict[str, 
              "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
     atomic_write_bytes(directory / "summary.md", ("\n".join(lines) + "\n").encode())
+
+
+@dataclass(repr=False)
+class PopulationResult:
+    """Every member's TrainResult (None for one that diverged), in member order."""
+
+    directory: Path
+    names: list[str]
+    results: list[TrainResult | None]
+    status: dict[str, str] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+    def __repr__(self) -> str:
+        finals = {n: None if r is None else round(r, 1) for n, r in self.final_returns().items()}
+        return (f"PopulationResult(directory='{self.directory}', status={self.status}, "
+                f"final_returns={finals}, wall_time_s={self.wall_time_s:.1f})")
+
+    def final_returns(self) -> dict[str, float | None]:
+        return {n: (r.final_return if r is not None and r.evaluations else None)
+                for n, r in zip(self.names, self.results)}
