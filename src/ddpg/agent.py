@@ -73,7 +73,7 @@ class Agent:
         self.obs_norm = RunningNorm(obs_dim) if config.obs_norm else None
         # TD3's target smoothing noise; seeded from the run's seed, saved in checkpoints
         self.generator = torch.Generator(self.device)
-        self.generator.manual_seed(config.seed + 7919)
+        self.generator.manual_seed(self._smoothing_seed)
         self.actor.to(self.device)
         self.critic.to(self.device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False).eval()
@@ -98,6 +98,11 @@ class Agent:
                                self.actor_target, self.critic_target, self.actor_optimizer,
                                self.critic_optimizer, self.generator)
         self.fast, self.fast_step, self._how = choice
+
+    @property
+    def _smoothing_seed(self) -> int:
+        """The seed of TD3's target smoothing noise (a stream of its own beside the run's)."""
+        return self.config.seed + 7919
 
     def nets(self) -> Nets:
         """The networks, optimizers and hyperparameters the fast update reads (ddpg.fast.steps:
@@ -127,7 +132,7 @@ class Agent:
         nets = (self.actor, self.critic, self.actor_target, self.critic_target,
                 self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma)
         if c.algo == "td3":
-            update_actor = actor_due(self.updates, c.td3.policy_delay)
+            update_actor = self.actor_due()
             if self.fast_step is not None:
                 return self.fast_step(batch, update_actor)
             return td3_step(*nets, update_actor=update_actor, target_noise=c.td3.target_noise,
@@ -229,7 +234,7 @@ class Agent:
                      "critic_optimizer", "noise"):
             getattr(self, name).load_state_dict(d[name])
         self.updates = int(d["updates"])
-        restore_generator(self.generator, d["generator"], self.config.seed + 7919, self.updates,
+        restore_generator(self.generator, d["generator"], self._smoothing_seed, self.updates,
                           "TD3's target smoothing noise")
         if self.obs_norm is not None:
             self.obs_norm.load_state_dict(d["obs_norm"])

@@ -6,6 +6,9 @@ import numpy as np
 import torch
 
 
+OBSERVATION_FIELDS = ("states", "next_states")  # what of a replay Batch is normalised
+
+
 class RunningNorm:
     """Running mean and variance of observations (parallel/Welford update over batches),
     kept in float64 numpy for exactness; `normalize` works on numpy arrays and torch tensors."""
@@ -42,8 +45,14 @@ class RunningNorm:
 
     def normalize_batch(self, batch):
         """A replay Batch with its states and next states normalised (what the update sees)."""
-        return batch._replace(states=self.normalize(batch.states),
-                              next_states=self.normalize(batch.next_states))
+        return batch._replace(**{f: self.normalize(getattr(batch, f)) for f in OBSERVATION_FIELDS})
+
+    @staticmethod
+    def normalize_members(norms, batch):
+        """The same for a population's Batch (M, B, ...): member m's rows by norms[m]."""
+        return batch._replace(**{f: torch.stack([n.normalize(x) for n, x in
+                                                 zip(norms, getattr(batch, f))])
+                                 for f in OBSERVATION_FIELDS})
 
     def state_dict(self) -> dict:
         return {"mean": torch.from_numpy(self.mean.copy()), "var": torch.from_numpy(self.var.copy()),

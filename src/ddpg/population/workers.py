@@ -25,6 +25,7 @@ from ddpg.buffer import Batch
 from ddpg.devices import graphs_update
 from ddpg.fast.cudagraph import GraphedStep
 from ddpg.fast.steps import FastStep
+from ddpg.normalization import RunningNorm
 from ddpg.population.functional import VmapStep
 from ddpg.trainer import loss_sums
 
@@ -56,9 +57,8 @@ class Worker:
         batch = Batch(*data.view(len(self.members), batch_size, -1).split(
             self.members[0].buffer.widths, dim=2))
         if self.members[0].agent.obs_norm is not None:  # each member's own statistics
-            per_member = [m.agent.obs_norm.normalize_batch(Batch(*(t[i] for t in batch)))
-                          for i, m in enumerate(self.members)]
-            batch = Batch(*(torch.stack(t) for t in zip(*per_member)))
+            batch = RunningNorm.normalize_members([m.agent.obs_norm for m in self.members],
+                                                  batch)
         return batch
 
     def update(self, n: int) -> None:
