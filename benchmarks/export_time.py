@@ -14,13 +14,14 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ddpg.system import cpu_model  # the CPU's model name, from /proc/cpuinfo
 
 PHASES = r"""
 import json, sys, time
@@ -64,12 +65,6 @@ def tiny_run(folder: str) -> Path:
                               network=NetworkConfig(hidden_sizes=(8,)), out=folder,
                               run_name="r", tensorboard=False, progress=False, threads=1)
     return ddpg.train(cfg).run_dir
-
-
-def cpu_model() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines()
-                 if line.startswith("Model name:")), platform.processor() or "unknown")
 
 
 def main() -> int:

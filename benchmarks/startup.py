@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from ddpg.system import cpu_model  # the CPU's model name (ddpg is imported lazily: no torch)
+
 DDPG = str(Path(sys.executable).with_name("ddpg"))
 CASES = {
     "ddpg --help": [DDPG, "--help"],
@@ -44,16 +46,6 @@ def imports_torch(cmd: list[str]) -> bool:
     full = py + (["-m", "ddpg.cli"] + cmd[1:] if cmd[0] == DDPG else cmd[1:])
     err = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
     return any(line.split("|")[-1].strip() == "torch" for line in err.splitlines())
-
-
-def cpu_model() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:

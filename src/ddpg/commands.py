@@ -14,14 +14,6 @@ from ddpg.config import Config
 from ddpg.errors import EXIT_STATUS, ConfigError
 
 
-def _members(folder: Path) -> list[Path]:
-    """The run directories inside a population's folder, found on disk (no name read from
-    population.json becomes a path)."""
-    from ddpg.rundir import is_run_dir
-
-    return sorted(d for d in folder.iterdir() if not d.is_symlink() and is_run_dir(d))
-
-
 def cmd_eval(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="ddpg eval", epilog=EXIT_STATUS, description=(
         "Evaluate a trained policy without exploration noise and print the mean and standard "
@@ -98,9 +90,10 @@ def _eval_population(folder: Path, a: argparse.Namespace) -> int:
     from ddpg.evaluation import (episode_cap, episode_seeds, evaluate, iqm,
                                  stratified_bootstrap_ci)
     from ddpg.policy import POLICY_FILE, load
+    from ddpg.rundir import run_dirs_in
     from ddpg.untrusted import env_from_file
 
-    members = _members(folder)
+    members = run_dirs_in(folder)
     finals: dict[str, float] = {}
     for run in members:
         if not (run / POLICY_FILE).is_file():
@@ -147,9 +140,10 @@ def cmd_export(argv: Sequence[str]) -> int:
                    "bounds are stored only pickled: the environment id to take them from")
     a = p.parse_args(argv)
     from ddpg.population.summary import MANIFEST
+    from ddpg.rundir import run_dirs_in
 
     if (Path(a.path) / MANIFEST).is_file():
-        member = next(iter(_members(Path(a.path))), Path(a.path) / "MEMBER")
+        member = next(iter(run_dirs_in(Path(a.path))), Path(a.path) / "MEMBER")
         raise ConfigError(f"{a.path!r} is a population (ddpg train --seeds), one run folder per "
                           f"member; export one member's policy, e.g. ddpg export {member}")
     from ddpg.export import default_path, export

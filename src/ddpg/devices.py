@@ -25,6 +25,7 @@ from ddpg.errors import ConfigError
 if TYPE_CHECKING:
     from ddpg.config import Config
 
+
 def canonical_device(spec: str | torch.device, *, cuda_count: int | None = None,
                      current_cuda: int | None = None) -> torch.device:
     """`spec` in canonical form, checked to exist here: `cpu` for any CPU, `cuda:N` for a GPU

@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 
 import torch
 
+
 def _check_column(name: str, t: torch.Tensor, like: torch.Tensor) -> None:
     want = tuple(like.shape) if like.ndim >= 2 and like.shape[-1] == 1 else (*like.shape, 1)
     if tuple(t.shape) != want:

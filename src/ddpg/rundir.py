@@ -27,6 +27,12 @@ def is_run_dir(path: Path) -> bool:
     return path.is_dir() and any((path / m).exists() for m in RUN_MARKERS)
 
 
+def run_dirs_in(folder: Path) -> list[Path]:
+    """The run directories directly inside `folder` (a population's members, or runs of one
+    --out), found on disk, symbolic links left out: no name read from a file becomes a path."""
+    return sorted(d for d in folder.iterdir() if not d.is_symlink() and is_run_dir(d))
+
+
 def locate_run(path: str | Path, what: str) -> Path:
     """`path` if it is a run directory, else the one run directory directly inside it (the
     `--out` folder of one run). Several: ConfigError listing them; none: `path` unchanged, for
@@ -34,7 +40,7 @@ def locate_run(path: str | Path, what: str) -> Path:
     p = Path(path)
     if not p.is_dir() or is_run_dir(p):
         return p
-    runs = sorted(d for d in p.iterdir() if not d.is_symlink() and is_run_dir(d))
+    runs = run_dirs_in(p)
     if len(runs) == 1:
         return runs[0]
     if len(runs) > 1 and (p / POPULATION_FILE).is_file():

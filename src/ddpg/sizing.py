@@ -33,11 +33,16 @@ def n_params(c: Config, obs_dim: int, action_dim: int) -> int:
     return mlp(obs_dim, action_dim) + (2 if c.algo == "td3" else 1) * mlp(obs_dim + action_dim, 1)
 
 
+def network_bytes(c: Config, obs_dim: int, action_dim: int) -> int:
+    """float32 weights, targets, gradients, two Adam moments and slack: 6 copies of them all."""
+    return 6 * 4 * n_params(c, obs_dim, action_dim)
+
+
 def member_bytes(c: Config, obs_dim: int, action_dim: int, capacity: int) -> int:
     """What one member of a population takes in memory: replay rows, networks with their targets,
     gradients and Adam moments, the update's activations, its Python objects."""
     activations = 8 * 4 * c.batch_size * sum(c.network.hidden_sizes)
-    return (estimate_bytes(capacity, obs_dim, action_dim) + 6 * 4 * n_params(c, obs_dim, action_dim)
+    return (estimate_bytes(capacity, obs_dim, action_dim) + network_bytes(c, obs_dim, action_dim)
             + activations + MEMBER_OBJECTS)
 
 
@@ -84,10 +89,9 @@ def check_memory(c: Config, obs_dim: int, action_dim: int, capacity: int,
     to lower when the networks or the buffer would not fit in the memory available."""
     need = estimate_bytes(capacity, obs_dim, action_dim)
     dims = (*c.network.hidden_sizes,)
-    params = n_params(c, obs_dim, action_dim)
-    networks = 6 * 4 * params  # float32 weights, targets, gradients, two Adam moments, slack
-    disk = estimate_checkpoint_bytes(capacity, obs_dim, action_dim, params,
-                                     c.save_buffer)
+    networks = network_bytes(c, obs_dim, action_dim)
+    disk = estimate_checkpoint_bytes(capacity, obs_dim, action_dim,
+                                     n_params(c, obs_dim, action_dim), c.save_buffer)
     avail = available_memory()
     if show:
         log.info(f"replay buffer: {capacity:,} transitions, {human_bytes(need)} in memory "

@@ -101,7 +101,9 @@ class FusedAdam:
 
 
 def stack_list(lists: Sequence[list[torch.Tensor]]) -> list[torch.Tensor]:
-    """The same for plain lists of tensors (an optimizer's moments): entries are replaced."""
+    """lists[m][i]: member m's i-th tensor (an optimizer's moments). Returns one tensor per i of
+    shape (M, ...) and replaces every member's entries by views of their slice (values unchanged;
+    ddpg.fast.mlp.stack_params does the same for parameters)."""
     stacked = [torch.stack([member[i] for member in lists]) for i in range(len(lists[0]))]
     for m, member in enumerate(lists):
         member[:] = [s[m] for s in stacked]
