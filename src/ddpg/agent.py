@@ -7,6 +7,7 @@ import copy
 import warnings
 from contextlib import contextmanager, nullcontext
 from functools import partial
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -195,16 +196,10 @@ class Agent:
         o = np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
         return o if self.obs_norm is None else self.obs_norm.normalize(o)
 
-    # --8<-- [start:explore]
     def explore(self, a: np.ndarray, step: int) -> np.ndarray:
         """Policy actions `a` (num_envs, act) plus exploration noise at `step`'s sigma,
-        clipped to [-1, 1]."""
-        noise = self.noise.sample(step)
-        if noise.shape != a.shape:
-            raise ValueError(f"act() got {a.shape[0]} observations but the noise is kept for "
-                             f"num_envs={noise.shape[0]} environments; pass one per env.")
-        return np.clip(a + noise, -1.0, 1.0)
-    # --8<-- [end:explore]
+        clipped to [-1, 1] (`explore` of this agent alone)."""
+        return explore([self], a[None], step)[0]
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One DDPG gradient step on `batch` (see ddpg.update.ddpg_step)."""
@@ -239,3 +234,14 @@ class Agent:
         if self.obs_norm is not None:
             self.obs_norm.load_state_dict(d["obs_norm"])
 
+
+# --8<-- [start:explore]
+def explore(agents: Sequence[Agent], a: np.ndarray, step: int) -> np.ndarray:
+    """Policy actions `a` (members, num_envs, act) plus each member's exploration noise at
+    `step`'s sigma (from its own stream), clipped to [-1, 1]."""
+    noise = np.stack([agent.noise.sample(step) for agent in agents])
+    if noise.shape != a.shape:
+        raise ValueError(f"act() got {a.shape[1]} observations but the noise is kept for "
+                         f"num_envs={noise.shape[1]} environments; pass one per env.")
+    return np.clip(a + noise, -1.0, 1.0)
+# --8<-- [end:explore]

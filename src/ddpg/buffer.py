@@ -67,6 +67,11 @@ class ReplayBuffer:
         return self.size
 
     @property
+    def storage(self) -> torch.Tensor:
+        """The (capacity, width) float32 tensor holding the rows, [s | a | r | s' | done]."""
+        return self._data
+
+    @property
     def nbytes(self) -> int:
         return self._data.numel() * self._data.element_size()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from typing import Callable, Union
+from typing import Any, Callable, Sequence, Union
 
 import gymnasium as gym
 import numpy as np
@@ -153,22 +153,37 @@ class SameStepVectorEnv(gym.vector.SyncVectorEnv):
         super().__init__(env_fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
 
     def step(self, actions):
-        n = self.num_envs
-        observations = []
-        rewards = np.zeros(n)
-        terminations, truncations = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        obs = np.empty((self.num_envs, *self.single_observation_space.shape),
+                       dtype=self.single_observation_space.dtype)
+        rewards, terminations, truncations, final = step_autoreset(self.envs, actions, obs)
         infos: dict = {}
-        for i, env in enumerate(self.envs):
-            obs, rewards[i], terminations[i], truncations[i], _ = env.step(actions[i])
-            if terminations[i] or truncations[i]:
-                if not infos:
-                    infos = {"final_obs": np.empty(n, dtype=object),
-                             "_final_obs": np.zeros(n, dtype=bool)}
-                infos["final_obs"][i], infos["_final_obs"][i] = obs, True
-                obs, _ = env.reset()
-            observations.append(obs)
-        obs = np.stack(observations).astype(self.single_observation_space.dtype, copy=False)
+        if final:
+            infos = {"final_obs": np.empty(self.num_envs, dtype=object),
+                     "_final_obs": np.zeros(self.num_envs, dtype=bool)}
+            for i, o in final.items():
+                infos["final_obs"][i], infos["_final_obs"][i] = o, True
         return obs, rewards, terminations, truncations, infos
+
+
+def step_autoreset(envs: Sequence[gym.Env], actions: np.ndarray, obs: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, Any]]:
+    """Step each environment with its action, same-step autoreset: an environment whose episode
+    ended is reset at once. Writes the observations into `obs` (len(envs), *obs_shape), in
+    place, casting to its dtype (a reset one's: the new episode's first); returns the rewards
+    (float64), terminations and truncations, and the ended episodes' last observations by
+    environment index. One loop over a population's every environment (ddpg.collect), or over
+    one vector env's."""
+    n = len(envs)
+    rewards = np.zeros(n)
+    terminations, truncations = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    final: dict[int, Any] = {}
+    for i, env in enumerate(envs):
+        o, rewards[i], terminations[i], truncations[i], _ = env.step(actions[i])
+        if terminations[i] or truncations[i]:
+            final[i] = o
+            o, _ = env.reset()
+        obs[i] = o
+    return rewards, terminations, truncations, final
 
 
 class EpisodeRecorder(gym.Wrapper):

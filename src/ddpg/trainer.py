@@ -24,8 +24,8 @@ from ddpg.agent import Agent, resolve_device
 from ddpg.buffer import ReplayBuffer
 from ddpg.checkpoint import CheckpointManager, Loaded
 from ddpg.config import Config
-from ddpg.envs import (EnvLike, EpisodeRecorder, SameStepVectorEnv, drop_nonfinite,
-                       env_factory, final_observations, to_env_action)
+from ddpg.collect import Books, collect
+from ddpg.envs import EnvLike, EpisodeRecorder, SameStepVectorEnv, env_factory, to_env_action
 from ddpg.errors import CheckpointError, Interrupted, TrainingError
 from ddpg.evaluation import episode_cap, episode_seeds, evaluate
 from ddpg.metrics import (COLUMNS, DISTRIBUTED_COLUMNS, EVALUATIONS_FILE, RunLogger, log,
@@ -131,7 +131,9 @@ class Trainer:
         # since the last evaluation: LossSums, on the device
         self.sums = torch.zeros(len(LossSums._fields), device=self.agent.device)
         self.n_sums = 0
-        self.ep_return, self.ep_len = np.zeros(n), np.zeros(n, dtype=np.int64)
+        # the current observations and episodes: row `row` of Books (a population's are shared)
+        obs_space = self.envs.single_observation_space
+        self.books, self.row = Books(1, n, obs_space.shape, obs_space.dtype), 0
         self.episodes, self.step, self.skipped = 0, 0, 0
         self.eval_pending = False  # an evaluation is due at this step (cut short by a signal)
         self.next_eval = config.eval_every or config.total_steps
@@ -238,14 +240,40 @@ class Trainer:
 
     # --- the loop -------------------------------------------------------------------------------
 
-    def _collect(self, action: np.ndarray | None = None) -> np.ndarray:
-        """One step of every environment with `action` (the policy's with exploration noise;
-        None: uniform during warm-up, else the agent's); stores the transitions. Returns the
-        rewards."""
-        action = self.step_action(action)
-        reward, stored = self.transition(action, to_env_action(action, self.low, self.high))
-        self.buffer.add(*stored)
-        return reward
+    @property
+    def obs(self) -> np.ndarray:
+        """The environments' current observations (num_envs, obs), a view of this run's row
+        of its Books; assigning copies into it."""
+        return self.books.obs[self.row]
+
+    @obs.setter
+    def obs(self, value: np.ndarray) -> None:
+        self.books.obs[self.row] = value
+
+    @property
+    def ep_return(self) -> np.ndarray:
+        """The current episodes' returns so far (num_envs,), a view of the Books' row."""
+        return self.books.returns[self.row]
+
+    @ep_return.setter
+    def ep_return(self, value: np.ndarray) -> None:
+        self.books.returns[self.row] = value
+
+    @property
+    def ep_len(self) -> np.ndarray:
+        """The current episodes' lengths so far (num_envs,), a view of the Books' row."""
+        return self.books.lengths[self.row]
+
+    @ep_len.setter
+    def ep_len(self, value: np.ndarray) -> None:
+        self.books.lengths[self.row] = value
+
+    def share_books(self, books: Books, row: int) -> None:
+        """Keep the current observations and episodes in row `row` of `books` (a population's,
+        shared by its members so that ddpg.collect keeps them all with one operation each)."""
+        books.obs[row], books.returns[row], books.lengths[row] = (
+            self.obs, self.ep_return, self.ep_len)
+        self.books, self.row = books, row
 
     def step_action(self, action: np.ndarray | None = None) -> np.ndarray:
         """This step's action in normalised units, (num_envs, act): uniform during warm-up
@@ -260,38 +288,6 @@ class Trainer:
         if not np.isfinite(action).all():
             self._diverged("the policy's actions")
         return action
-
-    def transition(self, action: np.ndarray, env_action: np.ndarray
-                   ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        """Step every environment with `env_action` (`action` in the environment's units) and
-        keep the books (episode returns and ends, noise resets, observation statistics, the
-        step counter). Returns the rewards and the transitions to store, (s, a, r, s',
-        terminated), which the caller writes (`ReplayBuffer.add`; a population writes all its
-        members' in one call)."""
-        c, n = self.config, self.config.num_envs
-        next_obs, reward, terminated, truncated, info = self.envs.step(env_action)
-        final_next = final_observations(next_obs, info)
-        done = np.logical_or(terminated, truncated)
-        stored, counted = (self.obs, action, reward, final_next, terminated), reward
-        if not (np.isfinite(final_next).all() and np.isfinite(reward).all()):
-            good = drop_nonfinite(self.envs, final_next, reward, done, next_obs,
-                                  c.on_nonfinite, f"at step {self.step}")
-            self.skipped += int((~good).sum())
-            stored, counted = tuple(x[good] for x in stored), np.where(good, reward, 0.0)
-            done = done | ~good
-        self.ep_return += counted
-        if self.agent.obs_norm is not None:
-            self.agent.obs_norm.update(stored[3])
-        self.obs = next_obs
-        self.step += n
-        self.ep_len += 1
-        if done.any():
-            for i in np.flatnonzero(done):
-                self.episodes += 1
-                self.log.episode(self.step, float(self.ep_return[i]), int(self.ep_len[i]))
-            self.agent.noise.reset(done)
-            self.ep_return[done], self.ep_len[done] = 0.0, 0
-        return reward, stored
 
     def _collect_remote(self) -> tuple[np.ndarray, int]:
         """The next chunk from the collectors into the buffer (with --learner-rate max after
@@ -388,14 +384,10 @@ class Trainer:
 
     # --- one time round the loop, in phases (run_members calls them for every member) ------
 
-    def _collect_phase(self, action: np.ndarray | None) -> None:
-        """Collect (unless an evaluation is pending): from the environments with `action` (the
-        policy's, with noise; None during warm-up) or from the collectors of --actors."""
-        if not self.begin_round():
-            return
-        if self.remote is None:
-            self.collected(self._collect(action))
-        else:
+    def _collect_phase(self) -> None:
+        """Collect from the collectors of --actors (unless an evaluation is pending); from the
+        environments, ddpg.collect collects."""
+        if self.begin_round():
             self._reward, self._new = self._collect_remote()
 
     def begin_round(self) -> bool:
@@ -481,10 +473,14 @@ class Group:
 
     def collect(self, members: list[Trainer], actions: dict[int, np.ndarray],
                 guarded: Callable[[Trainer, Callable[[], Any]], Any]) -> None:
-        """Each member's collect phase with its action (`actions` by id; none in warm-up),
-        through `guarded` (a member that diverges is handed to `diverged`)."""
+        """Each member's collection step with its action (`actions` by id; none in warm-up),
+        through `guarded` (a member that diverges is handed to `diverged`): ddpg.collect with
+        this member alone, or from its collectors with --actors."""
         for m in members:
-            guarded(m, lambda: m._collect_phase(actions.get(id(m))))
+            if m.remote is None:
+                collect([m], actions, guarded, m.buffer.storage.unsqueeze(0))
+            else:
+                guarded(m, m._collect_phase)
 
     def update(self, members: list[Trainer], transitions: int) -> None:
         for m in members:

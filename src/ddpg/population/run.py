@@ -35,13 +35,14 @@ import torch
 
 from ddpg import config as cfgmod
 from ddpg import devices, newdirs
+from ddpg.agent import explore
 from ddpg.checkpoint import CheckpointManager
+from ddpg.collect import Books, collect
 from ddpg.config import Config
 from ddpg.envs import EnvLike, env_name, fresh_env, to_env_action
 from ddpg.errors import CheckpointError, ConfigError, TrainingError
 from ddpg.evaluation import evaluate_together
 from ddpg.metrics import log
-from ddpg.population.collect import collect_together
 from ddpg.population.members import (SWEEPABLE, check_members, check_names, expand,
                                      field_value, parse_seeds, parse_sweep)
 from ddpg.population.functional import unsupported
@@ -107,6 +108,11 @@ class Population(Group):
             self.env_name = self.members[0].env_name
         agents = [m.agent for m in self.members]
         self._index = {id(m): i for i, m in enumerate(self.members)}  # a member's slice
+        first = self.members[0]
+        books = Books(len(self.members), c0.num_envs, first.books.obs.shape[2:],
+                      first.books.obs.dtype)
+        for i, m in enumerate(self.members):
+            m.share_books(books, i)
         self.sums = torch.stack([m.sums for m in self.members])
         for i, m in enumerate(self.members):
             m.sums = self.sums[i]
@@ -159,14 +165,19 @@ class Population(Group):
     def act(self, members: list[Trainer]) -> list[np.ndarray]:
         if self.worker is None:
             return super().act(members)
-        obs = np.stack([m.agent.normalized(m.obs) for m in self.members])
+        books = self.members[0].books
+        obs = books.obs.reshape(*books.obs.shape[:2], -1).astype(np.float32)
+        if self.members[0].agent.obs_norm is not None:  # each member's own statistics
+            obs = np.stack([m.agent.normalized(o) for m, o in zip(self.members, obs)])
         mu = self.worker.policy(torch.as_tensor(obs, device=self._rows.device)).cpu().numpy()
-        return [m.agent.explore(mu[self._index[id(m)]], m.step) for m in members]
+        if len(members) < len(self.members):
+            mu = mu[[m.row for m in members]]
+        return list(explore([m.agent for m in members], mu, members[0].step))
 
     def collect(self, members: list[Trainer], actions: dict[int, np.ndarray],
                 guarded: Callable[[Trainer, Callable[[], Any]], Any]) -> None:
-        """Every member's collection step at once where it can be (population.collect)."""
-        collect_together(members, actions, guarded, self._rows, self._index)
+        """Every member's collection step at once (ddpg.collect)."""
+        collect(members, actions, guarded, self._rows)
 
     def evaluate_due(self, members: list[Trainer]) -> None:
         """Every due member's evaluation episodes at once, acting with one batched forward pass
