@@ -31,22 +31,29 @@ from ddpg.envs import drop_nonfinite, step_autoreset, to_env_action
 
 
 class Books:
-    """The episode books of `members` members with `num_envs` environments each: the current
-    observations `obs` (members, num_envs, *obs_shape) in the environments' dtype, and the
-    episodes' returns (float64) and lengths (int64), (members, num_envs). Member k is row k."""
+    """The books of `members` members with `num_envs` environments each, member k in row k:
+    the current observations `obs` (members, num_envs, *obs_shape) in the environments' dtype,
+    the episodes' returns (float64) and lengths (int64), (members, num_envs), each member's
+    action bounds `low` and `high` (members, 1, action_dim), and `rows`, the members' stacked
+    replay rows (members, capacity, width) that `collect` writes (`host`: their numpy view on a
+    CPU, else None)."""
 
     def __init__(self, members: int, num_envs: int, obs_shape: tuple[int, ...],
-                 dtype: np.dtype) -> None:
+                 dtype: np.dtype, action_dim: int, rows: torch.Tensor) -> None:
         self.obs = np.zeros((members, num_envs, *obs_shape), dtype=dtype)
         self.returns = np.zeros((members, num_envs))
         self.lengths = np.zeros((members, num_envs), dtype=np.int64)
+        self.low = np.zeros((members, 1, action_dim), dtype=np.float32)
+        self.high = np.zeros((members, 1, action_dim), dtype=np.float32)
+        self.rows = rows
+        self.host = rows.numpy() if rows.device.type == "cpu" else None
 
 
 def collect(members: Sequence[Any], actions: dict[int, np.ndarray],
-            guarded: Callable[[Any, Callable[[], Any]], Any], rows: torch.Tensor) -> None:
+            guarded: Callable[[Any, Callable[[], Any]], Any]) -> None:
     """One collection step of `members` (Trainers sharing one Books; `actions` by id after
     warm-up: the policy's with noise, or missing for the member's own), each member's phases
-    through `guarded`. `rows`: the members' stacked replay rows (Books' rows index them)."""
+    through `guarded`."""
     acting, chosen = [], []
     for m in members:
         if m.begin_round():
@@ -56,109 +63,122 @@ def collect(members: Sequence[Any], actions: dict[int, np.ndarray],
                 chosen.append(action)
     if not acting:
         return
-    first, books = acting[0], acting[0].books
-    c, n = first.config, first.config.num_envs
+    books, c = acting[0].books, acting[0].config
+    k, n = len(acting), c.num_envs
     which = _rows([m.row for m in acting], books.obs.shape[0])
-    action = np.stack(chosen)
-    env_action = to_env_action(action, np.stack([m.low for m in acting])[:, None],
-                               np.stack([m.high for m in acting])[:, None])
+    action = _stack(chosen)
+    env_action = to_env_action(action, books.low[which], books.high[which])
 
-    next_obs = np.empty((len(acting), *books.obs.shape[1:]), dtype=books.obs.dtype)
-    flat = (len(acting) * n, *books.obs.shape[2:])  # every member's environments in a row
+    next_obs = np.empty((k, *books.obs.shape[1:]), dtype=books.obs.dtype)
+    flat = (k * n, *books.obs.shape[2:])  # every member's environments in a row
     reward, terminated, truncated, final = step_autoreset(
-        [e for m in acting for e in m.envs.envs], env_action.reshape(flat[0], -1),
+        [e for m in acting for e in m.envs.envs], env_action.reshape(k * n, -1),
         next_obs.reshape(flat))
-    reward, terminated, truncated = (x.reshape(len(acting), n)
-                                     for x in (reward, terminated, truncated))
-    final_next = next_obs.copy()  # the real s': an ended episode's last observation
-    for i, o in final.items():
-        final_next.reshape(flat)[i] = o
+    reward, terminated, truncated = (reward.reshape(k, n), terminated.reshape(k, n),
+                                     truncated.reshape(k, n))
+    final_next = next_obs  # the real s': where an episode ended, its last observation
+    if final:
+        final_next = next_obs.copy()
+        for i, o in final.items():
+            final_next.reshape(flat)[i] = o
     done = terminated | truncated
-    states = books.obs[which].copy()
-    stored = (states, action, reward, final_next, terminated)
-
-    good = np.isfinite(final_next.reshape(len(acting), n, -1)).all(axis=2) & np.isfinite(reward)
-    keep = list(range(len(acting)))
+    good = None  # every transition finite
     own: list[int] = []  # members writing their own rows (some transitions dropped)
-    if not good.all():
-        for k in np.flatnonzero(~good.all(axis=1)):
-            m = acting[k]
-            good_k = guarded(m, lambda m=m, k=k: drop_nonfinite(
-                m.envs, final_next[k], reward[k], done[k], next_obs[k], c.on_nonfinite,
+    if not (np.isfinite(final_next).all() and np.isfinite(reward).all()):
+        if final_next is next_obs:  # a reset below must not change s'
+            final_next = next_obs.copy()
+        good = np.isfinite(final_next.reshape(k, n, -1)).all(axis=2) & np.isfinite(reward)
+        keep = list(range(k))
+        for j in np.flatnonzero(~good.all(axis=1)):
+            m = acting[j]
+            good_j = guarded(m, lambda m=m, j=j: drop_nonfinite(
+                m.envs, final_next[j], reward[j], done[j], next_obs[j], c.on_nonfinite,
                 f"at step {m.step}"))
-            if good_k is None:  # it stopped
-                keep.remove(k)
+            if good_j is None:  # it stopped
+                keep.remove(j)
                 continue
-            good[k] = good_k
-            m.skipped += int((~good_k).sum())
-            own.append(k)
-        if len(keep) < len(acting):
-            acting = [acting[k] for k in keep]
+            good[j] = good_j
+            m.skipped += int((~good_j).sum())
+            own.append(j)
+        if len(keep) < k:
+            acting, k = [acting[j] for j in keep], len(keep)
+            if not acting:
+                return
             which = _rows([m.row for m in acting], books.obs.shape[0])
-            stored, reward, done, good, next_obs = (tuple(x[keep] for x in stored),
-                                                    reward[keep], done[keep], good[keep],
-                                                    next_obs[keep])
-            own = [keep.index(k) for k in own]
-        if not acting:
-            return
+            action, reward, terminated, done, good, next_obs, final_next = (
+                x[keep] for x in (action, reward, terminated, done, good, next_obs, final_next))
+            own = [keep.index(j) for j in own]
         done = done | ~good
 
-    counted = np.where(good, reward, 0.0)
-    books.returns[which] += counted
+    # the transitions (s, a, r, s', terminated) into the replay rows, before s moves on
+    stored = (books.obs[which], action, reward, final_next, terminated)
+    if not own:
+        write_rows(acting, stored, books, which)
+    else:
+        for j in own:
+            acting[j].buffer.add(*(x[j][good[j]] for x in stored))
+        together = [j for j in range(k) if j not in own]
+        if together:
+            write_rows([acting[j] for j in together], tuple(x[together] for x in stored), books)
+
+    books.returns[which] += reward if good is None else np.where(good, reward, 0.0)
     books.lengths[which] += 1
     books.obs[which] = next_obs
-    for k, m in enumerate(acting):
+    for j, m in enumerate(acting):
         if m.agent.obs_norm is not None:
-            m.agent.obs_norm.update(stored[3][k][good[k]])
+            m.agent.obs_norm.update(final_next[j] if good is None else final_next[j][good[j]])
         m.step += n
-        m.collected(reward[k])
-    if done.any():
-        for k, i in zip(*np.nonzero(done)):
-            m = acting[k]
+        m.collected(reward[j])
+    if (final or good is not None) and done.any():  # (final: the episodes that ended)
+        for j, i in zip(*np.nonzero(done)):
+            m = acting[j]
             m.episodes += 1
             m.log.episode(m.step, float(books.returns[m.row, i]), int(books.lengths[m.row, i]))
-        for k in np.flatnonzero(done.any(axis=1)):
-            m = acting[k]
-            m.agent.noise.reset(done[k])
-            books.returns[m.row, done[k]], books.lengths[m.row, done[k]] = 0.0, 0
-
-    together = [k for k in range(len(acting)) if k not in own]
-    for k in own:
-        acting[k].buffer.add(*(x[k][good[k]] for x in stored))
-    if together:
-        write_rows([acting[k] for k in together],
-                   stored if len(together) == len(acting) else
-                   tuple(x[together] for x in stored), rows)
+        for j in np.flatnonzero(done.any(axis=1)):
+            m = acting[j]
+            m.agent.noise.reset(done[j])
+            books.returns[m.row, done[j]], books.lengths[m.row, done[j]] = 0.0, 0
 
 
-def write_rows(members: Sequence[Any], stored: tuple[np.ndarray, ...],
-               rows: torch.Tensor) -> None:
+def write_rows(members: Sequence[Any], stored: tuple[np.ndarray, ...], books: Books,
+               which: slice | list[int] | None = None) -> None:
     """The members' transitions `stored` (s, a, r, s', terminated), each (members, n, ...), into
-    their rows of `rows` (member.row) in one write where they line up (the same position of every
-    member's ring, n <= capacity), else each through its ReplayBuffer.add; either way each
-    buffer counts them."""
-    buffers = [m.buffer for m in members]
-    n, b0 = stored[0].shape[1], buffers[0]
-    if n > b0.capacity or any(b.pos != b0.pos for b in buffers):
-        for k, m in enumerate(members):
-            m.buffer.add(*(x[k] for x in stored))
+    their rows of `books.rows` (member.row) in one write where they line up (the same position
+    of every member's ring, n <= capacity), else each through its ReplayBuffer.add; either way
+    each buffer counts them. `which`: the members' rows, if the caller has them."""
+    k, n, b0 = len(members), stored[0].shape[1], members[0].buffer
+    if n > b0.capacity or (k > 1 and any(m.buffer.pos != b0.pos for m in members)):
+        for j, m in enumerate(members):
+            m.buffer.add(*(x[j] for x in stored))
         return
-    data = np.concatenate([x.reshape(len(members), n, w) for x, w in zip(stored, b0.widths)],
-                          axis=2, dtype=np.float32)  # (members, n, width), as add() lays a row
-    which = _rows([m.row for m in members], rows.shape[0])
-    first = min(n, b0.capacity - b0.pos)  # rows before the ring wraps
-    if rows.device.type == "cpu":  # through a numpy view, no torch dispatch (as add() writes)
-        host = rows.numpy()
-        host[which, b0.pos:b0.pos + first] = data[:, :first]
-        host[which, :n - first] = data[:, first:]
+    if which is None:
+        which = _rows([m.row for m in members], books.rows.shape[0])
+    pos, first = b0.pos, min(n, b0.capacity - b0.pos)  # rows before the ring wraps
+    fields = [x.reshape(k, n, w) for x, w in zip(stored, b0.widths)]
+    if books.host is not None and first == n:  # each field into place, as add() lays a row
+        col = 0
+        for x, w in zip(fields, b0.widths):
+            books.host[which, pos:pos + n, col:col + w] = x
+            col += w
     else:  # one host-to-device copy for every member
-        t = torch.from_numpy(data).to(rows.device)
-        rows[which, b0.pos:b0.pos + first] = t[:, :first]
-        rows[which, :n - first] = t[:, first:]
-    for b in buffers:
-        b.advance(n)
+        data = np.concatenate(fields, axis=2, dtype=np.float32)  # (members, n, width)
+        if books.host is not None:
+            books.host[which, pos:pos + first] = data[:, :first]
+            books.host[which, :n - first] = data[:, first:]
+        else:
+            t = torch.from_numpy(data).to(books.rows.device)
+            books.rows[which, pos:pos + first] = t[:, :first]
+            books.rows[which, :n - first] = t[:, first:]
+    for m in members:
+        m.buffer.advance(n)
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """np.stack, without its cost for one array."""
+    return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
 
 
 def _rows(members: list[int], total: int) -> slice | list[int]:
     """The rows of these members: a slice when they are all rows in order (views, no copies)."""
-    return slice(None) if members == list(range(total)) else members
+    in_order = len(members) == total and (total == 1 or members == list(range(total)))
+    return slice(None) if in_order else members

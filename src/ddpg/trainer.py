@@ -133,7 +133,9 @@ class Trainer:
         self.n_sums = 0
         # the current observations and episodes: row `row` of Books (a population's are shared)
         obs_space = self.envs.single_observation_space
-        self.books, self.row = Books(1, n, obs_space.shape, obs_space.dtype), 0
+        self.books, self.row = Books(1, n, obs_space.shape, obs_space.dtype, self.action_dim,
+                                     self.buffer.storage.unsqueeze(0)), 0
+        self.books.low[0], self.books.high[0] = self.low, self.high
         self.episodes, self.step, self.skipped = 0, 0, 0
         self.eval_pending = False  # an evaluation is due at this step (cut short by a signal)
         self.next_eval = config.eval_every or config.total_steps
@@ -273,6 +275,7 @@ class Trainer:
         shared by its members so that ddpg.collect keeps them all with one operation each)."""
         books.obs[row], books.returns[row], books.lengths[row] = (
             self.obs, self.ep_return, self.ep_len)
+        books.low[row], books.high[row] = self.low, self.high
         self.books, self.row = books, row
 
     def step_action(self, action: np.ndarray | None = None) -> np.ndarray:
@@ -478,7 +481,7 @@ class Group:
         this member alone, or from its collectors with --actors."""
         for m in members:
             if m.remote is None:
-                collect([m], actions, guarded, m.buffer.storage.unsqueeze(0))
+                collect([m], actions, guarded)
             else:
                 guarded(m, m._collect_phase)
 

@@ -110,7 +110,7 @@ class Population(Group):
         self._index = {id(m): i for i, m in enumerate(self.members)}  # a member's slice
         first = self.members[0]
         books = Books(len(self.members), c0.num_envs, first.books.obs.shape[2:],
-                      first.books.obs.dtype)
+                      first.books.obs.dtype, first.action_dim, self._rows)
         for i, m in enumerate(self.members):
             m.share_books(books, i)
         self.sums = torch.stack([m.sums for m in self.members])
@@ -177,7 +177,7 @@ class Population(Group):
     def collect(self, members: list[Trainer], actions: dict[int, np.ndarray],
                 guarded: Callable[[Trainer, Callable[[], Any]], Any]) -> None:
         """Every member's collection step at once (ddpg.collect)."""
-        collect(members, actions, guarded, self._rows)
+        collect(members, actions, guarded)
 
     def evaluate_due(self, members: list[Trainer]) -> None:
         """Every due member's evaluation episodes at once, acting with one batched forward pass
