@@ -53,3 +53,33 @@ def test_state_round_trip_and_errors():
     assert torch.equal(other.exp_avg[0], opt.exp_avg[0]) and other.steps[0].item() == 1
     with pytest.raises(ValueError, match="does not fit"):
         FusedAdam([torch.randn(5, requires_grad=True)]).load_state_dict(opt.state_dict())
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("lrs", [(1e-2, 1e-2, 1e-2), (1e-2, 3e-3, 1e-2)])
+def test_a_stacked_adam_steps_each_member_as_its_own(fused, lrs):
+    """FusedAdam.stacked over three members' stacked parameters (equal learning rates: one
+    call; two groups: a call per group) leaves every member where its own FusedAdam does, and
+    each member's optimizer holds its slice of the stacked state."""
+    from ddpg.fast.mlp import stack_params
+
+    torch.manual_seed(0)
+    members = [[torch.randn(4, 3), torch.randn(3)] for _ in lrs]
+    alone = [[p.clone() for p in ps] for ps in members]
+    alone_opts = [FusedAdam(ps, lr=lr) for ps, lr in zip(alone, lrs)]
+    opts = [FusedAdam(ps, lr=lr) for ps, lr in zip(members, lrs)]
+    stacked = stack_params(members)
+    together = FusedAdam.stacked(stacked, opts)
+    together._fused = fused
+    for i in range(5):
+        grads = [torch.randn(len(lrs), 4, 3), torch.randn(len(lrs), 3)]
+        together.step(grads)
+        for m, o in enumerate(alone_opts):
+            o.step([g[m] for g in grads])
+    for m, o in enumerate(opts):
+        assert all(torch.allclose(s[m], a, atol=1e-7) for s, a in zip(stacked, alone[m]))
+        assert all(torch.equal(s[m], p) for s, p in zip(stacked, members[m]))
+        assert o.state_dict()["steps"][0].item() == 5
+        assert torch.allclose(o.state_dict()["exp_avg"][0], alone_opts[m].exp_avg[0])
+    with pytest.raises(TypeError, match="save each member"):
+        together.state_dict()

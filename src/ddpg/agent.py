@@ -98,7 +98,7 @@ class Agent:
         choice = select_update(self.config, self.device, self.actor, self.critic,
                                self.actor_target, self.critic_target, self.actor_optimizer,
                                self.critic_optimizer, self.generator)
-        self.fast, self.fast_step, self._how = choice
+        self.fast, self.fast_step, self.how = choice  # how: which update, in words
 
     @property
     def _smoothing_seed(self) -> int:
@@ -122,7 +122,7 @@ class Agent:
         """Which update runs, in words, e.g. 'DDPG update: fast path (hand-written backward
         passes), CUDA graph after 3 updates, fp32 on cuda'."""
         c = self.config
-        return f"{c.algo.upper()} update: {self._how}, {c.precision} on {self.device}"
+        return f"{c.algo.upper()} update: {self.how}, {c.precision} on {self.device}"
 
     def _update_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One update on `batch` (observations normalised first with --obs-norm): the fast

@@ -140,11 +140,11 @@ class Trainer:
         self.eval_pending = False  # an evaluation is due at this step (cut short by a signal)
         self.next_eval = config.eval_every or config.total_steps
         self.next_checkpoint = config.checkpoint_every or config.total_steps
-        self._signal: int | None = None
+        self.signal_caught: int | None = None
         # this time round the loop (run_members): transitions collected, their rewards, whether
         # the run ends here; `stopped`: a callback ended it, or (in a population) it diverged
-        self._new, self._reward, self._end, self.stopped = 0, None, False, False
-        self._evaluation = None  # an Evaluation a Group computed for this member (evaluate_due)
+        self.new_transitions, self._reward, self.ending, self.stopped = 0, None, False, False
+        self.group_evaluation = None  # an Evaluation its Group computed for it (evaluate_due)
 
         if resume is None:
             (self.run_dir / "config.yaml").write_text(
@@ -318,7 +318,7 @@ class Trainer:
         self.remote.note_lag(self.agent.updates, chunk["version"])
         return chunk["rewards"][:rows], steps
 
-    def _send_weights(self) -> None:
+    def send_weights(self) -> None:
         """The actor's weights (and observation statistics) to the collectors."""
         a = self.agent
         self.remote.send_weights({
@@ -327,7 +327,7 @@ class Trainer:
             "version": a.updates})
         self._next_sync = a.updates + self.config.sync_every
 
-    def _update(self, transitions: int) -> None:
+    def update(self, transitions: int) -> None:
         """updates_per_step updates per new transition from the warmup_steps-th on, as one
         process counts them (with --actors --learner-rate max: one update each time round the
         loop, whatever arrived)."""
@@ -347,10 +347,11 @@ class Trainer:
         def act(o: np.ndarray) -> np.ndarray:
             return to_env_action(self.agent.act(o[None])[0], self.low, self.high)
 
-        ev, self._evaluation = self._evaluation, None  # computed for several members at once
+        ev, self.group_evaluation = self.group_evaluation, None  # (several members at once)
         if ev is None:
             ev = evaluate(act, self.eval_env, self.seeds, self.agent.q_value, self.config.gamma,
-                          max_steps=self.eval_cap, should_stop=lambda: self._signal is not None)
+                          max_steps=self.eval_cap,
+                          should_stop=lambda: self.signal_caught is not None)
         if ev is None:
             return None
         sums = LossSums(*self.sums.tolist())  # the one host sync per evaluation
@@ -387,41 +388,41 @@ class Trainer:
 
     # --- one time round the loop, in phases (run_members calls them for every member) ------
 
-    def _collect_phase(self) -> None:
+    def collect_from_actors(self) -> None:
         """Collect from the collectors of --actors (unless an evaluation is pending); from the
         environments, ddpg.collect collects."""
         if self.begin_round():
-            self._reward, self._new = self._collect_remote()
+            self._reward, self.new_transitions = self._collect_remote()
 
     def begin_round(self) -> bool:
         """Start this time round the loop with nothing collected; False while an evaluation is
         pending (nothing is collected then)."""
-        self._new, self._reward = 0, None
+        self.new_transitions, self._reward = 0, None
         return not self.eval_pending
 
     def collected(self, reward: np.ndarray) -> None:
         """What this time round collected: one transition per environment, these rewards."""
-        self._reward, self._new = reward, self.config.num_envs
+        self._reward, self.new_transitions = reward, self.config.num_envs
 
-    def _after_update(self) -> None:
+    def after_update(self) -> None:
         """Weights to the collectors, the step callback, and whether an evaluation is due."""
         c = self.config
         if self.eval_pending:
             return
         if self.remote is not None and self.step >= c.warmup_steps \
                 and self.agent.updates >= self._next_sync:
-            self._send_weights()
-        if self._new and self.on_step is not None and self.on_step(
+            self.send_weights()
+        if self.new_transitions and self.on_step is not None and self.on_step(
                 StepContext(self.step, self.episodes, self._reward, self.agent)) is False:
             self.stopped = True
-        self._end = self.step >= c.total_steps or self.stopped
-        self.eval_pending = self.step >= self.next_eval or self._end
+        self.ending = self.step >= c.total_steps or self.stopped
+        self.eval_pending = self.step >= self.next_eval or self.ending
 
-    def _finish_phase(self, prune: bool = True) -> bool:
+    def finish_step(self, prune: bool = True) -> bool:
         """Evaluate when due, checkpoint when due (`prune`: delete old checkpoints at once;
         a population prunes after all its members saved). Returns whether it checkpointed."""
-        c, end, saved = self.config, self._end, False
-        self._end = False
+        c, end, saved = self.config, self.ending, False
+        self.ending = False
         if self.eval_pending and (row := self._evaluate()) is not None:
             self.eval_pending = False
             end = end or self.step >= c.total_steps
@@ -431,13 +432,13 @@ class Trainer:
             self._keep_evaluation(row)
             if self.on_eval is not None and self.on_eval(row) is False:
                 self.stopped = end = True
-        if self.step >= self.next_checkpoint or end or self._signal is not None:
+        if self.step >= self.next_checkpoint or end or self.signal_caught is not None:
             while self.next_checkpoint <= self.step:
                 self.next_checkpoint += c.checkpoint_every or c.total_steps
             self.save_checkpoint(prune)
             self.policy.save(self.run_dir / POLICY_FILE)
             saved = True
-        if self._new and self.step % 100 < self._new:
+        if self.new_transitions and self.step % 100 < self.new_transitions:
             self.log.step(self.step)
         return saved
 
@@ -445,7 +446,7 @@ class Trainer:
     def running(self) -> bool:
         return (self.step < self.config.total_steps or self.eval_pending) and not self.stopped
 
-    def _close(self) -> None:
+    def close(self) -> None:
         self.log.close()
         self.envs.close()
         self.eval_env.close()
@@ -483,11 +484,11 @@ class Group:
             if m.remote is None:
                 collect([m], actions, guarded)
             else:
-                guarded(m, m._collect_phase)
+                guarded(m, m.collect_from_actors)
 
     def update(self, members: list[Trainer], transitions: int) -> None:
         for m in members:
-            m._update(transitions)
+            m.update(transitions)
 
     def commit(self, members: list[Trainer]) -> None:
         """After every member that checkpointed this step did so (they already pruned)."""
@@ -517,7 +518,7 @@ def run_members(members: list[Trainer], group: Group | None = None) -> None:
             os._exit(128 + signum)
         caught.append(signum)
         for m in members:
-            m._signal = signum
+            m.signal_caught = signum
 
     def guarded(member: Trainer, phase: Callable[[], Any]) -> Any:
         try:
@@ -538,7 +539,7 @@ def run_members(members: list[Trainer], group: Group | None = None) -> None:
             (m,) = members  # (a population with --actors is refused by its config check)
             m.remote = RemoteCollection(c, m.env_source, m.low, m.high, cfgmod.to_dict(c),
                                         m.run_dir)
-            m._send_weights()
+            m.send_weights()
             m.remote.start(m.step)
         while live := [m for m in members if m.running]:
             collecting = [m for m in live if not m.eval_pending]
@@ -547,15 +548,15 @@ def run_members(members: list[Trainer], group: Group | None = None) -> None:
             group.collect(live, actions, guarded)
             updating = [m for m in collecting if not m.stopped and m.step >= c.warmup_steps]
             if updating:
-                group.update(updating, updating[0]._new)
+                group.update(updating, updating[0].new_transitions)
             for m in live:
                 if not m.stopped:
-                    guarded(m, m._after_update)
+                    guarded(m, m.after_update)
             due = [m for m in live if not m.stopped and m.eval_pending]
             if due:
                 group.evaluate_due(due)
             saved = [m for m in live
-                     if (not m.stopped or m._end) and guarded(m, lambda: m._finish_phase(
+                     if (not m.stopped or m.ending) and guarded(m, lambda: m.finish_step(
                          group.prune_each))]
             if saved:
                 group.commit(saved)
@@ -566,7 +567,7 @@ def run_members(members: list[Trainer], group: Group | None = None) -> None:
         for sig, h in handlers.items():
             signal.signal(sig, h)
         for m in members:
-            m._close()
+            m.close()
 
 
 def train(config: Config | None = None, env: EnvLike | None = None, *,

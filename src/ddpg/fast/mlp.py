@@ -185,8 +185,8 @@ def actor_step_cols(actor: MLP, max_action: torch.Tensor, critic: MLP, optimizer
     """Minimise losses.actor_loss, -mean Q(s, mu(s)), over states shaped (obs, batch) ((M, obs,
     batch) for StackedMLPs): dL/dQ (losses.actor_loss_grad) carried back through the critic to
     its action input only (the critic's parameters get no gradient), then through
-    mu = max_action tanh(z) into the actor, and one step of `optimizer` (FusedAdam, or a
-    population's StackedAdam). Returns the loss."""
+    mu = max_action tanh(z) into the actor, and one step of `optimizer` (FusedAdam, a
+    population's stacked over its members). Returns the loss."""
     kept_mu: list[torch.Tensor] = []
     mu = mu_cols(actor, max_action, states, kept_mu)
     tanh_out = kept_mu.pop()

@@ -11,7 +11,7 @@ gradients of the two losses computed by hand (ddpg.fast.mlp) instead of by autog
 
 `FastStep` takes M members. One member (a single run) is the networks as they are: 2-D
 products, its own FusedAdam, Python floats for gamma, tau and TD3's noise. Several (a
-population) are stacked with a member dimension in front: batched products, one StackedAdam
+population) are stacked with a member dimension in front: batched products, one stacked FusedAdam
 call per group of equal learning rates, hyperparameters per member as (M, 1, 1) tensors, each
 member's smoothing noise from its own generator. The step below is written once for both: every
 shape is read from the end (`-2`, `-1`), so a member dimension in front changes nothing in it.
@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ddpg.buffer import Batch
-from ddpg.fast.adam import FusedAdam, StackedAdam
+from ddpg.fast.adam import FusedAdam
 from ddpg.fast.mlp import (MLP, actor_step_cols, check_order, mu_cols, plain_actor,
                            plain_critic, regress)
 from ddpg.losses import clipped_double_q_target, polyak_update, smoothed_target_action, td_target
@@ -127,13 +127,13 @@ class FastStep:
         critic_params = [p for c in critics for p in c.params]
         self.critic_grads = [g for c in critics for g in c.grads]
         if one:
-            self.actor_optimizer: FusedAdam | StackedAdam = members[0].actor_optimizer
-            self.critic_optimizer: FusedAdam | StackedAdam = members[0].critic_optimizer
+            self.actor_optimizer, self.critic_optimizer = (members[0].actor_optimizer,
+                                                           members[0].critic_optimizer)
         else:
-            self.actor_optimizer = StackedAdam(self.actor.params,
-                                               [n.actor_optimizer for n in members])
-            self.critic_optimizer = StackedAdam(critic_params,
-                                                [n.critic_optimizer for n in members])
+            self.actor_optimizer = FusedAdam.stacked(self.actor.params,
+                                                     [n.actor_optimizer for n in members])
+            self.critic_optimizer = FusedAdam.stacked(critic_params,
+                                                      [n.critic_optimizer for n in members])
         # max_action is a buffer of each actor (its bounds in normalised units): (..., act, 1)
         # for actions held one column per sample, (..., act) / (M, 1, act) for rows
         if one:

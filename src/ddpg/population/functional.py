@@ -25,7 +25,7 @@ from torch.func import functional_call, vmap
 from ddpg.buffer import Batch
 from ddpg.losses import (actor_loss, clipped_double_q_target, critic_loss,
                          smoothed_target_action, td_target)
-from ddpg.fast.adam import StackedAdam
+from ddpg.fast.adam import FusedAdam
 from ddpg.fast.mlp import stack_params
 from ddpg.fast.steps import StackedPolyak, member_column
 
@@ -95,16 +95,17 @@ class VmapStep:
         self.critic = _Stacked.of([a.critic for a in agents])
         self.critic_target = _Stacked.of([a.critic_target for a in agents])
         self.q_pi = self.critic.part("q1") if self.td3 else self.critic  # the actor's critic
-        self.actor_optimizer = StackedAdam(self.actor.params, [a.actor_optimizer for a in agents])
-        self.critic_optimizer = StackedAdam(self.critic.params,
-                                            [a.critic_optimizer for a in agents])
+        self.actor_optimizer = FusedAdam.stacked(self.actor.params,
+                                                 [a.actor_optimizer for a in agents])
+        self.critic_optimizer = FusedAdam.stacked(self.critic.params,
+                                                  [a.critic_optimizer for a in agents])
         configs = [a.config for a in agents]
         like = self.actor.params[0]
         self.gamma = member_column([c.gamma for c in configs], like)
         self.polyak = [StackedPolyak([c.tau for c in configs], self.critic.params,
-                               self.critic_target.params),
+                                     self.critic_target.params),
                        StackedPolyak([c.tau for c in configs], self.actor.params,
-                               self.actor_target.params)]
+                                     self.actor_target.params)]
         self.target_noise = member_column([c.td3.target_noise for c in configs], like)
         self.target_noise_clip = member_column([c.td3.target_noise_clip for c in configs], like)
         self.generators = [a.generator for a in agents]

@@ -132,7 +132,7 @@ class Population(Group):
                 # MKL's batched products now and then split one thread's members another way
                 how += "; reproducible to the bit with --threads 1 only (docs/populations.md)"
         else:
-            how = f"member by member ({agents[0]._how}; {why_not})"
+            how = f"member by member ({agents[0].how}; {why_not})"
         log.info(f"population of {len(self.members)} in {self.run_dir}: "
                  f"{agents[0].describe()}; updates {how}")
         self._write()
@@ -198,9 +198,9 @@ class Population(Group):
         results = evaluate_together(
             act, [m.eval_env for m in members], members[0].seeds,
             [m.agent.q_value for m in members], [m.config.gamma for m in members],
-            members[0].eval_cap, should_stop=lambda: members[0]._signal is not None)
+            members[0].eval_cap, should_stop=lambda: members[0].signal_caught is not None)
         for m, ev in zip(members, results or [None] * len(members)):
-            m._evaluation = ev
+            m.group_evaluation = ev
 
     def update(self, members: list[Trainer], transitions: int) -> None:
         if self.worker is None:
