@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 from ddpg.devices import canonical_device, same_device
+from ddpg.seeding import INDEX_LIMIT, IndexStream
 
 _FLOAT = 4  # bytes per float32
 
@@ -32,20 +33,22 @@ class ReplayBuffer:
 
     `add` takes a leading environment dimension (N, ...) and writes N rows, wrapping around the
     ring; `sample` draws uniformly, with replacement, from the rows written so far, using the
-    generator given at construction, so sampling is reproducible and checkpointable.
+    stream given at construction (an IndexStream, the same on every device; a torch.Generator
+    is taken too), so sampling is reproducible and checkpointable.
     `dones` holds termination only: truncated transitions bootstrap.
     """
 
     def __init__(self, capacity: int, obs_dim: int, action_dim: int,
-                 generator: torch.Generator | None = None, device: str | torch.device = "cpu",
+                 generator: IndexStream | torch.Generator | None = None,
+                 device: str | torch.device = "cpu",
                  storage: torch.Tensor | None = None):
         """`storage`: a (capacity, 2 obs_dim + action_dim + 2) float32 tensor to hold the rows
         (a population's members keep theirs as slices of one tensor); default: allocated here."""
-        if capacity <= 0:
-            raise ValueError(f"capacity={capacity} must be positive.")
+        if not 0 < capacity < INDEX_LIMIT:
+            raise ValueError(f"capacity={capacity} must be positive and below 2^32.")
         self.capacity, self.obs_dim, self.action_dim = capacity, obs_dim, action_dim
         self.device = canonical_device(device)  # `cpu` or `cuda:N`, as tensors report it
-        self.generator = generator if generator is not None else torch.Generator(self.device)
+        self.generator = generator if generator is not None else IndexStream(0)
         # One row per transition: [s | a | r | s' | done], so a sample is one index_select.
         widths = (obs_dim, action_dim, 1, obs_dim, 1)
         shape = (capacity, sum(widths))
@@ -122,8 +125,11 @@ class ReplayBuffer:
         buffer's generator (a population gathers its members' rows with these in one call)."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer; add transitions first.")
-        return torch.randint(0, self.size, (batch_size,), generator=self.generator,
-                             device=self.device)
+        if isinstance(self.generator, torch.Generator):
+            return torch.randint(0, self.size, (batch_size,), generator=self.generator,
+                                 device=self.device)
+        idx = torch.from_numpy(self.generator.draw(self.size, batch_size))
+        return idx.to(self.device, non_blocking=True)  # (no wait for the device)
     # --8<-- [end:sample]
 
     # --- saving: rows by absolute index, so checkpoints can store only what is new ---------
@@ -153,8 +159,16 @@ class ReplayBuffer:
         """Everything, for small buffers and tests (checkpoints save rows incrementally)."""
         start = max(0, self.total - self.capacity)
         return {"total": self.total, "start": start, "rows": self.rows(start, self.total),
-                "generator": self.generator.get_state()}
+                "generator": self._generator_state()}
 
     def load_state_dict(self, d: dict) -> None:
         self.restore(int(d["total"]), int(d["start"]), d["rows"])
-        self.generator.set_state(d["generator"])
+        if isinstance(self.generator, torch.Generator):
+            self.generator.set_state(d["generator"])
+        else:
+            self.generator.load_state_dict(d["generator"])
+
+    def _generator_state(self) -> Any:
+        if isinstance(self.generator, torch.Generator):
+            return self.generator.get_state()
+        return self.generator.state_dict()

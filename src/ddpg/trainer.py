@@ -20,7 +20,7 @@ import torch
 
 from ddpg import config as cfgmod
 from ddpg import devices
-from ddpg.agent import Agent, resolve_device
+from ddpg.agent import Agent
 from ddpg.buffer import ReplayBuffer
 from ddpg.checkpoint import CheckpointManager, Loaded
 from ddpg.config import Config
@@ -34,7 +34,7 @@ from ddpg.newdirs import removed_on_failure
 from ddpg.policy import BEST_POLICY_FILE, POLICY_FILE, Policy
 from ddpg.results import StepContext, TrainResult
 from ddpg.rundir import make_run_dir
-from ddpg.seeding import restore_generator, seed_streams
+from ddpg.seeding import seed_streams
 from ddpg.sizing import check_memory
 from ddpg.system import available_cores
 
@@ -88,7 +88,7 @@ class Trainer:
         factory, self.env_name = env_factory(env)
         torch.set_num_threads(config.threads or learner_threads(config))
         torch.manual_seed(config.seed)  # network initialisation
-        self.rngs = seed_streams(config.seed, str(resolve_device(config)))
+        self.rngs = seed_streams(config.seed)
 
         n = config.num_envs
         self.envs = SameStepVectorEnv([lambda: EpisodeRecorder(factory())] * n)
@@ -172,7 +172,7 @@ class Trainer:
                         "obs": torch.from_numpy(np.array(self.obs, dtype=np.float32)),
                         "envs": [e.episode_state() for e in self.envs.envs]},
             "rng": {"warmup": self.rngs["warmup"].bit_generator.state,
-                    "sampling": self.rngs["sampling"].get_state(),
+                    "sampling": self.rngs["sampling"].state_dict(),
                     "torch": torch.get_rng_state()},
             "log": self.log.state_dict(),
             "evaluations": self.evaluations,
@@ -191,8 +191,8 @@ class Trainer:
             ep = s["episode"]
             self.ep_return, self.ep_len = ep["return"].numpy().copy(), ep["length"].numpy().copy()
             self.rngs["warmup"].bit_generator.state = s["rng"]["warmup"]
-            restore_generator(self.rngs["sampling"], s["rng"]["sampling"], self.config.seed,
-                              self.step, "replay sampling")
+            self.rngs["sampling"].load_state_dict(s["rng"]["sampling"], self.config.seed,
+                                                  self.step, "replay sampling")
             torch.set_rng_state(s["rng"]["torch"])
             self.evaluations = list(s["evaluations"])
             if loaded.buffer is not None:

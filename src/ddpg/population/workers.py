@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from ddpg.buffer import Batch
@@ -27,6 +28,7 @@ from ddpg.fast.cudagraph import GraphedStep
 from ddpg.fast.steps import FastStep
 from ddpg.normalization import RunningNorm
 from ddpg.population.functional import VmapStep
+from ddpg.seeding import IndexStream, uniform_indices
 from ddpg.trainer import loss_sums
 
 
@@ -47,12 +49,17 @@ class Worker:
             self.step = GraphedStep(self.stacked.step, generators)
         self._offsets = (torch.arange(len(self.members), device=rows.device)
                          * self.rows.shape[1]).unsqueeze(1)
+        # every member's replay stream as a row of two arrays: one draw for all of them
+        self._keys, self._counters = IndexStream.stack([m.buffer.generator
+                                                        for m in self.members])
 
     def sample(self, batch_size: int) -> Batch:
-        """Each member's batch, its indices drawn by its own generator exactly as
-        ReplayBuffer.sample draws them, gathered from the stacked rows in one call."""
-        idx = torch.stack([m.buffer.sample_indices(batch_size)
-                           for m in self.members]) + self._offsets
+        """Each member's batch, its indices drawn from its own stream exactly as
+        ReplayBuffer.sample draws them (all members' in one call), gathered from the stacked
+        rows in one call."""
+        sizes = np.array([m.buffer.size for m in self.members])
+        idx = torch.from_numpy(uniform_indices(self._keys, self._counters, sizes, batch_size))
+        idx = idx.to(self.rows.device, non_blocking=True) + self._offsets
         data = self.rows.reshape(-1, self.rows.shape[2]).index_select(0, idx.view(-1))
         batch = Batch(*data.view(len(self.members), batch_size, -1).split(
             self.members[0].buffer.widths, dim=2))
