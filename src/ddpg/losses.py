@@ -57,6 +57,39 @@ def critic_loss_grad(q: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tenso
 # --8<-- [end:critic_loss_grad]
 
 
+# --8<-- [start:lap_loss]
+def lap_loss(q: torch.Tensor, target: torch.Tensor, min_priority: float = 1.0) -> torch.Tensor:
+    """LAP's critic loss (Fujimoto et al., 2020; TD7's): the Huber loss of the TD error
+    d = Q(s, a) - y with threshold kappa = min_priority, 0.5 d^2 where |d| < kappa and
+    kappa |d| elsewhere, averaged over the batch (per member: (M,)). Sampled with priority
+    max(|d|, kappa)^alpha, its expected gradient is the MSE's under uniform sampling."""
+    if q.shape != target.shape:
+        raise ValueError(f"q {tuple(q.shape)} and target {tuple(target.shape)} differ in shape.")
+    d = (q - target).abs()
+    return torch.where(d < min_priority, 0.5 * d.square(), min_priority * d).mean(dim=(-2, -1))
+
+
+def lap_priority(td_errors: Sequence[torch.Tensor], alpha: float = 0.4,
+                 min_priority: float = 1.0) -> torch.Tensor:
+    """LAP's new priority of each sampled transition, max(|d|, min_priority)^alpha with |d|
+    the largest of the critics' TD errors (each (B, 1) or (M, B, 1)). Returns (B,) / (M, B)."""
+    d = torch.stack([e.abs() for e in td_errors]).amax(dim=0)
+    return d.clamp(min=min_priority).pow(alpha).squeeze(-1)
+# --8<-- [end:lap_loss]
+
+
+# --8<-- [start:encoder_loss]
+def encoder_loss(predicted: torch.Tensor, next_zs: torch.Tensor) -> torch.Tensor:
+    """SALE's encoder loss (TD7): the mean squared error between the predicted next-state
+    embedding g(f(s), a) and f(s') (without gradient), over the batch and the embedding (per
+    member: (M,))."""
+    if predicted.shape != next_zs.shape:
+        raise ValueError(f"predicted {tuple(predicted.shape)} and next_zs "
+                         f"{tuple(next_zs.shape)} differ in shape.")
+    return torch.mean((predicted - next_zs.detach()) ** 2, dim=(-2, -1))
+# --8<-- [end:encoder_loss]
+
+
 # --8<-- [start:actor_loss]
 def actor_loss(q_pi: torch.Tensor) -> torch.Tensor:
     """Deterministic policy gradient objective: -E[Q(s, mu(s))] (per member: (M,))."""
@@ -93,9 +126,14 @@ def polyak_update(params: Iterable[torch.Tensor], target_params: Iterable[torch.
 
 # --8<-- [start:clipped_double_q_target]
 def clipped_double_q_target(rewards: torch.Tensor, dones: torch.Tensor, next_q1: torch.Tensor,
-                            next_q2: torch.Tensor, gamma: float | torch.Tensor) -> torch.Tensor:
-    """TD3's target: y = r + gamma * (1 - done) * min(Q1'(s', a'), Q2'(s', a'))."""
-    return td_target(rewards, dones, torch.minimum(next_q1, next_q2), gamma)
+                            next_q2: torch.Tensor, gamma: float | torch.Tensor,
+                            value_range: tuple[float, float] | None = None) -> torch.Tensor:
+    """TD3's target: y = r + gamma * (1 - done) * min(Q1'(s', a'), Q2'(s', a')). TD7 clips the
+    target value min(Q1', Q2') to `value_range`, (low, high): the range of targets seen."""
+    next_q = torch.minimum(next_q1, next_q2)
+    if value_range is not None:
+        next_q = next_q.clamp(*value_range)
+    return td_target(rewards, dones, next_q, gamma)
 # --8<-- [end:clipped_double_q_target]
 
 
