@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ddpg.devices import canonical_device, same_device
+from ddpg.priorities import Priorities
 from ddpg.seeding import INDEX_LIMIT, IndexStream
 
 _FLOAT = 4  # bytes per float32
@@ -41,9 +42,11 @@ class ReplayBuffer:
     def __init__(self, capacity: int, obs_dim: int, action_dim: int,
                  generator: IndexStream | torch.Generator | None = None,
                  device: str | torch.device = "cpu",
-                 storage: torch.Tensor | None = None):
+                 storage: torch.Tensor | None = None, priorities: Priorities | None = None):
         """`storage`: a (capacity, 2 obs_dim + action_dim + 2) float32 tensor to hold the rows
-        (a population's members keep theirs as slices of one tensor); default: allocated here."""
+        (a population's members keep theirs as slices of one tensor); default: allocated here.
+        `priorities`: sample in proportion to LAP's priorities (ddpg.priorities; needs an
+        IndexStream) instead of uniformly."""
         if not 0 < capacity < INDEX_LIMIT:
             raise ValueError(f"capacity={capacity} must be positive and below 2^32.")
         self.capacity, self.obs_dim, self.action_dim = capacity, obs_dim, action_dim
@@ -65,6 +68,10 @@ class ReplayBuffer:
         self.pos = 0  # next row to write
         self.size = 0  # rows holding data
         self.total = 0  # rows ever added; row j (absolute) lives at position j % capacity
+        if priorities is not None and isinstance(self.generator, torch.Generator):
+            raise ValueError("prioritised sampling draws from an IndexStream (ddpg.seeding), "
+                             "not a torch.Generator.")
+        self.priorities = priorities
 
     def __len__(self) -> int:
         return self.size
@@ -93,6 +100,9 @@ class ReplayBuffer:
             raise ValueError(f"add() got different leading sizes {[r.shape[0] for r in rows]}.")
         data = np.concatenate(rows, axis=1)
         self.total += n
+        if self.priorities is not None:
+            self.priorities.added((self.pos + max(0, n - self.capacity)) % self.capacity,
+                                  min(n, self.capacity))
         if n > self.capacity:  # only the newest `capacity` rows can be kept
             self.pos = (self.pos + n - self.capacity) % self.capacity  # where they would go
             data, n = data[-self.capacity:], self.capacity
@@ -110,6 +120,8 @@ class ReplayBuffer:
     def advance(self, n: int) -> None:
         """Count `n` (<= capacity) rows that the owner of the storage wrote at `pos`, as `add`
         would have written them (a population writes all its members' rows in one call)."""
+        if self.priorities is not None:
+            self.priorities.added(self.pos, n)
         self.total += n
         self.pos = (self.pos + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
@@ -125,6 +137,8 @@ class ReplayBuffer:
         buffer's generator (a population gathers its members' rows with these in one call)."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer; add transitions first.")
+        if self.priorities is not None:
+            return self.priorities.sample(self.generator, batch_size)
         if isinstance(self.generator, torch.Generator):
             return torch.randint(0, self.size, (batch_size,), generator=self.generator,
                                  device=self.device)
@@ -159,7 +173,8 @@ class ReplayBuffer:
         """Everything, for small buffers and tests (checkpoints save rows incrementally)."""
         start = max(0, self.total - self.capacity)
         return {"total": self.total, "start": start, "rows": self.rows(start, self.total),
-                "generator": self._generator_state()}
+                "generator": self._generator_state(),
+                "priorities": None if self.priorities is None else self.priorities.state_dict()}
 
     def load_state_dict(self, d: dict) -> None:
         self.restore(int(d["total"]), int(d["start"]), d["rows"])
@@ -167,6 +182,8 @@ class ReplayBuffer:
             self.generator.set_state(d["generator"])
         else:
             self.generator.load_state_dict(d["generator"])
+        if self.priorities is not None and d.get("priorities") is not None:
+            self.priorities.load_state_dict(d["priorities"])
 
     def _generator_state(self) -> Any:
         if isinstance(self.generator, torch.Generator):
