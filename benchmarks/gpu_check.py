@@ -17,7 +17,8 @@ keeps what came before), into OUT/gpu_check.json, with the speed table in OUT/sp
 4. on the host CPU at 2 threads (where it has native bf16): the update's products, update and
    loop in fp32 against bf16, and the pendulum preset trained in bf16.
 The population parts run first, right after the tests (docs/populations.md): a population of
-32 at batch 256 against one member alone on the GPU (bar >= 8x), the pendulum preset as a
+32 at batch 256 against one member alone on the GPU (bar >= 8x), its host and device time per
+step under torch.profiler next to the update's FLOPs, the pendulum preset as a
 population of 32 (bar: every member solves), the same speed comparison with tanh + layer-norm
 networks (updated through torch.func vmap), then the device checks of docs/howto/gpu.md:
 `ddpg train --seeds 0-1 --device cuda` on the command line, its resume on `cuda`, `cuda:0` and
@@ -34,6 +35,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -106,6 +108,56 @@ def population_speed(members: int = 32, batch: int = 256, steps: int = 500,
         out["one"].append(ddpg_loop_rate(cfg))
     out["ratio"] = min(out["population"]) / max(out["one"])
     return out
+
+
+def population_profile(members: int = 32, batch: int = 256, steps: int = 60,
+                       warmup: int = 300) -> dict:
+    """Where a population's step goes (issue 31): torch.profiler over `steps` steps after warm-up
+    and 20 steps of updates, of `members` members at `batch` (400-300 networks): host time per
+    step (the wall clock between the first and last profiled step: Python, dispatch, the
+    environments) and device time per step (the sum of the GPU kernels' own times), next to the
+    FLOPs of one update of every member's products and the rate they would run at."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from ddpg.bench.workloads import bench_config, update_flops
+    from ddpg.population import train_population
+
+    gpu = DEVICE.startswith("cuda")
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
+    cfg = bench_config("Pendulum-v1", batch, (400, 300), warmup, warmup + 20 + steps + 5,
+                       device=DEVICE)
+    first, last = warmup + 20, warmup + 20 + steps
+    prof = profile(activities=activities)
+    marks: dict[str, float] = {}
+
+    def on_step(ctx) -> None:  # every member calls it each step: act on the first call only
+        if marks.get("last") == ctx.step:
+            return
+        marks["last"] = ctx.step
+        if ctx.step == first:
+            prof.start()
+            marks["start"] = time.perf_counter()
+        elif ctx.step == last:
+            if gpu:
+                torch.cuda.synchronize()
+            marks["end"] = time.perf_counter()
+            prof.stop()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        train_population(dataclasses.replace(cfg, out=tmp), seeds=range(members),
+                         on_step=on_step)
+    events = prof.key_averages()
+    device_us = sum(getattr(e, "self_device_time_total", 0.0) or 0.0 for e in events)
+    host_ms = (marks["end"] - marks["start"]) * 1e3 / steps
+    flops = members * update_flops(3, 1, (400, 300), batch)
+    top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:12]
+    return {"members": members, "batch": batch, "steps": steps,
+            "host_ms_per_step": host_ms, "device_ms_per_step": device_us / 1e3 / steps,
+            "update_gflop": flops / 1e9,
+            "update_gflops_at_host_rate": flops / (host_ms * 1e-3) / 1e9,
+            "top_host_ops": [{"op": e.key, "calls": e.count,
+                              "self_cpu_us_per_step": e.self_cpu_time_total / steps}
+                             for e in top]}
 
 
 def population_pendulum(members: int = 32) -> dict:
@@ -344,6 +396,7 @@ def main() -> int:
 
     part("pytest", pytest_gpu)
     part("population_32_b256_vs_one", population_speed)
+    part("population_32_profile", population_profile)
     part("population_32_pendulum", population_pendulum)
     part("population_32_vmap_b256_vs_one", population_speed,
          network={"activation": "tanh", "norm": "layer"})

@@ -45,3 +45,18 @@ def test_population_parts_run_on_the_cpu_at_a_small_size():
     gpu_check.DEVICE = "cpu"
     out = gpu_check.population_speed(members=2, batch=16, steps=50)
     assert len(out["population"]) == len(out["one"]) == 2 and out["ratio"] > 0
+
+
+def test_the_population_profile_runs_on_the_cpu_at_a_small_size():
+    """The profile part at 2 members and a few steps on the CPU: host time, FLOPs and the
+    busiest host operations come back (device time is the GPU's; on a CPU it reads 0)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" /
+                                                  "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    gpu_check.DEVICE = "cpu"
+    out = gpu_check.population_profile(members=2, batch=16, steps=5, warmup=40)
+    assert out["host_ms_per_step"] > 0 and out["update_gflop"] > 0
+    assert out["top_host_ops"] and all(op["calls"] > 0 for op in out["top_host_ops"])
