@@ -1,5 +1,5 @@
 """The agent: actor, critic(s), their targets, optimizers, exploration noise and observation
-statistics as one state, for DDPG or TD3."""
+statistics as one state, for DDPG, TD3 or TD7 (whose networks and update live in ddpg.td7)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from ddpg.normalization import RunningNorm
 from ddpg.seeding import restore_generator
 from ddpg.system import native_bf16
 from ddpg.td3 import TwinCritic, actor_due, td3_step
+from ddpg.td7 import TD7
 from ddpg.update import ddpg_step
 
 
@@ -55,7 +56,8 @@ def bf16_matmuls():
 
 class Agent:
     """Acts in normalised action units [-1, 1]; the trainer rescales to the env's bounds.
-    `config.algo` picks the update: ddpg_step (DDPG) or td3_step (TD3, with twin critics)."""
+    `config.algo` picks the update: ddpg_step (DDPG), td3_step (TD3, with twin critics) or
+    TD7's (ddpg.td7: `td7` holds its networks; `actor` is its acting policy)."""
 
     def __init__(self, obs_dim: int, action_dim: int, config: Config,
                  rng: np.random.Generator | None = None) -> None:
@@ -69,21 +71,29 @@ class Agent:
         self._autocast = (partial(torch.autocast, self.device.type, dtype=torch.bfloat16)
                           if config.precision == "bf16" and not cpu_bf16 else nullcontext)
         self.precision = bf16_matmuls if cpu_bf16 else nullcontext  # the update runs under it
-        self.actor, self.critic = build(obs_dim, action_dim, config.network,
-                                        TwinCritic if config.algo == "td3" else Critic)
         self.obs_norm = RunningNorm(obs_dim) if config.obs_norm else None
-        # TD3's target smoothing noise; seeded from the run's seed, saved in checkpoints
+        # TD3's (and TD7's) target smoothing noise; seeded from the run's seed, saved in
+        # checkpoints
         self.generator = torch.Generator(self.device)
         self.generator.manual_seed(self._smoothing_seed)
-        self.actor.to(self.device)
-        self.critic.to(self.device)
-        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False).eval()
-        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False).eval()
-        # Adam as one fused kernel per network, without torch.optim's per-step Python (same
-        # math as torch.optim.Adam; see ddpg.fast.adam), for either update.
-        self.actor_optimizer = FusedAdam(self.actor.parameters(), lr=config.actor_lr)
-        self.critic_optimizer = FusedAdam(self.critic.parameters(), lr=config.critic_lr,
-                                          weight_decay=config.critic_weight_decay)
+        self.td7 = TD7(obs_dim, action_dim, config, self.device) if config.algo == "td7" else None
+        if self.td7 is not None:
+            n = self.td7.nets
+            self.actor, self.critic = self.td7.acting, n.critic
+            self.actor_target, self.critic_target = n.actor_target, n.critic_target
+            self.actor_optimizer, self.critic_optimizer = n.actor_optimizer, n.critic_optimizer
+        else:
+            self.actor, self.critic = build(obs_dim, action_dim, config.network,
+                                            TwinCritic if config.algo == "td3" else Critic)
+            self.actor.to(self.device)
+            self.critic.to(self.device)
+            self.actor_target = copy.deepcopy(self.actor).requires_grad_(False).eval()
+            self.critic_target = copy.deepcopy(self.critic).requires_grad_(False).eval()
+            # Adam as one fused kernel per network, without torch.optim's per-step Python (same
+            # math as torch.optim.Adam; see ddpg.fast.adam), for either update.
+            self.actor_optimizer = FusedAdam(self.actor.parameters(), lr=config.actor_lr)
+            self.critic_optimizer = FusedAdam(self.critic.parameters(), lr=config.critic_lr,
+                                              weight_decay=config.critic_weight_decay)
         self.rng = rng if rng is not None else np.random.default_rng(config.seed)
         self.noise = make_noise(config.noise, config.num_envs, action_dim, self.rng)
         self._has_batch_norm = config.network.norm == "batch"
@@ -95,6 +105,9 @@ class Agent:
         """The update that runs: the fast path (ddpg.fast) where it computes the same math, else
         the reference autograd update (ddpg_step / td3_step). Called again when the parameters
         move (a population stacks its members' parameters: ddpg.population)."""
+        if self.td7 is not None:  # (no fast path for TD7's networks yet)
+            self.fast, self.fast_step, self.how = None, None, "autograd (ddpg.td7.td7_step)"
+            return
         choice = select_update(self.config, self.device, self.actor, self.critic,
                                self.actor_target, self.critic_target, self.actor_optimizer,
                                self.critic_optimizer, self.generator)
@@ -114,9 +127,26 @@ class Agent:
                     c.td3.target_noise, c.td3.target_noise_clip, self.generator)
 
     def actor_due(self) -> bool:
-        """Whether the next update moves the actor and the targets (TD3's delayed policy
-        update; always for DDPG)."""
-        return self.config.algo != "td3" or actor_due(self.updates, self.config.td3.policy_delay)
+        """Whether the next update moves the actor (and, for TD3, the targets): TD3's and TD7's
+        delayed policy update; always for DDPG."""
+        return self.config.algo == "ddpg" or actor_due(self.updates, self.config.td3.policy_delay)
+
+    @property
+    def policy_module(self) -> torch.nn.Module:
+        """The noise-free policy that is evaluated and saved: the actor, or TD7's checkpoint
+        policy."""
+        return self.actor if self.td7 is None else self.td7.checkpoint
+
+    @property
+    def holds_updates(self) -> bool:
+        """Whether updates wait for episodes to end (TD7's policy checkpoints) rather than
+        following the steps: then `episode_ended` says how many to run."""
+        return self.td7 is not None and self.td7.rule is not None
+
+    def episode_ended(self, length: int, episode_return: float) -> int:
+        """A training episode ended after warm-up: the held-back updates to run now (TD7's
+        checkpoint rule; 0 for updates that follow the steps)."""
+        return 0 if self.td7 is None else self.td7.episode_ended(length, episode_return)
 
     def describe(self) -> str:
         """Which update runs, in words, e.g. 'DDPG update: fast path (hand-written backward
@@ -130,6 +160,9 @@ class Agent:
         c = self.config
         if self.obs_norm is not None:
             batch = self.obs_norm.normalize_batch(batch)
+        if self.td7 is not None:
+            with self._autocast():
+                return self.td7.update(batch, self.updates, self.actor_due(), self.generator)
         nets = (self.actor, self.critic, self.actor_target, self.critic_target,
                 self.actor_optimizer, self.critic_optimizer, batch, c.tau, c.gamma)
         if c.algo == "td3":
@@ -151,6 +184,8 @@ class Agent:
         if self.obs_norm is not None:
             o = self.obs_norm.normalize(o)
         s = torch.as_tensor(o, device=self.device)
+        if self.td7 is not None:
+            return self.td7.q_value(s).float().cpu().numpy()[:, 0]
         critic = self.critic.q1 if isinstance(self.critic, TwinCritic) else self.critic
         was_training = critic.training
         critic.eval()
@@ -176,10 +211,13 @@ class Agent:
 
     def act(self, obs: np.ndarray, step: int | None = None) -> np.ndarray:
         """mu(s) for a batch of observations (N, obs_dim); with `step`, plus exploration noise at
-        that step's sigma, clipped to [-1, 1]."""
+        that step's sigma, clipped to [-1, 1]. Without `step` the policy is the one evaluated
+        and saved (`policy_module`: TD7's checkpoint; the actor otherwise)."""
         s = torch.as_tensor(self.normalized(obs), device=self.device)
         with torch.no_grad():
-            if self.fast is not None:  # called once per environment step: no Module overhead
+            if self.td7 is not None:
+                a = (self.actor if step is not None else self.policy_module)(s)
+            elif self.fast is not None:  # called once per environment step: no Module overhead
                 a = self.fast.policy(s)
             elif self._has_batch_norm:  # running statistics, not the batch's, when acting
                 self.actor.eval()
@@ -213,6 +251,10 @@ class Agent:
         return info
 
     def state_dict(self) -> dict:
+        if self.td7 is not None:
+            return {"td7": self.td7.state_dict(), "noise": self.noise.state_dict(),
+                    "updates": self.updates, "generator": self.generator.get_state(),
+                    "obs_norm": None if self.obs_norm is None else self.obs_norm.state_dict()}
         return {
             "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
             "actor_target": self.actor_target.state_dict(),
@@ -225,8 +267,12 @@ class Agent:
         }
 
     def load_state_dict(self, d: dict) -> None:
-        for name in ("actor", "critic", "actor_target", "critic_target", "actor_optimizer",
-                     "critic_optimizer", "noise"):
+        names = ("noise",) if self.td7 is not None else (
+            "actor", "critic", "actor_target", "critic_target", "actor_optimizer",
+            "critic_optimizer", "noise")
+        if self.td7 is not None:
+            self.td7.load_state_dict(d["td7"])
+        for name in names:
             getattr(self, name).load_state_dict(d[name])
         self.updates = int(d["updates"])
         restore_generator(self.generator, d["generator"], self._smoothing_seed, self.updates,

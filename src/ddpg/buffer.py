@@ -129,7 +129,10 @@ class ReplayBuffer:
     # --8<-- [start:sample]
     def sample(self, batch_size: int) -> Batch:
         """Uniformly sampled batch of float32 tensors on the buffer's device."""
-        idx = self.sample_indices(batch_size)
+        return self.gather(self.sample_indices(batch_size))
+
+    def gather(self, idx: torch.Tensor) -> Batch:
+        """The rows `idx` (from `sample_indices`) as a Batch."""
         return Batch(*self._data.index_select(0, idx).split(self.widths, dim=1))
 
     def sample_indices(self, batch_size: int) -> torch.Tensor:

@@ -33,7 +33,8 @@ NoiseKind = Literal["gaussian", "ou"]
 ScheduleKind = Literal["constant", "linear", "exponential"]
 NonFinite = Literal["stop", "skip"]
 Precision = Literal["fp32", "bf16"]
-Algo = Literal["ddpg", "td3"]
+Algo = Literal["ddpg", "td3", "td7"]
+Replay = Literal["uniform", "lap"]
 LearnerRate = Literal["ratio", "max"]
 
 
@@ -88,13 +89,46 @@ class TD3Config:
 
 
 @dataclass(frozen=True)
+class TD7Config:
+    """TD7's own settings (used when algo is 'td7'; its smoothing and actor delay are td3's).
+    The defaults are the paper's (Fujimoto et al. 2023, appendix; sfujim/TD7)."""
+
+    embedding: int = 256
+    """Width of SALE's embeddings z_s and z_sa."""
+    encoder_hidden: int = 256
+    """Hidden width of SALE's encoders f and g (three layers each, ELU)."""
+    encoder_lr: float = 3e-4
+    """Adam learning rate of the encoders."""
+    target_every: int = 250
+    """Updates between two refreshes of the target networks, the fixed encoders and the
+    target values' clip range (TD7 copies them; tau is not used)."""
+    alpha: float = 0.4
+    """LAP's priority exponent: p = max(|td|, min_priority)^alpha."""
+    min_priority: float = 1.0
+    """LAP's floor on priorities and the Huber loss's switch point."""
+    checkpoints: bool = True
+    """Policy checkpoints: evaluate and save the best recent policy by its worst training
+    episode, holding updates back while a policy is assessed (ddpg.policy_checkpoints)."""
+    max_episodes: int = 20
+    """Episodes a policy is assessed over after switch_at updates (1 before)."""
+    switch_at: int = 750_000
+    """Updates after which assessments take max_episodes episodes and the bar is lowered."""
+    reset_weight: float = 0.9
+    """At switch_at, the checkpoint's bar (its worst return) is multiplied by this."""
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a DDPG training run needs. Saved as config.yaml in each run directory."""
 
     env: str = "Pendulum-v1"
     """Gymnasium environment id (Box action space)."""
     algo: Algo = "ddpg"
-    """'ddpg', or 'td3' (twin critics, clipped double-Q target, smoothing, delayed actor)."""
+    """'ddpg', 'td3' (twin critics, clipped double-Q target, smoothing, delayed actor) or 'td7'
+    (TD3 with SALE embeddings, fixed encoders, clipped target values, LAP replay and policy
+    checkpoints; ddpg.td7)."""
+    replay: Replay = "uniform"
+    """'uniform' sampling, or 'lap': prioritised by TD error with LAP's loss (td7 needs it)."""
     preset: Annotated[str, tyro.conf.Suppress] = ""
     """Name of the preset this config started from (recorded in config.yaml; set by --preset)."""
     seed: int = 0
@@ -177,6 +211,7 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     td3: TD3Config = field(default_factory=TD3Config)
+    td7: TD7Config = field(default_factory=TD7Config)
     out: str = "runs"
     """Parent directory of run directories."""
     run_name: str = ""
@@ -273,10 +308,55 @@ def validate(c: Config) -> None:
                               ("noise.schedule", c.noise.schedule, ScheduleKind),
                               ("on_nonfinite", c.on_nonfinite, NonFinite),
                               ("precision", c.precision, Precision),
-                              ("algo", c.algo, Algo)):
+                              ("algo", c.algo, Algo),
+                              ("replay", c.replay, Replay)):
         choices = get_args(kind)
         checks.append((name, value, value in choices,
                        f"use one of {', '.join(choices)}{suggest(str(value), list(choices))}"))
+    for name, value, ok, rule in checks:
+        if not ok:
+            _fail(name, value, rule)
+    _validate_td7(c)
+
+
+def _validate_td7(c: Config) -> None:
+    """TD7's settings, and what TD7 and LAP replay do not combine with."""
+    t, net = c.td7, c.network
+    checks = [
+        ("td7.embedding", t.embedding, t.embedding >= 1, "use a positive width"),
+        ("td7.encoder_hidden", t.encoder_hidden, t.encoder_hidden >= 1, "use a positive width"),
+        ("td7.encoder_lr", t.encoder_lr, t.encoder_lr > 0 and math.isfinite(t.encoder_lr),
+         "use a positive learning rate such as 3e-4"),
+        ("td7.target_every", t.target_every, t.target_every >= 1, "use 1 or more"),
+        ("td7.alpha", t.alpha, 0 <= t.alpha <= 1, "use an exponent in [0, 1]"),
+        ("td7.min_priority", t.min_priority, t.min_priority > 0, "use a positive floor"),
+        ("td7.max_episodes", t.max_episodes, t.max_episodes >= 1, "use 1 or more"),
+        ("td7.switch_at", t.switch_at, t.switch_at >= 0, "use 0 or more updates"),
+        ("td7.reset_weight", t.reset_weight, 0 < t.reset_weight <= 1, "use a weight in (0, 1]"),
+    ]
+    if c.algo == "td7":
+        checks += [
+            ("replay", c.replay, c.replay == "lap", "TD7 samples with LAP; use --replay lap "
+             "(the td7 presets set it)"),
+            ("network.hidden_sizes", net.hidden_sizes, len(set(net.hidden_sizes)) == 1
+             and len(net.hidden_sizes) == 2, "TD7's actor and critics are two hidden layers "
+             "of one width after their input layer; give two equal widths, e.g. 256 256"),
+            ("network.norm", net.norm, net.norm == "none", "TD7 normalises with AvgL1Norm; "
+             "use none"),
+            ("network.critic_action_layer", net.critic_action_layer,
+             net.critic_action_layer == 0, "TD7's critic takes the action at its input; use 0"),
+            ("network.init", net.init, net.init == "default", "use default"),
+            ("network.activation", net.activation, net.activation == "relu", "TD7's actor "
+             "uses ReLU and its critics and encoders ELU, as in the paper; leave relu"),
+            ("critic_weight_decay", c.critic_weight_decay, c.critic_weight_decay == 0,
+             "TD7 has no weight decay; use 0"),
+            ("actors", c.actors, c.actors == 0, "distributed collection does not run TD7 "
+             "yet; use 0"),
+        ]
+    if c.replay == "lap":
+        checks.append(("replay", c.replay, c.algo == "td7", f"LAP replay runs with TD7's "
+                       f"update (LAP's loss) only so far, not with algo={c.algo!r}; use --algo "
+                       f"td7, or --replay uniform"))
     for name, value, ok, rule in checks:
         if not ok:
             _fail(name, value, rule)
@@ -398,11 +478,13 @@ def load_yaml(path: str | Path, base: Config, env: str | None = None) -> Config:
 def resolve(preset: str | None = None, config_file: str | Path | None = None,
             env: str | None = None, algo: str | None = None) -> Config:
     """defaults < preset (or the tuned preset of env and algo) < config file. Flags are applied
-    by the CLI. A preset made for another algorithm keeps the requested one."""
+    by the CLI. A preset made for another algorithm keeps the requested one (with the replay
+    TD7 needs, LAP, when that is td7)."""
     name = preset or preset_for_env(env or Config.env, algo or Config.algo)
     cfg = from_preset(name)
     if algo is not None and cfg.algo != algo:
-        cfg = dataclasses.replace(cfg, algo=algo)
+        replay = "lap" if algo == "td7" else "uniform" if cfg.algo == "td7" else cfg.replay
+        cfg = dataclasses.replace(cfg, algo=algo, replay=replay)
     if config_file is not None:
         cfg = load_yaml(config_file, cfg, env)
     return cfg

@@ -23,6 +23,7 @@ from ddpg.interop.sb3 import read_sb3_zip
 from ddpg.networks import Actor
 from ddpg.normalization import RunningNorm
 from ddpg.rundir import locate_run
+from ddpg.td7 import TD7Policy
 from ddpg.untrusted import read_regular
 from ddpg.version import __version__
 
@@ -43,8 +44,11 @@ class Policy:
         self.low = np.asarray(low, dtype=np.float32)
         self.high = np.asarray(high, dtype=np.float32)
         self.metadata = dict(metadata or {})
-        first = next(m for m in self.actor.net if isinstance(m, torch.nn.Linear))
-        self.obs_dim = int(first.in_features)
+        if isinstance(actor, TD7Policy):
+            self.obs_dim = actor.state_dim
+        else:
+            first = next(m for m in self.actor.net if isinstance(m, torch.nn.Linear))
+            self.obs_dim = int(first.in_features)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -120,10 +124,7 @@ def load(path: str | Path, env: str | None = None) -> Policy:
         meta = json.loads(payload["metadata"])
         net = NetworkConfig(**{k: tuple(v) if isinstance(v, list) else v
                                for k, v in meta["network"].items()})
-        _check_shapes(payload["actor"], int(meta["obs_dim"]), int(meta["action_dim"]),
-                      net.hidden_sizes)
-        actor = Actor(int(meta["obs_dim"]), int(meta["action_dim"]), 1.0, net.hidden_sizes,
-                      net.activation, net.norm, net.init)
+        actor = _actor(payload["actor"], meta, net)
         actor.load_state_dict(payload["actor"])
         obs_norm = None
         if payload.get("obs_norm") is not None:
@@ -134,17 +135,34 @@ def load(path: str | Path, env: str | None = None) -> Policy:
         raise PolicyFileError(f"{str(p)!r} is a damaged ddpg policy file: {e}") from e
 
 
-def _check_shapes(weights: Any, obs_dim: int, action_dim: int, hidden: tuple[int, ...]) -> None:
+def _actor(weights: Any, meta: dict[str, Any], net: NetworkConfig) -> torch.nn.Module:
+    """The policy network the metadata describes (DDPG's and TD3's Actor, or TD7's policy with
+    its state encoder), its sizes checked against the weights first."""
+    obs_dim, action_dim = int(meta["obs_dim"]), int(meta["action_dim"])
+    if meta.get("algo") == "td7":
+        emb, enc = int(meta["td7"]["embedding"]), int(meta["td7"]["encoder_hidden"])
+        hidden = int(net.hidden_sizes[0])
+        layers = [(obs_dim, enc), (enc, enc), (enc, emb),  # f
+                  (obs_dim, hidden), (hidden + emb, hidden), (hidden, hidden),
+                  (hidden, action_dim)]  # the actor
+        _check_shapes(weights, layers)
+        return TD7Policy.build(obs_dim, action_dim, emb, enc, hidden)
+    sizes = (obs_dim, *net.hidden_sizes, action_dim)
+    _check_shapes(weights, list(zip(sizes, sizes[1:])))
+    return Actor(obs_dim, action_dim, 1.0, net.hidden_sizes, net.activation, net.norm, net.init)
+
+
+def _check_shapes(weights: Any, layers: list[tuple[int, int]]) -> None:
     """The metadata's sizes must be those of the weights the file holds, checked before the
     actor is built: metadata claiming huge layers cannot make load() allocate them."""
     if not isinstance(weights, dict) or not all(isinstance(t, torch.Tensor)
                                                 for t in weights.values()):
         raise ValueError("the actor's weights are not a mapping of tensors")
-    sizes = (obs_dim, *hidden, action_dim)
-    if min(sizes) < 1:
-        raise ValueError(f"the metadata's layer sizes {list(sizes)} are not all positive")
-    declared = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    shown = [f"{a}x{b}" for a, b in layers]
+    if min(n for layer in layers for n in layer) < 1:
+        raise ValueError(f"the metadata's layer sizes {shown} are not all positive")
+    declared = sum(a * b + b for a, b in layers)
     held = sum(t.numel() for t in weights.values())
     if declared > held:
-        raise ValueError(f"the metadata declares layers {list(sizes)} ({declared} weights) but "
+        raise ValueError(f"the metadata declares layers {shown} ({declared} weights) but "
                          f"the file holds {held}")

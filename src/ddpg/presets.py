@@ -57,10 +57,32 @@ _GENERAL = {
     "noise": {"kind": "gaussian", "sigma": 0.1},
 }
 
+# TD7 (Fujimoto et al. 2023, appendix B and sfujim/TD7's hyperparameters): 256-wide networks
+# and embeddings, Adam 3e-4 for all three, batch 256, gamma 0.99, targets copied every 250
+# updates (td7.target_every; tau unused), TD3's smoothing 0.2 clipped at 0.5 and actor delay 2,
+# Gaussian exploration 0.1, LAP alpha 0.4 with min priority 1, 25k steps before training,
+# evaluation every 5k steps.
+_TD7 = {
+    "algo": "td7",
+    "replay": "lap",
+    "total_steps": 1_000_000,
+    "warmup_steps": 25_000,
+    "batch_size": 256,
+    "buffer_size": 1_000_000,
+    "gamma": 0.99,
+    "actor_lr": 3e-4,
+    "critic_lr": 3e-4,
+    "network": {"hidden_sizes": (256, 256)},
+    "noise": {"kind": "gaussian", "sigma": 0.1},
+    "eval_every": 5_000,
+    "checkpoint_every": 50_000,
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "general": _GENERAL,
     "general-td3": {**_GENERAL, "algo": "td3"},
+    "td7": _TD7,
     # The lesson's values: 400-300 networks, batch 64, tau 0.001, gamma 0.99, Gaussian noise.
     "seed": {
         "network": {"hidden_sizes": (400, 300)},
@@ -90,31 +112,44 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Tuned to solve Pendulum-v1 (eval >= -200) within 10k steps in well under 90 s on 2 cores.
     "pendulum": _PENDULUM,
     "pendulum-td3": {**_PENDULUM, "algo": "td3"},
+    # TD7 on Pendulum: the paper's networks and rates with the pendulum run's length, warm-up
+    # and discount
+    "pendulum-td7": {**_TD7, **{k: _PENDULUM[k] for k in (
+        "env", "total_steps", "warmup_steps", "buffer_size", "gamma", "eval_every")},
+        "checkpoint_every": 10_000},
     **{name: {**_MUJOCO, "env": env} for name, env in _MUJOCO_ENVS.items()},
     **{f"{name}-td3": {**_MUJOCO, "env": env, "algo": "td3"}
        for name, env in _MUJOCO_ENVS.items()},
+    **{f"{name}-td7": {**_TD7, "env": env} for name, env in _MUJOCO_ENVS.items()},
 }
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "default": "the dataclass defaults",
     "general": "DDPG for any environment: the TD3 paper's re-tuned DDPG (400-300, batch 100, "
                "tau 0.005, lr 1e-3, 1k warm-up)",
     "general-td3": "TD3 for any environment: Fujimoto et al. 2018's settings",
+    "td7": "TD7 for any environment: Fujimoto et al. 2023's settings (256 wide, batch 256, "
+           "lr 3e-4, LAP, policy checkpoints, 25k warm-up)",
     "seed": "the lesson's values (400-300, batch 64, tau 0.001, gamma 0.99)",
     "paper-2015": "the DDPG paper exactly (Lillicrap et al. 2015, section 7)",
     "pendulum": "DDPG tuned to solve Pendulum-v1 within 10k steps in under 90 s on 2 cores",
     "pendulum-td3": "TD3 with the pendulum settings",
+    "pendulum-td7": "TD7 (the paper's networks) with the pendulum run's length and warm-up",
     **{name: f"DDPG on {env}, rl-zoo settings (400-300, batch 256, 10k warm-up, 1M steps)"
        for name, env in _MUJOCO_ENVS.items()},
     **{f"{name}-td3": f"TD3 on {env}, rl-zoo settings" for name, env in _MUJOCO_ENVS.items()},
+    **{f"{name}-td7": f"TD7 on {env}, the paper's settings" for name, env in _MUJOCO_ENVS.items()},
 }
 # The preset `ddpg train --env ID [--algo A]` uses when no --preset is given.
 ENV_PRESETS: dict[tuple[str, str], str] = {
     ("Pendulum-v1", "ddpg"): "pendulum", ("Pendulum-v1", "td3"): "pendulum-td3",
+    ("Pendulum-v1", "td7"): "pendulum-td7",
     **{(env, "ddpg"): name for name, env in _MUJOCO_ENVS.items()},
     **{(env, "td3"): f"{name}-td3" for name, env in _MUJOCO_ENVS.items()},
+    **{(env, "td7"): f"{name}-td7" for name, env in _MUJOCO_ENVS.items()},
 }
+GENERAL_PRESETS = {"ddpg": "general", "td3": "general-td3", "td7": "td7"}
 
 
 def preset_for_env(env_id: str, algo: str = "ddpg") -> str:
     """The tuned preset of (env_id, algo), else the algorithm's general-purpose one."""
-    return ENV_PRESETS.get((env_id, algo), "general-td3" if algo == "td3" else "general")
+    return ENV_PRESETS.get((env_id, algo), GENERAL_PRESETS.get(algo, "general"))

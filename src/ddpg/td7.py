@@ -10,20 +10,28 @@ The critic and the actor read the embeddings beside the raw input:
        Q(s, a) = Q(z_sa, z_s, AvgL1Norm(phi(s, a))),   pi(s) = pi(z_s, AvgL1Norm(phi(s))).
 The value and policy updates use a fixed copy of the encoders (f_t, g_t) and the targets an
 older one (f_{t-1}, g_{t-1}); every `target_every` updates the target networks take the current
-ones' weights, f_{t-1} <- f_t <- f, and the target values' clip range takes the range seen
-since the last refresh (`TD7Targets.refresh`).
+ones' weights, f_{t-1} <- f_t <- f, and the target values' clip range takes the range of the
+targets seen so far (`TD7Targets.refresh`).
+
+`TD7` is what an Agent holds for TD7: the networks, their optimizers, the target side, the
+policy that acts (the actor through the fixed state encoder, `TD7Policy`) and the checkpoint
+policy that is evaluated and saved (ddpg.policy_checkpoints' rule decides when it is taken).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from ddpg.buffer import Batch
+from ddpg.config import Config
+from ddpg.fast.adam import FusedAdam
 from ddpg.losses import (actor_loss, clipped_double_q_target, encoder_loss, lap_loss,
                          lap_priority, smoothed_target_action)
+from ddpg.policy_checkpoints import CheckpointRule
 
 
 # --8<-- [start:avg_l1_norm]
@@ -99,6 +107,26 @@ class TD7Critic(nn.Module):
 
     def forward(self, state, action, zsa, zs) -> tuple[torch.Tensor, torch.Tensor]:
         return self.q1(state, action, zsa, zs), self.q2(state, action, zsa, zs)
+
+
+class TD7Policy(nn.Module):
+    """The policy as it acts: pi(s, z_s) with z_s = AvgL1Norm(f(s)) from a state encoder f (the
+    fixed encoder's while training; the checkpoint's copy when evaluated and saved)."""
+
+    def __init__(self, f: nn.Module, actor: TD7Actor) -> None:
+        super().__init__()
+        self.f, self.actor = f, actor
+        self.state_dim = int(actor.phi.in_features)
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        return self.actor(state, avg_l1_norm(self.f(state)))
+
+    @classmethod
+    def build(cls, state_dim: int, action_dim: int, embedding: int, encoder_hidden: int,
+              hidden: int) -> TD7Policy:
+        """A policy of these sizes (weights to be loaded)."""
+        return cls(Encoder(state_dim, action_dim, embedding, encoder_hidden).f,
+                   TD7Actor(state_dim, action_dim, embedding, hidden))
 
 
 class TD7Nets(NamedTuple):
@@ -201,3 +229,82 @@ def td7_step(nets: TD7Nets, targets: TD7Targets, batch: Batch, gamma: float, *,
     n.actor_optimizer.step()
     info["actor_loss"], info["actor_updated"] = loss_pi.detach(), torch.ones_like(zero)
     return info
+
+
+class TD7:
+    """An agent's TD7 state: the networks and optimizers (`nets`), the target side that is not
+    weights (`targets`), the acting policy (the actor through the fixed encoder, trained), the
+    checkpoint policy (a copy, evaluated and saved; the acting one without --td7.checkpoints)
+    and the checkpoint rule. On `device`; networks initialised from torch's global generator."""
+
+    def __init__(self, obs_dim: int, action_dim: int, config: Config,
+                 device: torch.device) -> None:
+        t, hidden = config.td7, config.network.hidden_sizes[0]
+        self.config = config
+        encoder = Encoder(obs_dim, action_dim, t.embedding, t.encoder_hidden).to(device)
+        actor = TD7Actor(obs_dim, action_dim, t.embedding, hidden).to(device)
+        critic = TD7Critic(obs_dim, action_dim, t.embedding, hidden).to(device)
+
+        def frozen(net: nn.Module) -> nn.Module:
+            return copy.deepcopy(net).requires_grad_(False)
+
+        fixed = frozen(encoder)
+        self.nets = TD7Nets(
+            actor, critic, encoder, frozen(actor), frozen(critic), fixed, frozen(encoder),
+            FusedAdam(actor.parameters(), lr=config.actor_lr),
+            FusedAdam(critic.parameters(), lr=config.critic_lr),
+            FusedAdam(encoder.parameters(), lr=t.encoder_lr))
+        self.targets = TD7Targets()
+        self.acting = TD7Policy(fixed.f, actor)
+        self.rule = (CheckpointRule(t.max_episodes, t.switch_at, t.reset_weight)
+                     if t.checkpoints else None)
+        self.checkpoint = frozen(self.acting) if self.rule is not None else self.acting
+
+    def update(self, batch: Batch, updates: int, update_actor: bool,
+               generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Update number `updates` + 1 (td7_step); every target_every-th ends with the refresh
+        (info["refreshed"] is 1 then: the replay's largest priority is reset after it)."""
+        c = self.config
+        info = td7_step(self.nets, self.targets, batch, c.gamma, update_actor=update_actor,
+                        target_noise=c.td3.target_noise, target_noise_clip=c.td3.target_noise_clip,
+                        alpha=c.td7.alpha, min_priority=c.td7.min_priority, generator=generator)
+        refreshed = (updates + 1) % c.td7.target_every == 0
+        if refreshed:
+            self.targets.refresh(self.nets)
+        info["refreshed"] = torch.full((), float(refreshed))
+        return info
+
+    def episode_ended(self, length: int, episode_return: float) -> int:
+        """A training episode ended: the updates to run now under the checkpoint rule (the
+        current policy copied to the checkpoint first when the rule says so); without
+        checkpoints, 0 (updates follow the steps)."""
+        if self.rule is None:
+            return 0
+        decision = self.rule.episode_ended(length, episode_return)
+        if decision.checkpoint:
+            self.checkpoint.load_state_dict(self.acting.state_dict())
+        return decision.updates
+
+    @torch.no_grad()
+    def q_value(self, state: torch.Tensor) -> torch.Tensor:
+        """Q1(s, pi(s)) of the evaluated policy, through the fixed encoder: (N, 1)."""
+        f = self.nets.fixed_encoder
+        a = self.checkpoint(state)
+        zs = f.zs(state)
+        return self.nets.critic.q1(state, a, f.zsa(zs, a), zs)
+
+    def state_dict(self) -> dict:
+        n = self.nets
+        d = {name: getattr(n, name).state_dict() for name in n._fields}
+        d["targets"] = self.targets.state_dict()
+        d["checkpoint"] = self.checkpoint.state_dict()
+        d["rule"] = None if self.rule is None else self.rule.state_dict()
+        return d
+
+    def load_state_dict(self, d: dict) -> None:
+        for name in self.nets._fields:
+            getattr(self.nets, name).load_state_dict(d[name])
+        self.targets.load_state_dict(d["targets"])
+        self.checkpoint.load_state_dict(d["checkpoint"])
+        if self.rule is not None:
+            self.rule.load_state_dict(d["rule"])

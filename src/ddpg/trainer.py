@@ -32,6 +32,7 @@ from ddpg.metrics import (COLUMNS, DISTRIBUTED_COLUMNS, EVALUATIONS_FILE, RunLog
                           write_evaluations)
 from ddpg.newdirs import removed_on_failure
 from ddpg.policy import BEST_POLICY_FILE, POLICY_FILE, Policy
+from ddpg.priorities import Priorities
 from ddpg.results import StepContext, TrainResult
 from ddpg.rundir import make_run_dir
 from ddpg.seeding import seed_streams
@@ -106,15 +107,21 @@ class Trainer:
             if cost:
                 log.warning(f"warning: {cost}")
         shape = (capacity, 2 * self.obs_dim + self.action_dim + 2)
+        priorities = Priorities(capacity, config.device) if config.replay == "lap" else None
         self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
-                                   config.device, storage(shape) if storage else None)
+                                   config.device, storage(shape) if storage else None,
+                                   priorities)
         self.run_dir = run_dir or make_run_dir(config, self.env_name)
         self.checkpoints = CheckpointManager(self.run_dir / CHECKPOINT_DIR,
                                              config.keep_checkpoints)
         meta = {"env": self.env_name, "obs_dim": self.obs_dim, "action_dim": self.action_dim,
                 "network": cfgmod.to_dict(config)["network"], "seed": config.seed,
                 "algo": config.algo}
-        self.policy = Policy(self.agent.actor, self.low, self.high, meta, self.agent.obs_norm)
+        if config.algo == "td7":
+            meta["td7"] = {"embedding": config.td7.embedding,
+                           "encoder_hidden": config.td7.encoder_hidden}
+        self.policy = Policy(self.agent.policy_module, self.low, self.high, meta,
+                             self.agent.obs_norm)
         self.seeds = episode_seeds(config.eval_seed, config.eval_episodes)
         self.eval_cap = episode_cap(self.eval_env, config.eval_max_steps)
         if self.eval_cap is not None and not quiet:
@@ -137,6 +144,7 @@ class Trainer:
                                      self.buffer.storage.unsqueeze(0)), 0
         self.books.low[0], self.books.high[0] = self.low, self.high
         self.episodes, self.step, self.skipped = 0, 0, 0
+        self.owed = 0  # updates TD7's checkpoint rule released this time round the loop
         self.eval_pending = False  # an evaluation is due at this step (cut short by a signal)
         self.next_eval = config.eval_every or config.total_steps
         self.next_checkpoint = config.checkpoint_every or config.total_steps
@@ -165,7 +173,8 @@ class Trainer:
             "agent": self.agent.state_dict(),
             "counters": {"step": self.step, "episodes": self.episodes, "skipped": self.skipped,
                          "next_eval": self.next_eval, "next_checkpoint": self.next_checkpoint,
-                         "n_sums": self.n_sums, "eval_pending": self.eval_pending},
+                         "n_sums": self.n_sums, "eval_pending": self.eval_pending,
+                         "owed": self.owed},
             "sums": self.sums.cpu(),
             "episode": {"return": torch.from_numpy(self.ep_return.copy()),
                         "length": torch.from_numpy(self.ep_len.copy()),
@@ -176,6 +185,8 @@ class Trainer:
                     "torch": torch.get_rng_state()},
             "log": self.log.state_dict(),
             "evaluations": self.evaluations,
+            "priorities": None if self.buffer.priorities is None or not self.config.save_buffer
+            else self.buffer.priorities.state_dict(),
         }
 
     def _load(self, loaded: Loaded) -> None:
@@ -187,6 +198,7 @@ class Trainer:
             self.next_eval, self.next_checkpoint = c["next_eval"], c["next_checkpoint"]
             self.n_sums = c["n_sums"]
             self.eval_pending = bool(c.get("eval_pending", False))
+            self.owed = int(c.get("owed", 0))
             self.sums.copy_(s["sums"])
             ep = s["episode"]
             self.ep_return, self.ep_len = ep["return"].numpy().copy(), ep["length"].numpy().copy()
@@ -198,6 +210,8 @@ class Trainer:
             if loaded.buffer is not None:
                 self.buffer.restore(loaded.buffer["total"], loaded.buffer["start"],
                                     loaded.buffer["rows"])
+                if self.buffer.priorities is not None and s.get("priorities") is not None:
+                    self.buffer.priorities.load_state_dict(s["priorities"])
             obs = np.stack([e.restore(st) for e, st in zip(self.envs.envs, ep["envs"])])
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise CheckpointError(f"checkpoint of step {loaded.step} does not fit this run's "
@@ -313,8 +327,7 @@ class Trainer:
         self.skipped += chunk["skipped"]
         self.step += steps
         for ret, length in chunk["episodes"]:
-            self.episodes += 1
-            self.log.episode(self.step, ret, length)
+            self.episode_ended(ret, length)
         self.remote.note_lag(self.agent.updates, chunk["version"])
         return chunk["rewards"][:rows], steps
 
@@ -327,17 +340,35 @@ class Trainer:
             "version": a.updates})
         self._next_sync = a.updates + self.config.sync_every
 
+    def episode_ended(self, episode_return: float, length: int) -> None:
+        """A training episode ended at this step: counted and logged, and after warm-up told to
+        the agent (TD7's checkpoint rule may release held-back updates: `owed`)."""
+        self.episodes += 1
+        self.log.episode(self.step, episode_return, length)
+        if self.step >= self.config.warmup_steps:
+            self.owed += self.agent.episode_ended(length, episode_return)
+
     def update(self, transitions: int) -> None:
         """updates_per_step updates per new transition from the warmup_steps-th on, as one
         process counts them (with --actors --learner-rate max: one update each time round the
-        loop, whatever arrived)."""
+        loop, whatever arrived); under TD7's policy checkpoints, updates_per_step per update
+        the episodes that ended released. With LAP replay the sampled rows get their new
+        priorities after each update."""
         c = self.config
         if self.remote is not None:  # a chunk that ends warm-up: only its transitions from there
             transitions = min(transitions, self.step - c.warmup_steps + 1)
+        if self.agent.holds_updates:
+            transitions, self.owed = self.owed, 0
         n = 1 if self.remote is not None and c.learner_rate == "max" else \
             c.updates_per_step * transitions
+        priorities = self.buffer.priorities
         for _ in range(n):
-            info = self.agent.update(self.buffer.sample(c.batch_size))
+            idx = self.buffer.sample_indices(c.batch_size)
+            info = self.agent.update(self.buffer.gather(idx))
+            if priorities is not None:
+                priorities.update(idx, info["priority"])
+                if info["refreshed"]:
+                    priorities.reset_max()
             self.sums += loss_sums(info)
             self.n_sums += 1
 
