@@ -71,6 +71,25 @@ def test_speed_command_measures_and_reports(tmp_path, capsys):
     assert "| Pendulum-v1 | 8 |" in text and "loop / limit" in capsys.readouterr().out
 
 
+def test_speed_compares_algorithms_side_by_side(tmp_path, capsys):
+    """`ddpg speed --algo td3 td7`: each one's update and loop rates at the same networks, the
+    ratios to the first, and the updates the loop ran per step (whole episodes in the window:
+    TD7's checkpoints release one update per step of each episode that ended)."""
+    out, md = tmp_path / "speed.json", tmp_path / "bench.md"
+    assert speed_main(["--algo", "td3", "td7", "--env", "Pendulum-v1", "--batch", "8",
+                       "--hidden", "16", "16", "--steps", "200", "--warmup", "200",
+                       "--repeats", "1", "--json", str(out), "--markdown", str(md)]) == 0
+    (row,) = json.loads(out.read_text())["results"]
+    m = row["medians"]
+    assert row["algos"] == ["td3", "td7"] and row["hidden"] == [16, 16]
+    for a in ("td3", "td7"):
+        assert m[f"{a}_update"] > 0 and m[f"{a}_loop"] > 0
+        assert m[f"{a}_updates_per_step"] == 1.0  # 200 steps: one episode, its 200 updates
+    text = capsys.readouterr().out
+    assert "| Pendulum-v1 | 8 | td7 |" in text and "loop / td3's" in text
+    assert "| Pendulum-v1 | 8 | td3 |" in md.read_text()
+
+
 @pytest.mark.parametrize("args, message", [(["--steps", "0"], "--steps 0"),
                                            (["--batch", "0"], "--batch 0"),
                                            (["--hidden", "0"], "--hidden 0")])

@@ -17,6 +17,7 @@ interleaved so that drift on a noisy machine hits all of them alike:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import statistics
@@ -25,7 +26,7 @@ from typing import Any, Callable
 
 import torch
 
-from ddpg.config import Config
+from ddpg.config import Config, TD7Config
 from ddpg.errors import EXIT_STATUS
 from ddpg.bench.stats import paired
 from ddpg.system import available_cores, cpu_flags, cpu_model
@@ -68,6 +69,59 @@ def measure(envs: list[str], batches: list[int], steps: int, warmup: int, repeat
             results.append({"env": env_id, "batch": batch, "hidden": list(hidden),
                             "steps": steps, "repeats": repeats, **summarize(samples, flops)})
     return results
+
+
+def measure_algos(envs: list[str], batches: list[int], algos: list[str], steps: int, warmup: int,
+                  repeats: int, hidden: tuple[int, ...], log: Callable[[str], None] = print,
+                  device: str = "cpu") -> list[dict[str, Any]]:
+    """Each algorithm's update alone (updates/s, LAP's sampling and priority feedback included
+    for TD7) and its full loop (env steps/s after warm-up, and the updates it ran per step in
+    that window: TD7's policy checkpoints run updates in bursts when episodes end), at the same
+    networks and batch (TD7's encoders and embeddings as wide as the hidden layers), the
+    algorithms interleaved within each repeat."""
+    torch.set_num_threads(available_cores())
+    results = []
+    for env_id in envs:
+        obs_dim, action_dim = env_dims(env_id)
+        for batch in batches:
+            base = bench_config(env_id, batch, hidden, warmup, steps, device=device)
+            td7 = TD7Config(embedding=hidden[0], encoder_hidden=hidden[0])  # (256: the paper's)
+            cfgs = {a: dataclasses.replace(base, algo=a, replay="lap" if a == "td7" else
+                                           "uniform", td7=td7) for a in algos}
+            work = {a: ddpg_update_workload(obs_dim, action_dim, cfg) for a, cfg in cfgs.items()}
+            samples: dict[str, list[float]] = {}
+            for rep in range(repeats):
+                for a, cfg in cfgs.items():
+                    samples.setdefault(f"{a}_update", []).append(rate(work[a], steps,
+                                                                      device=device))
+                    loop, per_step = ddpg_loop_rate(cfg, updates_per_step=True)
+                    samples.setdefault(f"{a}_loop", []).append(loop)
+                    samples.setdefault(f"{a}_updates_per_step", []).append(per_step)
+                log(f"{env_id} batch {batch} repeat {rep + 1}/{repeats}: " + ", ".join(
+                    f"{k} {v[-1]:.2f}" for k, v in samples.items()))
+            med = {k: statistics.median(v) for k, v in samples.items()}
+            results.append({"env": env_id, "batch": batch, "hidden": list(hidden),
+                            "steps": steps, "repeats": repeats, "algos": list(algos),
+                            "medians": med, "samples": samples})
+    return results
+
+
+def algo_table(results: list[dict[str, Any]]) -> str:
+    algos = results[0]["algos"]
+    first = algos[0]
+    head = ("| env | batch | algo | update (upd/s) | loop (steps/s) | updates per step in the "
+            f"loop's window | update / {first}'s | loop / {first}'s |\n"
+            "|---|---|---|---|---|---|---|---|")
+    rows = []
+    for r in results:
+        m = r["medians"]
+        for a in algos:
+            rows.append(
+                f"| {r['env']} | {r['batch']} | {a} | {m[f'{a}_update']:.0f} | "
+                f"{m[f'{a}_loop']:.0f} | {m[f'{a}_updates_per_step']:.2f} | "
+                f"{paired(r['samples'], f'{a}_update', f'{first}_update'):.2f}x | "
+                f"{paired(r['samples'], f'{a}_loop', f'{first}_loop'):.2f}x |")
+    return "\n".join([head, *rows])
 
 
 def summarize(samples: dict[str, list[float]], flops: float) -> dict[str, Any]:
@@ -148,7 +202,7 @@ def speed_main(argv: list[str]) -> int:
     p.add_argument("--warmup", type=int, default=300,
                    help="random-action steps before the loops' timing starts (default: 300)")
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default: 5)")
-    p.add_argument("--hidden", nargs="+", type=int, default=[400, 300],
+    p.add_argument("--hidden", nargs="+", type=int, default=None,
                    help="hidden layer sizes of actor and critic (default: the seed's 400 300)")
     p.add_argument("--no-baseline", action="store_true", help="skip stable-baselines3")
     p.add_argument("--population", type=int, default=0, metavar="N",
@@ -156,6 +210,13 @@ def speed_main(argv: list[str]) -> int:
                         "runs at a time (ddpg benchmark --jobs 2), against one run after "
                         "another, and against the per-core limit of the update's products "
                         "(ddpg.bench.population_speed)")
+    p.add_argument("--algo", nargs="+", choices=["ddpg", "td3", "td7"], default=None,
+                   help="instead: these algorithms' update and loop rates side by side at the "
+                        "same networks (--hidden, here default 256 256, TD7's width; its "
+                        "encoders and embeddings as wide) and batch, "
+                        "interleaved, with each one's ratio to the first (e.g. --algo td3 td7); "
+                        "the loop's window holds whole episodes when --warmup and --steps are "
+                        "multiples of the episode length (TD7 updates when episodes end)")
     p.add_argument("--device", default="cpu",
                    help="torch device of every measurement, stable-baselines3's too (default: "
                         "cpu; 'cuda' on a GPU, where ddpg replays its update as a CUDA graph)")
@@ -164,6 +225,8 @@ def speed_main(argv: list[str]) -> int:
     p.add_argument("--markdown", type=Path, default=None,
                    help="append the results to this markdown file (e.g. docs/benchmarks.md)")
     a = p.parse_args(argv)
+    if a.hidden is None:
+        a.hidden = [256, 256] if a.algo else [400, 300]
     for name in ("steps", "warmup", "repeats"):
         if getattr(a, name) < 1:
             p.error(f"--{name} {getattr(a, name)}: use 1 or more")
@@ -189,6 +252,8 @@ def speed_main(argv: list[str]) -> int:
     print(f"machine: {machine}", flush=True)
     if a.population:
         return _population(a, argv, machine)
+    if a.algo:
+        return _algos(a, argv, machine)
     results = measure(a.env, a.batch, a.steps, a.warmup, a.repeats, tuple(a.hidden),
                       baseline=not a.no_baseline, device=a.device)
     text = table(results)
@@ -221,4 +286,21 @@ def _population(a: argparse.Namespace, argv: list[str], machine: str) -> int:
                     f"update per step; median over {a.repeats} interleaved repeats of "
                     f"{a.steps} timed steps per member after {a.warmup} warm-up steps; ratios "
                     f"are medians of each repeat's own ratio.\n\n{text}\n")
+    return 0
+
+
+def _algos(a: argparse.Namespace, argv: list[str], machine: str) -> int:
+    results = measure_algos(a.env, a.batch, a.algo, a.steps, a.warmup, a.repeats,
+                            tuple(a.hidden), device=a.device)
+    text = algo_table(results)
+    print(text)
+    a.json.write_text(json.dumps({"machine": machine, "date": datetime.date.today().isoformat(),
+                                  "results": results}, indent=1))
+    if a.markdown:
+        with open(a.markdown, "a") as f:
+            f.write(f"\n### {datetime.date.today().isoformat()}: `ddpg speed {' '.join(argv)}`"
+                    f"\n\nMachine: {machine}. Networks {'-'.join(map(str, a.hidden))} for every "
+                    f"algorithm; median over {a.repeats} interleaved repeats of {a.steps} timed "
+                    f"steps after {a.warmup} warm-up steps; ratios are medians of each repeat's "
+                    f"own ratio.\n\n{text}\n")
     return 0

@@ -116,12 +116,17 @@ class _SeedCritic(nn.Module):
         return self.net(torch.cat([s, a], dim=1))
 
 
-def random_buffer(obs_dim: int, action_dim: int, n: int = 10_000, device: str = "cpu"):
+def random_buffer(obs_dim: int, action_dim: int, n: int = 10_000, device: str = "cpu",
+                  lap: bool = False):
+    """A buffer of `n` random transitions (`lap`: sampled by LAP's priorities)."""
     from ddpg.buffer import ReplayBuffer
+    from ddpg.priorities import Priorities
+    from ddpg.seeding import IndexStream
 
     g = np.random.default_rng(0)
-    buf = ReplayBuffer(n, obs_dim, action_dim,
-                       torch.Generator(torch.device(device)).manual_seed(0), device)
+    stream = IndexStream(0) if lap else torch.Generator(torch.device(device)).manual_seed(0)
+    buf = ReplayBuffer(n, obs_dim, action_dim, stream, device,
+                       priorities=Priorities(n, device) if lap else None)
     buf.add(g.normal(size=(n, obs_dim)), g.uniform(-1, 1, (n, action_dim)), g.normal(size=n),
             g.normal(size=(n, obs_dim)), g.random(n) < 0.01)
     return buf
@@ -172,17 +177,22 @@ def ddpg_update_workload(obs_dim: int, action_dim: int, cfg: Config) -> Callable
 
     torch.manual_seed(0)
     agent = Agent(obs_dim, action_dim, cfg)
-    buf = random_buffer(obs_dim, action_dim, device=cfg.device)
+    buf = random_buffer(obs_dim, action_dim, device=cfg.device, lap=cfg.replay == "lap")
 
-    def run() -> None:
-        agent.update(buf.sample(cfg.batch_size))
+    def run() -> None:  # as the loop updates (Trainer.update): LAP's priorities fed back
+        idx = buf.sample_indices(cfg.batch_size)
+        info = agent.update(buf.gather(idx))
+        if buf.priorities is not None:
+            buf.priorities.update(idx, info["priority"])
 
     return run
 
 
-def ddpg_loop_rate(cfg: Config, members: int = 0) -> float:
+def ddpg_loop_rate(cfg: Config, members: int = 0,
+                   updates_per_step: bool = False) -> float | tuple[float, float]:
     """Env steps/s of ddpg's full loop (act, step, store, update), timed after warm-up; with
-    `members`, of a population of that many seeds, in aggregate (every member's steps)."""
+    `members`, of a population of that many seeds, in aggregate (every member's steps). With
+    `updates_per_step`, also the updates run per step in the timed window (a single run)."""
     from ddpg.population import train_population
     from ddpg.trainer import train
 
@@ -191,8 +201,10 @@ def ddpg_loop_rate(cfg: Config, members: int = 0) -> float:
     def on_step(ctx) -> None:  # a population calls it for every member: the first starts
         if ctx.step == cfg.warmup_steps and "start" not in marks:
             marks["start"] = time.perf_counter()
+            marks["updates_start"] = ctx.agent.updates
         elif ctx.step == cfg.total_steps:
             marks["end"] = time.perf_counter()
+            marks["updates_end"] = ctx.agent.updates
 
     with (tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as null,
           contextlib.redirect_stderr(null)):
@@ -201,7 +213,11 @@ def ddpg_loop_rate(cfg: Config, members: int = 0) -> float:
             train_population(config, seeds=range(members), on_step=on_step)
         else:
             train(config, on_step=on_step)
-    return max(members, 1) * (cfg.total_steps - cfg.warmup_steps) / (marks["end"] - marks["start"])
+    steps = cfg.total_steps - cfg.warmup_steps
+    steps_per_s = max(members, 1) * steps / (marks["end"] - marks["start"])
+    if updates_per_step:
+        return steps_per_s, (marks["updates_end"] - marks["updates_start"]) / steps
+    return steps_per_s
 
 
 def sb3_loop_rate(cfg: Config) -> float | None:
