@@ -38,7 +38,8 @@ class PaperRule:
     def train_and_reset(self):
         for _ in range(self.steps_since):
             if self.trained == self.switch_at:
-                self.best_min_return *= self.w
+                # the paper's `*= w`, lowering a negative bar too (the module's docstring)
+                self.best_min_return -= (1 - self.w) * abs(self.best_min_return)
                 self.max_eps = self.max_episodes
             self.trained += 1
         self.eps_since, self.steps_since, self.min_return = 0, 0, math.inf
@@ -71,12 +72,18 @@ def test_early_training_checkpoints_after_each_good_episode_and_trains_after_a_b
 def test_after_the_switch_an_assessment_takes_max_episodes_and_the_bar_is_lowered():
     rule = CheckpointRule(max_episodes=3, switch_at=100, reset_weight=0.5)
     assert rule.episode_ended(150, -100.0) == Decision(150, True)  # crosses 100: switch
-    assert rule.best == -50.0 and rule.episodes_now == 3
-    assert rule.episode_ended(10, -40.0) == Decision(0, False)  # held back: assessing
-    assert rule.episode_ended(10, -45.0) == Decision(0, False)
-    assert rule.episode_ended(10, -30.0) == Decision(30, True)  # 3 episodes, worst -45
-    assert rule.best == -45.0
-    assert rule.episode_ended(10, -60.0) == Decision(10, False)  # below the bar: ends early
+    assert rule.best == -150.0 and rule.episodes_now == 3  # lowered by half its size
+    assert rule.episode_ended(10, -140.0) == Decision(0, False)  # held back: assessing
+    assert rule.episode_ended(10, -145.0) == Decision(0, False)
+    assert rule.episode_ended(10, -130.0) == Decision(30, True)  # 3 episodes, worst -145
+    assert rule.best == -145.0
+    assert rule.episode_ended(10, -160.0) == Decision(10, False)  # below the bar: ends early
+
+
+def test_a_positive_bar_is_lowered_as_the_paper_multiplies_it():
+    rule = CheckpointRule(max_episodes=2, switch_at=5, reset_weight=0.9)
+    rule.episode_ended(10, 1000.0)
+    assert rule.best == pytest.approx(900.0)
 
 
 def test_state_round_trips_mid_assessment_and_bad_settings_are_refused():
@@ -98,4 +105,4 @@ def test_the_switch_comes_with_the_update_numbered_switch_at():
     rule.episode_ended(100, -10.0)
     assert rule.episodes_now == 1 and rule.best == -10.0
     rule.episode_ended(1, -8.0)
-    assert rule.episodes_now == 4 and rule.best == -4.0
+    assert rule.episodes_now == 4 and rule.best == -12.0

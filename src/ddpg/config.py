@@ -114,7 +114,8 @@ class TD7Config:
     switch_at: int = 750_000
     """Updates after which assessments take max_episodes episodes and the bar is lowered."""
     reset_weight: float = 0.9
-    """At switch_at, the checkpoint's bar (its worst return) is multiplied by this."""
+    """At switch_at, the checkpoint's bar (its worst return) is lowered by 1 - this of its size
+    (multiplied by this where it is positive, as in the paper)."""
 
 
 @dataclass(frozen=True)

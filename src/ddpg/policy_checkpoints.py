@@ -11,6 +11,11 @@ then the held-back updates run. After `switch_at` updates the bar is lowered by 
 and each assessment takes `max_episodes` episodes (the paper: 1 episode early in training, 20
 later, switching at 750k updates with weight 0.9).
 
+Lowering the bar: the paper multiplies it by `reset_weight`, which lowers it where returns are
+positive (MuJoCo's) but would raise a negative bar (Pendulum's); here it is lowered by the same
+fraction of its size either way, best - (1 - w) |best|, which is the paper's w * best for
+best >= 0.
+
 `CheckpointRule.episode_ended` says, after each episode, how many updates to run now and whether
 the current policy became the checkpoint; the caller copies the actor (and TD7's fixed encoder)
 when it did.
@@ -45,6 +50,7 @@ class CheckpointRule:
     def _reset(self) -> None:
         self.episodes, self.steps, self.worst = 0, 0, math.inf  # of the current assessment
 
+    # --8<-- [start:episode_ended]
     def episode_ended(self, length: int, episode_return: float) -> Decision:
         """An episode of `length` steps and this return ended (the updates owed for its steps
         are held back until the decision says to run them)."""
@@ -57,11 +63,12 @@ class CheckpointRule:
             self.best = self.worst
             return self._train(checkpoint=True)
         return Decision(0, False)
+    # --8<-- [end:episode_ended]
 
     def _train(self, checkpoint: bool) -> Decision:
         n = self.steps
         if self.updates <= self.switch_at < self.updates + n:  # the switch falls in this burst
-            self.best *= self.reset_weight
+            self.best -= (1 - self.reset_weight) * abs(self.best)  # (w * best if best >= 0)
             self.episodes_now = self.max_episodes
         self.updates += n
         self._reset()

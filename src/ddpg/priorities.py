@@ -20,6 +20,7 @@ from ddpg.seeding import IndexStream, uniform_indices
 _BITS = 1 << 32
 
 
+# --8<-- [start:priority_indices]
 def priority_indices(priorities: torch.Tensor, keys: np.ndarray, counters: np.ndarray,
                      n: int) -> torch.Tensor:
     """`n` rows per member drawn in proportion to `priorities` (M, capacity), rows never
@@ -31,6 +32,7 @@ def priority_indices(priorities: torch.Tensor, keys: np.ndarray, counters: np.nd
     idx = torch.searchsorted(cumulative, u * cumulative[:, -1:], right=True)
     held = (priorities > 0).sum(dim=1, keepdim=True)  # (float rounding never picks past them)
     return torch.minimum(idx, held - 1)
+# --8<-- [end:priority_indices]
 
 
 class Priorities:

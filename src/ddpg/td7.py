@@ -145,19 +145,21 @@ class TD7Nets(NamedTuple):
 
 
 class TD7Targets:
-    """The target side of TD7 that is not weights: the clip range of the target values (used
-    since the last refresh) and the range of the targets seen since then."""
+    """The target side of TD7 that is not weights: the clip range of the target values (set at
+    the last refresh) and the range of all the targets seen so far."""
 
     def __init__(self) -> None:
         self.low, self.high = 0.0, 0.0  # the range the targets are clipped to (the paper: 0, 0)
         self.seen_low, self.seen_high = 1e8, -1e8
 
     def see(self, y: torch.Tensor) -> None:
-        """Widen the seen range by the targets of this update (one host sync)."""
+        """Widen the seen range by the targets of this update (one host sync; the range is
+        never narrowed: TD7 keeps the extremes of the whole run)."""
         lo, hi = torch.aminmax(y)
         self.seen_low, self.seen_high = min(self.seen_low, float(lo)), max(self.seen_high,
                                                                           float(hi))
 
+    # --8<-- [start:refresh]
     @torch.no_grad()
     def refresh(self, nets: TD7Nets) -> None:
         """Every `target_every` updates: the targets take the current weights, f_{t-1} <- f_t
@@ -167,6 +169,7 @@ class TD7Targets:
         nets.fixed_encoder_target.load_state_dict(nets.fixed_encoder.state_dict())
         nets.fixed_encoder.load_state_dict(nets.encoder.state_dict())
         self.low, self.high = self.seen_low, self.seen_high
+    # --8<-- [end:refresh]
 
     def state_dict(self) -> dict[str, float]:
         return {"low": self.low, "high": self.high, "seen_low": self.seen_low,
@@ -188,6 +191,7 @@ def td7_step(nets: TD7Nets, targets: TD7Targets, batch: Batch, gamma: float, *,
     states, actions, rewards, next_states, dones = batch
     n = nets
 
+    # --8<-- [start:sale]
     # SALE: g(f(s), a) predicts f(s'), the target embedding without gradient
     with torch.no_grad():
         next_zs = n.encoder.zs(next_states)
@@ -195,7 +199,9 @@ def td7_step(nets: TD7Nets, targets: TD7Targets, batch: Batch, gamma: float, *,
     n.encoder_optimizer.zero_grad(set_to_none=True)
     loss_enc.backward()
     n.encoder_optimizer.step()
+    # --8<-- [end:sale]
 
+    # --8<-- [start:td7_critic]
     # Critics: y = r + gamma (1 - done) clip(min_i Q_i'(s', a'), low, high), through f_{t-1}
     with torch.no_grad():
         zs_next = n.fixed_encoder_target.zs(next_states)
@@ -214,6 +220,7 @@ def td7_step(nets: TD7Nets, targets: TD7Targets, batch: Batch, gamma: float, *,
     loss_q.backward()
     n.critic_optimizer.step()
     priority = lap_priority([q1.detach() - y, q2.detach() - y], alpha, min_priority)
+    # --8<-- [end:td7_critic]
 
     zero = torch.zeros((), device=states.device)
     info = {"critic_loss": loss_q.detach(), "q": q1.detach().mean(), "actor_loss": zero,
