@@ -209,6 +209,17 @@ def test_a_finished_population_prints_the_iqm_of_its_members(tmp_path, capsys, m
     assert "(population, seeds 0,1)  final return IQM over 2 members -1454.2 (" in done[0]
 
 
+def test_td7_seeds_run_as_their_own_processes_and_have_no_sb3_baseline(tmp_path):
+    """Populations do not run TD7 yet and stable-baselines3 has none: the td7-100k suite plans
+    one process per seed, the paper's preset of each env, and no baseline runs."""
+    suite = load_suite(ROOT / "benchmarks" / "suites" / "td7-100k.yaml")
+    jobs = plan(suite, tmp_path, ["ddpg", "sb3"], population=True)
+    assert len(jobs) == 15 and {j.library for j in jobs} == {"ddpg"}
+    assert all(j.population is None and j.run_dir.parent.name == "ddpg" for j in jobs)
+    assert {j.config.preset for j in jobs} == {"halfcheetah-td7", "hopper-td7", "walker2d-td7"}
+    assert all(j.config.algo == "td7" and j.config.total_steps == 100_000 for j in jobs)
+
+
 def test_report_sections_are_replaced_in_place():
     one = merge_section("", "a", "A1")
     assert one.startswith("# Benchmark results")
