@@ -113,7 +113,7 @@ def _reference_step(n: TD7Nets, low: float, high: float, batch: Batch, gamma: fl
     priority = td.detach().max(1).values.clamp(min=1.0) ** 0.4
     if update_actor:
         pi = n.actor(s, zs)
-        q = n.critic.q1(s, pi, n.fixed_encoder.zsa(zs, pi), zs)
+        q = torch.cat(n.critic(s, pi, n.fixed_encoder.zsa(zs, pi), zs), 1)  # both critics
         n.actor_optimizer.zero_grad()
         (-q.mean()).backward()
         n.actor_optimizer.step()

@@ -228,9 +228,10 @@ def td7_step(nets: TD7Nets, targets: TD7Targets, batch: Batch, gamma: float, *,
     if not update_actor:
         return info
 
-    # Actor (delayed): maximise Q1(s, pi(s)) through the fixed encoders
+    # Actor (delayed): maximise the mean of both critics' Q(s, pi(s)) (TD3 uses Q1 alone)
+    # through the fixed encoders
     pi = n.actor(states, zs)
-    loss_pi = actor_loss(n.critic.q1(states, pi, n.fixed_encoder.zsa(zs, pi), zs))
+    loss_pi = actor_loss(torch.cat(n.critic(states, pi, n.fixed_encoder.zsa(zs, pi), zs), -1))
     n.actor_optimizer.zero_grad(set_to_none=True)
     loss_pi.backward()
     n.actor_optimizer.step()
