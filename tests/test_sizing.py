@@ -48,3 +48,13 @@ def test_a_population_too_large_is_refused_at_once_and_leaves_no_folder(tmp_path
     assert "it fits about" in error or "not one member fits" in error
     assert not (tmp_path / "runs").exists()
     assert took < 30  # interpreter and torch start-up; building the members took minutes
+
+
+def test_td7_parameters_count_its_encoders_and_twin_critics():
+    from ddpg.agent import Agent
+    from ddpg.config import from_preset
+
+    c = from_preset("pendulum-td7")
+    nets = Agent(3, 1, c).td7.nets
+    held = sum(p.numel() for m in (nets.actor, nets.critic, nets.encoder) for p in m.parameters())
+    assert sizing.n_params(c, 3, 1) == held

@@ -23,13 +23,22 @@ PROCESS_FILES = 64  # what the process itself keeps open: libraries, the termina
 
 
 def n_params(c: Config, obs_dim: int, action_dim: int) -> int:
-    """The parameters of the actor and the critic(s)."""
+    """The parameters of the actor and the critic(s) (and TD7's encoders)."""
     dims = (*c.network.hidden_sizes,)
 
     def mlp(n_in: int, n_out: int) -> int:
         sizes = (n_in, *dims, n_out)
         return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
 
+    if c.algo == "td7":  # the actor, twin critics and SALE's two encoders (ddpg.td7)
+        h, e, eh = dims[0], c.td7.embedding, c.td7.encoder_hidden
+
+        def layers(*sizes: int) -> int:
+            return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
+        actor = layers(obs_dim, h) + layers(h + e, h, h, action_dim)
+        critic = layers(obs_dim + action_dim, h) + layers(h + 2 * e, h, h, 1)
+        return actor + 2 * critic + layers(obs_dim, eh, eh, e) + layers(e + action_dim, eh, eh, e)
     return mlp(obs_dim, action_dim) + (2 if c.algo == "td3" else 1) * mlp(obs_dim + action_dim, 1)
 
 
