@@ -5,6 +5,7 @@ evaluates and exports like DDPG's."""
 from __future__ import annotations
 
 import csv
+import os
 import random
 import signal
 import subprocess
@@ -174,6 +175,39 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     _equal(a.buffer["rows"], b.buffer["rows"], "rows")
     assert a.state["agent"]["td7"]["rule"]["updates"] > 0
     assert _metrics(tmp_path / "ref") == _metrics(tmp_path / "killed")
+
+
+def test_a_signal_stops_a_burst_between_updates_and_resume_runs_the_rest_first(tmp_path,
+                                                                              monkeypatch):
+    """SIGTERM during the updates an episode's end released: the run stops after the update in
+    progress (not after the whole burst), its checkpoint holds the updates still owed, and the
+    resumed run runs them before anything else: it ends bit-identical to an uninterrupted one."""
+    from ddpg.agent import Agent
+    from ddpg.errors import Interrupted
+    from ddpg.resume import resume
+
+    ref = ddpg.train(small(tmp_path, run_name="ref", checkpoint_every=0))
+    update, calls = Agent.update, []
+
+    def update_then_signal(self, batch):
+        calls.append(1)
+        if len(calls) == 350:  # the second burst (from step 400), 150 updates in
+            os.kill(os.getpid(), signal.SIGTERM)
+        return update(self, batch)
+
+    monkeypatch.setattr(Agent, "update", update_then_signal)
+    with pytest.raises(Interrupted):
+        ddpg.train(small(tmp_path, run_name="cut", checkpoint_every=0))
+    monkeypatch.setattr(Agent, "update", update)
+    cut = CheckpointManager(tmp_path / "cut" / "checkpoints").latest()[0]
+    assert cut.step == 400 and cut.state["counters"]["owed"] == 50  # 350 of 400 ran
+    resume(tmp_path / "cut")
+    a = CheckpointManager(ref.run_dir / "checkpoints").latest()[0]
+    b = CheckpointManager(tmp_path / "cut" / "checkpoints").latest()[0]
+    assert a.step == b.step == 1000
+    _equal(a.state["agent"], b.state["agent"], "agent")
+    _equal(a.state["priorities"], b.state["priorities"], "priorities")
+    assert _metrics(ref.run_dir) == _metrics(tmp_path / "cut")
 
 
 def test_td7_policy_exports_with_its_encoder_and_runs_without_ddpg(tmp_path):

@@ -144,7 +144,7 @@ class Trainer:
                                      self.buffer.storage.unsqueeze(0)), 0
         self.books.low[0], self.books.high[0] = self.low, self.high
         self.episodes, self.step, self.skipped = 0, 0, 0
-        self.owed = 0  # updates TD7's checkpoint rule released this time round the loop
+        self.owed = 0  # updates TD7's checkpoint rule released and not yet run
         self.eval_pending = False  # an evaluation is due at this step (cut short by a signal)
         self.next_eval = config.eval_every or config.total_steps
         self.next_checkpoint = config.checkpoint_every or config.total_steps
@@ -346,31 +346,42 @@ class Trainer:
         self.episodes += 1
         self.log.episode(self.step, episode_return, length)
         if self.step >= self.config.warmup_steps:
-            self.owed += self.agent.episode_ended(length, episode_return)
+            released = self.agent.episode_ended(length, episode_return)
+            self.owed += released * self.config.updates_per_step
 
     def update(self, transitions: int) -> None:
         """updates_per_step updates per new transition from the warmup_steps-th on, as one
         process counts them (with --actors --learner-rate max: one update each time round the
-        loop, whatever arrived); under TD7's policy checkpoints, updates_per_step per update
-        the episodes that ended released. With LAP replay the sampled rows get their new
-        priorities after each update."""
+        loop, whatever arrived); under TD7's policy checkpoints, the updates the episodes that
+        ended released (`owed`: a signal stops them between two updates, and the rest run
+        first thing after resume, so that a burst of a thousand updates does not hold up
+        Ctrl-C). With LAP replay the sampled rows get their new priorities after each
+        update."""
         c = self.config
+        if self.agent.holds_updates:
+            while self.owed and self.signal_caught is None:
+                self._update_once()
+                self.owed -= 1
+            return
         if self.remote is not None:  # a chunk that ends warm-up: only its transitions from there
             transitions = min(transitions, self.step - c.warmup_steps + 1)
-        if self.agent.holds_updates:
-            transitions, self.owed = self.owed, 0
         n = 1 if self.remote is not None and c.learner_rate == "max" else \
             c.updates_per_step * transitions
-        priorities = self.buffer.priorities
         for _ in range(n):
-            idx = self.buffer.sample_indices(c.batch_size)
-            info = self.agent.update(self.buffer.gather(idx))
-            if priorities is not None:
-                priorities.update(idx, info["priority"])
-                if info["refreshed"]:
-                    priorities.reset_max()
-            self.sums += loss_sums(info)
-            self.n_sums += 1
+            self._update_once()
+
+    def _update_once(self) -> None:
+        """One update on a sampled batch (with LAP: the rows' new priorities fed back, and the
+        largest reset at each target refresh), its losses summed."""
+        priorities = self.buffer.priorities
+        idx = self.buffer.sample_indices(self.config.batch_size)
+        info = self.agent.update(self.buffer.gather(idx))
+        if priorities is not None:
+            priorities.update(idx, info["priority"])
+            if info["refreshed"]:
+                priorities.reset_max()
+        self.sums += loss_sums(info)
+        self.n_sums += 1
 
     def _evaluate(self) -> dict[str, Any] | None:
         """The evaluation row, or None when a signal arrived during it (it is then redone
@@ -573,6 +584,9 @@ def run_members(members: list[Trainer], group: Group | None = None) -> None:
             m.send_weights()
             m.remote.start(m.step)
         while live := [m for m in members if m.running]:
+            owing = [m for m in live if m.owed and not m.stopped]  # (a burst cut by a signal)
+            if owing:
+                group.update(owing, 0)
             collecting = [m for m in live if not m.eval_pending]
             acting = [m for m in collecting if m.remote is None and m.step >= c.warmup_steps]
             actions = dict(zip(map(id, acting), group.act(acting))) if acting else {}
