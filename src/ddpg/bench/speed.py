@@ -251,56 +251,39 @@ def speed_main(argv: list[str]) -> int:
                   if a.device.startswith("cuda") else ""))
     print(f"machine: {machine}", flush=True)
     if a.population:
-        return _population(a, argv, machine)
-    if a.algo:
-        return _algos(a, argv, machine)
-    results = measure(a.env, a.batch, a.steps, a.warmup, a.repeats, tuple(a.hidden),
-                      baseline=not a.no_baseline, device=a.device)
-    text = table(results)
-    print(text)
-    a.json.write_text(json.dumps({"machine": machine, "date": datetime.date.today().isoformat(),
-                                  "results": results}, indent=1))
-    if a.markdown:
-        cmd = "ddpg speed " + " ".join(argv)
-        with open(a.markdown, "a") as f:
-            f.write(f"\n### {datetime.date.today().isoformat()}: `{cmd}`\n\nMachine: {machine}. "
-                    f"Networks {'-'.join(map(str, a.hidden))}; median of {a.repeats} interleaved "
-                    f"repeats, {a.steps} timed steps each.\n\n"
-                    f"{text}\n\n{bar_chart(results)}\n")
+        from ddpg.bench import population_speed
+
+        results = population_speed.measure(a.env, a.batch, a.population, a.steps, a.warmup,
+                                           a.repeats, tuple(a.hidden))
+        _report(a, argv, machine, results, population_speed.table(results), (
+            f"Networks {'-'.join(map(str, a.hidden))}, one update per step; median over "
+            f"{a.repeats} interleaved repeats of {a.steps} timed steps per member after "
+            f"{a.warmup} warm-up steps; ratios are medians of each repeat's own ratio."))
+    elif a.algo:
+        results = measure_algos(a.env, a.batch, a.algo, a.steps, a.warmup, a.repeats,
+                                tuple(a.hidden), device=a.device)
+        _report(a, argv, machine, results, algo_table(results), (
+            f"Networks {'-'.join(map(str, a.hidden))} for every algorithm; median over "
+            f"{a.repeats} interleaved repeats of {a.steps} timed steps after {a.warmup} warm-up "
+            f"steps; ratios are medians of each repeat's own ratio."))
+    else:
+        results = measure(a.env, a.batch, a.steps, a.warmup, a.repeats, tuple(a.hidden),
+                          baseline=not a.no_baseline, device=a.device)
+        _report(a, argv, machine, results, table(results), (
+            f"Networks {'-'.join(map(str, a.hidden))}; median of {a.repeats} interleaved "
+            f"repeats, {a.steps} timed steps each."), f"\n\n{bar_chart(results)}")
     return 0
 
 
-def _population(a: argparse.Namespace, argv: list[str], machine: str) -> int:
-    from ddpg.bench import population_speed
-
-    results = population_speed.measure(a.env, a.batch, a.population, a.steps, a.warmup,
-                                       a.repeats, tuple(a.hidden))
-    text = population_speed.table(results)
+def _report(a: argparse.Namespace, argv: list[str], machine: str, results: list[dict[str, Any]],
+            text: str, how: str, after: str = "") -> None:
+    """Print the table, write the JSON and, with --markdown, append a section: the date and
+    command, the machine, `how` it was measured, the table and `after` it."""
     print(text)
-    a.json.write_text(json.dumps({"machine": machine, "date": datetime.date.today().isoformat(),
-                                  "results": results}, indent=1))
+    today = datetime.date.today().isoformat()
+    a.json.write_text(json.dumps({"machine": machine, "date": today, "results": results},
+                                 indent=1))
     if a.markdown:
         with open(a.markdown, "a") as f:
-            f.write(f"\n### {datetime.date.today().isoformat()}: `ddpg speed {' '.join(argv)}`"
-                    f"\n\nMachine: {machine}. Networks {'-'.join(map(str, a.hidden))}, one "
-                    f"update per step; median over {a.repeats} interleaved repeats of "
-                    f"{a.steps} timed steps per member after {a.warmup} warm-up steps; ratios "
-                    f"are medians of each repeat's own ratio.\n\n{text}\n")
-    return 0
-
-
-def _algos(a: argparse.Namespace, argv: list[str], machine: str) -> int:
-    results = measure_algos(a.env, a.batch, a.algo, a.steps, a.warmup, a.repeats,
-                            tuple(a.hidden), device=a.device)
-    text = algo_table(results)
-    print(text)
-    a.json.write_text(json.dumps({"machine": machine, "date": datetime.date.today().isoformat(),
-                                  "results": results}, indent=1))
-    if a.markdown:
-        with open(a.markdown, "a") as f:
-            f.write(f"\n### {datetime.date.today().isoformat()}: `ddpg speed {' '.join(argv)}`"
-                    f"\n\nMachine: {machine}. Networks {'-'.join(map(str, a.hidden))} for every "
-                    f"algorithm; median over {a.repeats} interleaved repeats of {a.steps} timed "
-                    f"steps after {a.warmup} warm-up steps; ratios are medians of each repeat's "
-                    f"own ratio.\n\n{text}\n")
-    return 0
+            f.write(f"\n### {today}: `ddpg speed {' '.join(argv)}`\n\nMachine: {machine}. "
+                    f"{how}\n\n{text}{after}\n")
