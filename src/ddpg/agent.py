@@ -250,29 +250,23 @@ class Agent:
         self.updates += 1
         return info
 
+    _NETS = ("actor", "critic", "actor_target", "critic_target", "actor_optimizer",
+             "critic_optimizer")  # DDPG's and TD3's, by attribute (TD7's: its own state_dict)
+
     def state_dict(self) -> dict:
-        if self.td7 is not None:
-            return {"td7": self.td7.state_dict(), "noise": self.noise.state_dict(),
-                    "updates": self.updates, "generator": self.generator.get_state(),
-                    "obs_norm": None if self.obs_norm is None else self.obs_norm.state_dict()}
+        nets = ({"td7": self.td7.state_dict()} if self.td7 is not None
+                else {name: getattr(self, name).state_dict() for name in self._NETS})
         return {
-            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-            "actor_target": self.actor_target.state_dict(),
-            "critic_target": self.critic_target.state_dict(),
-            "actor_optimizer": self.actor_optimizer.state_dict(),
-            "critic_optimizer": self.critic_optimizer.state_dict(),
+            **nets,
             "noise": self.noise.state_dict(), "updates": self.updates,
             "generator": self.generator.get_state(),
             "obs_norm": None if self.obs_norm is None else self.obs_norm.state_dict(),
         }
 
     def load_state_dict(self, d: dict) -> None:
-        names = ("noise",) if self.td7 is not None else (
-            "actor", "critic", "actor_target", "critic_target", "actor_optimizer",
-            "critic_optimizer", "noise")
         if self.td7 is not None:
             self.td7.load_state_dict(d["td7"])
-        for name in names:
+        for name in (() if self.td7 is not None else self._NETS) + ("noise",):
             getattr(self, name).load_state_dict(d[name])
         self.updates = int(d["updates"])
         restore_generator(self.generator, d["generator"], self._smoothing_seed, self.updates,

@@ -131,6 +131,16 @@ class ReplayBuffer:
         """Uniformly sampled batch of float32 tensors on the buffer's device."""
         return self.gather(self.sample_indices(batch_size))
 
+    def learned(self, idx: torch.Tensor, info: dict[str, torch.Tensor]) -> None:
+        """After an update on the rows `idx`: with LAP's priorities, their new priorities
+        (info["priority"]), and the largest reset to the largest held when the update refreshed
+        TD7's targets (info["refreshed"]); nothing for uniform sampling."""
+        if self.priorities is None:
+            return
+        self.priorities.update(idx, info["priority"])
+        if info["refreshed"]:
+            self.priorities.reset_max()
+
     def gather(self, idx: torch.Tensor) -> Batch:
         """The rows `idx` (from `sample_indices`) as a Batch."""
         return Batch(*self._data.index_select(0, idx).split(self.widths, dim=1))

@@ -131,8 +131,8 @@ def collect(members: Sequence[Any], actions: dict[int, np.ndarray],
         m.collected(reward[j])
     if (final or good is not None) and done.any():  # (final: the episodes that ended)
         for j, i in zip(*np.nonzero(done)):
-            acting[j].episode_ended(float(books.returns[acting[j].row, i]),
-                                    int(books.lengths[acting[j].row, i]))
+            m = acting[j]
+            m.episode_ended(float(books.returns[m.row, i]), int(books.lengths[m.row, i]))
         for j in np.flatnonzero(done.any(axis=1)):
             m = acting[j]
             m.agent.noise.reset(done[j])

@@ -41,6 +41,7 @@ class Actor(nn.Module):
                  hidden_sizes: Sequence[int] = (400, 300), activation: str = "relu",
                  norm: str = "none", init: str = "default") -> None:
         super().__init__()
+        self.state_dim = state_dim
         layers: list[nn.Module] = [nn.BatchNorm1d(state_dim)] if norm == "batch" else []
         layers += _hidden(state_dim, hidden_sizes, activation, norm)
         out = nn.Linear(hidden_sizes[-1], action_dim)

@@ -36,7 +36,7 @@ class Policy:
     """mu(s) with the env's action bounds: `act(obs)` takes (obs_dim,) or (N, obs_dim) numpy
     observations and returns actions in [low, high] of the same leading shape."""
 
-    def __init__(self, actor: Actor, low: np.ndarray, high: np.ndarray,
+    def __init__(self, actor: Actor | TD7Policy, low: np.ndarray, high: np.ndarray,
                  metadata: dict[str, Any] | None = None,
                  obs_norm: RunningNorm | None = None) -> None:
         self.actor = actor
@@ -44,11 +44,7 @@ class Policy:
         self.low = np.asarray(low, dtype=np.float32)
         self.high = np.asarray(high, dtype=np.float32)
         self.metadata = dict(metadata or {})
-        if isinstance(actor, TD7Policy):
-            self.obs_dim = actor.state_dim
-        else:
-            first = next(m for m in self.actor.net if isinstance(m, torch.nn.Linear))
-            self.obs_dim = int(first.in_features)
+        self.obs_dim = int(actor.state_dim)  # (Actor's, or TD7's policy's)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> np.ndarray:

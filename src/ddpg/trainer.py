@@ -373,13 +373,9 @@ class Trainer:
     def _update_once(self) -> None:
         """One update on a sampled batch (with LAP: the rows' new priorities fed back, and the
         largest reset at each target refresh), its losses summed."""
-        priorities = self.buffer.priorities
         idx = self.buffer.sample_indices(self.config.batch_size)
         info = self.agent.update(self.buffer.gather(idx))
-        if priorities is not None:
-            priorities.update(idx, info["priority"])
-            if info["refreshed"]:
-                priorities.reset_max()
+        self.buffer.learned(idx, info)
         self.sums += loss_sums(info)
         self.n_sums += 1
 

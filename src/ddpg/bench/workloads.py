@@ -181,9 +181,7 @@ def ddpg_update_workload(obs_dim: int, action_dim: int, cfg: Config) -> Callable
 
     def run() -> None:  # as the loop updates (Trainer.update): LAP's priorities fed back
         idx = buf.sample_indices(cfg.batch_size)
-        info = agent.update(buf.gather(idx))
-        if buf.priorities is not None:
-            buf.priorities.update(idx, info["priority"])
+        buf.learned(idx, agent.update(buf.gather(idx)))
 
     return run
 
