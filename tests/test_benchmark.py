@@ -209,13 +209,15 @@ def test_a_finished_population_prints_the_iqm_of_its_members(tmp_path, capsys, m
     assert "(population, seeds 0,1)  final return IQM over 2 members -1454.2 (" in done[0]
 
 
-def test_td7_seeds_run_as_their_own_processes_and_have_no_sb3_baseline(tmp_path):
-    """Populations do not run TD7 yet and stable-baselines3 has none: the td7-100k suite plans
-    one process per seed, the paper's preset of each env, and no baseline runs."""
+def test_td7_seeds_run_as_populations_and_have_no_sb3_baseline(tmp_path):
+    """The td7-100k suite plans each env's 5 seeds as members of one population, the paper's
+    preset of each env, and no stable-baselines3 run (it has no TD7)."""
     suite = load_suite(ROOT / "benchmarks" / "suites" / "td7-100k.yaml")
     jobs = plan(suite, tmp_path, ["ddpg", "sb3"], population=True)
     assert len(jobs) == 15 and {j.library for j in jobs} == {"ddpg"}
-    assert all(j.population is None and j.run_dir.parent.name == "ddpg" for j in jobs)
+    assert {j.population.name for j in jobs} == {"td7-HalfCheetah-v5", "td7-Hopper-v5",
+                                                 "td7-Walker2d-v5"}
+    assert all(j.run_dir.parent == j.population for j in jobs)
     assert {j.config.preset for j in jobs} == {"halfcheetah-td7", "hopper-td7", "walker2d-td7"}
     assert all(j.config.algo == "td7" and j.config.total_steps == 100_000 for j in jobs)
 

@@ -5,6 +5,7 @@ evaluates and exports like DDPG's."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 import signal
@@ -72,11 +73,54 @@ def test_lap_replay_without_td7_is_refused_with_what_to_use():
         Config(replay="lap")
 
 
-def test_a_td7_population_is_refused_with_what_to_do(tmp_path):
+def test_a_td7_population_equals_its_members_single_runs(tmp_path):
+    """Members of a TD7 population (seeds 0 and 1) end where the single runs of their seeds
+    end, to the bit: networks, optimizers, targets, checkpoint rule, priorities, metrics. Each
+    member's burst of updates runs when its own episodes end."""
     from ddpg.population import train_population
 
-    with pytest.raises(ConfigError, match="algo=td7: populations do not run TD7 yet"):
-        train_population(small(tmp_path), seeds="0,1")
+    pop = train_population(small(tmp_path / "pop"), seeds="0,1")
+    assert list(pop.status.values()) == ["done", "done"]
+    for seed, result in zip((0, 1), pop.results):
+        single = ddpg.train(small(tmp_path / "single", seed=seed, run_name=f"s{seed}"))
+        a = CheckpointManager(single.run_dir / "checkpoints").latest()[0]
+        b = CheckpointManager(result.run_dir / "checkpoints").latest()[0]
+        assert a.step == b.step == 1000
+        _equal(a.state["agent"], b.state["agent"], "agent")
+        _equal(a.state["priorities"], b.state["priorities"], "priorities")
+        assert a.state["agent"]["td7"]["rule"]["updates"] > 0
+        assert _metrics(single.run_dir) == _metrics(result.run_dir)
+    a, b = (CheckpointManager(r.run_dir / "checkpoints").latest()[0] for r in pop.results)
+    assert not torch.equal(a.state["agent"]["td7"]["actor"]["phi.weight"],
+                           b.state["agent"]["td7"]["actor"]["phi.weight"])
+
+
+def test_a_td7_population_killed_and_resumed_is_bit_identical(tmp_path):
+    args = [*SMALL, "--total-steps", "1200", "--seeds", "0-1", "--out", str(tmp_path)]
+    subprocess.run(_ddpg_cmd("train", *args, "--run-name", "ref"), check=True,
+                   capture_output=True)
+    proc = subprocess.Popen(_ddpg_cmd("train", *args, "--run-name", "killed"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    manifest = tmp_path / "killed" / "population.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if manifest.exists() and (json.loads(manifest.read_text()).get("step") or 0) >= 300:
+            break
+        time.sleep(0.02)
+    time.sleep(random.Random().uniform(0.0, 0.5))
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    assert json.loads(manifest.read_text())["step"] < 1200
+    out = subprocess.run(_ddpg_cmd("train", "--resume", str(tmp_path / "killed")),
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    for member in ("s0", "s1"):
+        a = CheckpointManager(tmp_path / "ref" / member / "checkpoints").latest()[0]
+        b = CheckpointManager(tmp_path / "killed" / member / "checkpoints").latest()[0]
+        assert a.step == b.step == 1200
+        _equal(a.state["agent"], b.state["agent"], member)
+        _equal(a.state["priorities"], b.state["priorities"], member)
+        assert _metrics(tmp_path / "ref" / member) == _metrics(tmp_path / "killed" / member)
 
 
 def test_updates_wait_for_episodes_and_follow_the_checkpoint_rule(tmp_path):

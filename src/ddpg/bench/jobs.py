@@ -13,7 +13,7 @@ import yaml
 from ddpg import config as cfgmod
 from ddpg.bench.overrides import resolve_config
 from ddpg.bench.rundata import final_row
-from ddpg.bench.suite import POPULATION_ALGOS, SB3_ALGOS, Entry, Suite
+from ddpg.bench.suite import SB3_ALGOS, Entry, Suite
 from ddpg.checkpoint import CheckpointManager
 from ddpg.config import Config
 from ddpg.errors import BenchmarkError, ConfigError
@@ -131,8 +131,7 @@ def plan(suite: Suite, results: Path, libraries: Sequence[str],
     """Every (entry, algo, seed, library) as a Job with its resolved config; the config is the
     one `ddpg train` resolves from the same flags, so invalid overrides fail here. With
     `population`, ddpg's runs of an (entry, algo) are members s<seed> of the population folder
-    RESULTS/<suite>/ddpg/<algo>-<env> (for the algorithms populations run: not TD7 yet, whose
-    seeds run as processes of their own). stable-baselines3 runs only what it has (not TD7)."""
+    RESULTS/<suite>/ddpg/<algo>-<env>. stable-baselines3 runs only what it has (not TD7)."""
     jobs: list[Job] = []
     seen: dict[Path, int] = {}
     for i, e in enumerate(suite.entries):
@@ -152,7 +151,7 @@ def plan(suite: Suite, results: Path, libraries: Sequence[str],
                         continue  # (stable-baselines3 has no TD7)
                     run_dir = results / suite.name / lib / name
                     folder = None
-                    if population and lib == "ddpg" and algo in POPULATION_ALGOS:
+                    if population and lib == "ddpg":
                         folder = results / suite.name / lib / f"{algo}-{e.env.replace('/', '_')}"
                         run_dir = folder / f"s{seed}"
                     if run_dir in seen:

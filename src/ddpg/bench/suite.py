@@ -30,7 +30,6 @@ from ddpg.errors import BenchmarkError
 from ddpg.presets import PRESETS
 
 ALGOS = ("ddpg", "td3", "td7")
-POPULATION_ALGOS = ("ddpg", "td3")  # the others' seeds run as processes of their own
 SB3_ALGOS = ("ddpg", "td3")  # what stable-baselines3 has: a baseline runs for these only
 # Config keys a suite sets through its own keys, or that only say where and how a run is shown.
 SET_BY_SUITE = {"env": "env", "algo": "algos", "seed": "seeds", "total_steps": "steps",

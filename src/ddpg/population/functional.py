@@ -33,6 +33,8 @@ from ddpg.fast.steps import StackedPolyak, member_column
 def unsupported(agents: Sequence) -> str | None:
     """Why these members cannot update with VmapStep, in words; None when they can."""
     c = agents[0].config
+    if c.algo == "td7":
+        return "TD7's update has no member dimension yet"
     if c.network.norm == "batch":
         return "batch normalisation"
     if c.compile:

@@ -173,11 +173,6 @@ def check_members(configs: Sequence[Config]) -> None:
                     f"members train in lockstep on stacked tensors and may differ only in "
                     f"{', '.join(SWEEPABLE)} and the seed. Train the others as another "
                     f"population.")
-    if configs[0].algo == "td7":
-        raise ConfigError("algo=td7: populations do not run TD7 yet (its update has no member "
-                          "dimension so far); train each seed as its own run, e.g. `ddpg "
-                          "benchmark --no-population`, or one `ddpg train --algo td7 --seed N` "
-                          "per seed.")
     if configs[0].actors > 0:
         raise ConfigError(f"actors={configs[0].actors}: a population collects in its own "
                           f"process; train populations or distributed runs, not both.")
