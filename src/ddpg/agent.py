@@ -18,6 +18,7 @@ from ddpg.devices import canonical_device
 from ddpg.errors import ConfigError
 from ddpg.fast import FusedAdam, select_update
 from ddpg.fast.steps import Nets
+from ddpg.losses import Regression
 from ddpg.networks import Critic, build
 from ddpg.noise import make_noise
 from ddpg.normalization import RunningNorm
@@ -171,9 +172,10 @@ class Agent:
                 return self.fast_step(batch, update_actor)
             return td3_step(*nets, update_actor=update_actor, target_noise=c.td3.target_noise,
                             target_noise_clip=c.td3.target_noise_clip,
-                            generator=self.generator, autocast=self._autocast)
+                            generator=self.generator, autocast=self._autocast,
+                            regression=Regression.of(c))
         info = (self.fast_step(batch) if self.fast_step is not None
-                else ddpg_step(*nets, self._autocast))
+                else ddpg_step(*nets, self._autocast, Regression.of(c)))
         info["actor_updated"] = torch.ones((), device=self.device)
         return info
 

@@ -138,7 +138,7 @@ class ReplayBuffer:
         if self.priorities is None:
             return
         self.priorities.update(idx, info["priority"])
-        if info["refreshed"]:
+        if "refreshed" in info and info["refreshed"]:
             self.priorities.reset_max()
 
     def gather(self, idx: torch.Tensor) -> Batch:

@@ -89,6 +89,17 @@ class TD3Config:
 
 
 @dataclass(frozen=True)
+class LAPConfig:
+    """LAP's settings (used with --replay lap; Fujimoto et al. 2020, "An Equivalence between
+    Loss Functions and Non-Uniform Sampling in Experience Replay"; TD7 samples with it)."""
+
+    alpha: float = 0.4
+    """Priority exponent: p = max(|td|, min_priority)^alpha."""
+    min_priority: float = 1.0
+    """Floor on priorities and the Huber loss's switch point."""
+
+
+@dataclass(frozen=True)
 class TD7Config:
     """TD7's own settings (used when algo is 'td7'; its smoothing and actor delay are td3's).
     The defaults are the paper's (Fujimoto et al. 2023, appendix; sfujim/TD7)."""
@@ -102,10 +113,6 @@ class TD7Config:
     target_every: int = 250
     """Updates between two refreshes of the target networks, the fixed encoders and the
     target values' clip range (TD7 copies them; tau is not used)."""
-    alpha: float = 0.4
-    """LAP's priority exponent: p = max(|td|, min_priority)^alpha."""
-    min_priority: float = 1.0
-    """LAP's floor on priorities and the Huber loss's switch point."""
     checkpoints: bool = True
     """Policy checkpoints: evaluate and save the best recent policy by its worst training
     episode, holding updates back while a policy is assessed (ddpg.policy_checkpoints)."""
@@ -129,7 +136,8 @@ class Config:
     (TD3 with SALE embeddings, fixed encoders, clipped target values, LAP replay and policy
     checkpoints; ddpg.td7)."""
     replay: Replay = "uniform"
-    """'uniform' sampling, or 'lap': prioritised by TD error with LAP's loss (td7 needs it)."""
+    """'uniform' sampling, or 'lap': prioritised by TD error with LAP's loss (--lap.*; any
+    algorithm; td7 needs it)."""
     preset: Annotated[str, tyro.conf.Suppress] = ""
     """Name of the preset this config started from (recorded in config.yaml; set by --preset)."""
     seed: int = 0
@@ -213,6 +221,7 @@ class Config:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     td3: TD3Config = field(default_factory=TD3Config)
     td7: TD7Config = field(default_factory=TD7Config)
+    lap: LAPConfig = field(default_factory=LAPConfig)
     out: str = "runs"
     """Parent directory of run directories."""
     run_name: str = ""
@@ -329,8 +338,9 @@ def _validate_td7(c: Config) -> None:
         ("td7.encoder_lr", t.encoder_lr, t.encoder_lr > 0 and math.isfinite(t.encoder_lr),
          "use a positive learning rate such as 3e-4"),
         ("td7.target_every", t.target_every, t.target_every >= 1, "use 1 or more"),
-        ("td7.alpha", t.alpha, 0 <= t.alpha <= 1, "use an exponent in [0, 1]"),
-        ("td7.min_priority", t.min_priority, t.min_priority > 0, "use a positive floor"),
+        ("lap.alpha", c.lap.alpha, 0 <= c.lap.alpha <= 1, "use an exponent in [0, 1]"),
+        ("lap.min_priority", c.lap.min_priority, c.lap.min_priority > 0,
+         "use a positive floor"),
         ("td7.max_episodes", t.max_episodes, t.max_episodes >= 1, "use 1 or more"),
         ("td7.switch_at", t.switch_at, t.switch_at >= 0, "use 0 or more updates"),
         ("td7.reset_weight", t.reset_weight, 0 < t.reset_weight <= 1, "use a weight in (0, 1]"),
@@ -354,10 +364,6 @@ def _validate_td7(c: Config) -> None:
             ("actors", c.actors, c.actors == 0, "distributed collection does not run TD7 "
              "yet; use 0"),
         ]
-    if c.replay == "lap":
-        checks.append(("replay", c.replay, c.algo == "td7", f"LAP replay runs with TD7's "
-                       f"update (LAP's loss) only so far, not with algo={c.algo!r}; use --algo "
-                       f"td7, or --replay uniform"))
     for name, value, ok, rule in checks:
         if not ok:
             _fail(name, value, rule)

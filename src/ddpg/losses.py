@@ -11,7 +11,7 @@ dimensions, so they read either layout alike.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import torch
 
@@ -69,13 +69,60 @@ def lap_loss(q: torch.Tensor, target: torch.Tensor, min_priority: float = 1.0) -
     return torch.where(d < min_priority, 0.5 * d.square(), min_priority * d).mean(dim=(-2, -1))
 
 
+def lap_loss_grad(q: torch.Tensor, target: torch.Tensor,
+                  min_priority: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """lap_loss and its gradient with respect to Q, for updates that write the backward pass
+    out (ddpg.fast): dL/dQ = clip(Q - y, -kappa, kappa) / B. Returns (the loss, dL/dQ)."""
+    diff = q - target
+    batch = q.shape[-2] * q.shape[-1]
+    return lap_loss(q, target, min_priority), diff.clamp(-min_priority, min_priority) / batch
+
+
 def lap_priority(td_errors: Sequence[torch.Tensor], alpha: float = 0.4,
                  min_priority: float = 1.0) -> torch.Tensor:
     """LAP's new priority of each sampled transition, max(|d|, min_priority)^alpha with |d|
-    the largest of the critics' TD errors (each (B, 1) or (M, B, 1)). Returns (B,) / (M, B)."""
+    the largest of the critics' TD errors (each (B, 1) or (M, B, 1); or (1, B) / (M, 1, B) as
+    the fast path holds Q). Returns (B,) / (M, B)."""
     d = torch.stack([e.abs() for e in td_errors]).amax(dim=0)
-    return d.clamp(min=min_priority).pow(alpha).squeeze(-1)
+    return d.clamp(min=min_priority).pow(alpha).flatten(-2)
 # --8<-- [end:lap_loss]
+
+
+class Regression(NamedTuple):
+    """How the critics regress on their targets, for every update (DDPG's, TD3's and TD7's, the
+    reference, the fast path and a population's): the mean squared TD error (`lap` False, the
+    lesson's), or LAP's Huber loss, whose updates also return the sampled transitions' new
+    priorities (`priority`)."""
+
+    lap: bool = False
+    alpha: float = 0.4
+    min_priority: float = 1.0
+
+    @classmethod
+    def of(cls, config) -> Regression:
+        """The regression a Config asks for (--replay, --lap.*)."""
+        return cls(config.replay == "lap", config.lap.alpha, config.lap.min_priority)
+
+    def loss(self, q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (lap_loss(q, target, self.min_priority) if self.lap
+                else critic_loss(q, target))
+
+    def loss_grad(self, q: torch.Tensor, target: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        return (lap_loss_grad(q, target, self.min_priority) if self.lap
+                else critic_loss_grad(q, target))
+
+    def priority(self, qs: Sequence[torch.Tensor], target: torch.Tensor
+                 ) -> dict[str, torch.Tensor]:
+        """{"priority": the new priorities} from the critics' Q (detached) and the target, for
+        LAP; {} otherwise."""
+        if not self.lap:
+            return {}
+        return {"priority": lap_priority([q.detach() - target for q in qs], self.alpha,
+                                         self.min_priority)}
+
+
+MSE = Regression()
 
 
 # --8<-- [start:encoder_loss]

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ddpg.buffer import Batch
-from ddpg.losses import (clipped_double_q_target, critic_loss, polyak_update,
+from ddpg.losses import (MSE, Regression, clipped_double_q_target, polyak_update,
                          smoothed_target_action)
 from ddpg.networks import Critic
 from ddpg.update import actor_step
@@ -44,7 +44,8 @@ def td3_step(actor: nn.Module, critic: TwinCritic, actor_target: nn.Module,
              critic_target: TwinCritic, actor_optimizer, critic_optimizer, batch: Batch,
              tau: float, gamma: float, *, update_actor: bool, target_noise: float,
              target_noise_clip: float, generator: torch.Generator | None = None,
-             autocast: Callable[[], ContextManager] = nullcontext) -> dict[str, torch.Tensor]:
+             autocast: Callable[[], ContextManager] = nullcontext,
+             regression: Regression = MSE) -> dict[str, torch.Tensor]:
     """One TD3 update. The critics always step; the actor and all targets only when
     `update_actor` (every policy_delay-th update). Returns detached tensors."""
     states, actions, rewards, next_states, dones = batch
@@ -59,7 +60,7 @@ def td3_step(actor: nn.Module, critic: TwinCritic, actor_target: nn.Module,
         y = clipped_double_q_target(rewards, dones, next_q1.float(), next_q2.float(), gamma)
     with autocast():
         q1, q2 = critic(states, actions)
-    loss_q = critic_loss(q1.float(), y) + critic_loss(q2.float(), y)
+    loss_q = regression.loss(q1.float(), y) + regression.loss(q2.float(), y)
     critic_optimizer.zero_grad(set_to_none=True)
     loss_q.backward()
     critic_optimizer.step()
@@ -67,7 +68,7 @@ def td3_step(actor: nn.Module, critic: TwinCritic, actor_target: nn.Module,
 
     zero = torch.zeros((), device=states.device)
     info = {"critic_loss": loss_q.detach(), "q": q1.detach().mean(), "actor_loss": zero,
-            "actor_updated": zero}
+            "actor_updated": zero, **regression.priority([q1.float(), q2.float()], y)}
     # --8<-- [start:td3_delayed]
     if not update_actor:
         return info

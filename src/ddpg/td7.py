@@ -29,8 +29,8 @@ from torch import nn
 from ddpg.buffer import Batch
 from ddpg.config import Config
 from ddpg.fast.adam import FusedAdam
-from ddpg.losses import (actor_loss, clipped_double_q_target, encoder_loss, lap_loss,
-                         lap_priority, smoothed_target_action)
+from ddpg.losses import (Regression, actor_loss, clipped_double_q_target, encoder_loss,
+                         smoothed_target_action)
 from ddpg.policy_checkpoints import CheckpointRule
 
 
@@ -182,7 +182,7 @@ class TD7Targets:
 
 def td7_step(nets: TD7Nets, targets: TD7Targets, batch: Batch, gamma: float, *,
              update_actor: bool, target_noise: float, target_noise_clip: float,
-             alpha: float = 0.4, min_priority: float = 1.0,
+             regression: Regression = Regression(lap=True),
              generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """One TD7 update: the encoders, the twin critics with LAP's loss (returning the sampled
     transitions' new priorities as info["priority"], (B,)), and every policy_delay-th update
@@ -215,16 +215,16 @@ def td7_step(nets: TD7Nets, targets: TD7Targets, batch: Batch, gamma: float, *,
         zs = n.fixed_encoder.zs(states)
         zsa = n.fixed_encoder.zsa(zs, actions)
     q1, q2 = n.critic(states, actions, zsa, zs)
-    loss_q = lap_loss(q1, y, min_priority) + lap_loss(q2, y, min_priority)
+    loss_q = regression.loss(q1, y) + regression.loss(q2, y)  # LAP's Huber loss
     n.critic_optimizer.zero_grad(set_to_none=True)
     loss_q.backward()
     n.critic_optimizer.step()
-    priority = lap_priority([q1.detach() - y, q2.detach() - y], alpha, min_priority)
     # --8<-- [end:td7_critic]
 
     zero = torch.zeros((), device=states.device)
     info = {"critic_loss": loss_q.detach(), "q": q1.detach().mean(), "actor_loss": zero,
-            "actor_updated": zero, "encoder_loss": loss_enc.detach(), "priority": priority}
+            "actor_updated": zero, "encoder_loss": loss_enc.detach(),
+            **regression.priority([q1, q2], y)}
     if not update_actor:
         return info
 
@@ -275,7 +275,7 @@ class TD7:
         c = self.config
         info = td7_step(self.nets, self.targets, batch, c.gamma, update_actor=update_actor,
                         target_noise=c.td3.target_noise, target_noise_clip=c.td3.target_noise_clip,
-                        alpha=c.td7.alpha, min_priority=c.td7.min_priority, generator=generator)
+                        regression=Regression.of(c), generator=generator)
         refreshed = (updates + 1) % c.td7.target_every == 0
         if refreshed:
             self.targets.refresh(self.nets)

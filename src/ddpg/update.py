@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ddpg.buffer import Batch
-from ddpg.losses import actor_loss, critic_loss, polyak_update, td_target
+from ddpg.losses import MSE, Regression, actor_loss, polyak_update, td_target
 
 
 # --8<-- [start:actor_step]
@@ -37,11 +37,12 @@ def actor_step(actor: nn.Module, q: Callable[[torch.Tensor, torch.Tensor], torch
 def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
               critic_target: nn.Module, actor_optimizer: torch.optim.Optimizer,
               critic_optimizer: torch.optim.Optimizer, batch: Batch, tau: float,
-              gamma: float, autocast: Callable[[], ContextManager] = nullcontext
-              ) -> dict[str, torch.Tensor]:
+              gamma: float, autocast: Callable[[], ContextManager] = nullcontext,
+              regression: Regression = MSE) -> dict[str, torch.Tensor]:
     """The update on a given batch. Returns detached tensors (no host sync): critic_loss,
-    actor_loss and q (the mean of Q(s, a) over the batch). `autocast` wraps the networks'
-    forward passes (e.g. bf16 autocast); targets and losses are computed in float32."""
+    actor_loss and q (the mean of Q(s, a) over the batch); with LAP's `regression`, priority
+    (the sampled rows' new priorities). `autocast` wraps the networks' forward passes (e.g.
+    bf16 autocast); targets and losses are computed in float32."""
     states, actions, rewards, next_states, dones = batch
 
     # --8<-- [start:critic_step]
@@ -52,7 +53,7 @@ def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
         y = td_target(rewards, dones, next_q.float(), gamma)
     with autocast():
         q = critic(states, actions)
-    loss_q = critic_loss(q.float(), y)
+    loss_q = regression.loss(q.float(), y)  # the lesson's: mean (Q(s, a) - y)^2
     critic_optimizer.zero_grad(set_to_none=True)
     loss_q.backward()
     critic_optimizer.step()
@@ -68,7 +69,8 @@ def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
     polyak_update(critic.parameters(), critic_target.parameters(), tau)
     polyak_update(actor.parameters(), actor_target.parameters(), tau)
     # --8<-- [end:soft_update]
-    return {"critic_loss": loss_q.detach(), "actor_loss": loss_pi, "q": q.detach().mean()}
+    return {"critic_loss": loss_q.detach(), "actor_loss": loss_pi, "q": q.detach().mean(),
+            **regression.priority([q.float()], y)}
 
 
 # --8<-- [start:ddpg_update]

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ddpg.fast.adam import FusedAdam
-from ddpg.losses import actor_loss, actor_loss_grad, critic_loss_grad
+from ddpg.losses import MSE, Regression, actor_loss, actor_loss_grad
 
 # aten's backward kernels, looked up once (through torch.ops each call costs microseconds)
 _threshold_backward_into = torch.ops.aten.threshold_backward.grad_input
@@ -168,14 +168,15 @@ def mu_cols(net: MLP, max_action: torch.Tensor, s: torch.Tensor,
     return max_action * t
 
 
-def regress(critic: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward Q(x) for x of shape (obs + act, batch) and write the gradients of
-    losses.critic_loss, mean (Q(x) - y)^2, into critic.grads (dL/dQ from
-    losses.critic_loss_grad). Returns (Q, the loss), Q and y shaped (1, batch); for a StackedMLP
-    (M, 1, batch), and the loss per member."""
+def regress(critic: MLP, x: torch.Tensor, y: torch.Tensor,
+            regression: Regression = MSE) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward Q(x) for x of shape (obs + act, batch) and write the gradients of the critic's
+    loss (`regression`: losses.critic_loss, mean (Q(x) - y)^2, or LAP's) into critic.grads
+    (dL/dQ from Regression.loss_grad). Returns (Q, the loss), Q and y shaped (1, batch); for a
+    StackedMLP (M, 1, batch), and the loss per member."""
     kept: list[torch.Tensor] = []
     q = critic.forward_cols(x, kept)
-    loss, d_q = critic_loss_grad(q, y)
+    loss, d_q = regression.loss_grad(q, y)
     critic.backward_cols(d_q, kept, weight_grads=True)
     return q, loss
 

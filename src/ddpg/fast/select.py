@@ -19,6 +19,7 @@ from ddpg.devices import graphs_update
 from ddpg.fast.adam import FusedAdam
 from ddpg.fast.cudagraph import GraphedStep
 from ddpg.fast.steps import FastDDPG, FastStep, FastTD3
+from ddpg.losses import Regression
 
 
 class UpdateChoice(NamedTuple):
@@ -44,8 +45,10 @@ def select_update(config: Config, device: torch.device, actor: nn.Module, critic
     nets = (actor, critic, actor_target, critic_target, actor_optimizer, critic_optimizer,
             c.tau, c.gamma)
     if why_not is None and FastStep.supports(actor, critic):  # the one fast step, one member
-        fast = (FastTD3(*nets, c.td3.target_noise, c.td3.target_noise_clip, generator)
-                if c.algo == "td3" else FastDDPG(*nets))
+        regression = Regression.of(c)  # the critics' loss: the lesson's, or LAP's
+        fast = (FastTD3(*nets, c.td3.target_noise, c.td3.target_noise_clip, generator,
+                        regression=regression)
+                if c.algo == "td3" else FastDDPG(*nets, regression=regression))
     if fast is None:
         why = why_not or ("the network is not a plain ReLU MLP with the action at the critic's "
                           "input")

@@ -34,7 +34,8 @@ from ddpg.buffer import Batch
 from ddpg.fast.adam import FusedAdam
 from ddpg.fast.mlp import (MLP, actor_step_cols, check_order, mu_cols, plain_actor,
                            plain_critic, regress)
-from ddpg.losses import clipped_double_q_target, polyak_update, smoothed_target_action, td_target
+from ddpg.losses import (MSE, Regression, clipped_double_q_target, polyak_update,
+                         smoothed_target_action, td_target)
 
 
 class Nets(NamedTuple):
@@ -86,9 +87,11 @@ class FastStep:
     update_actor)` takes a Batch of (B, ...) tensors for one member, (M, B, ...) for several,
     and returns the losses: scalars for one member, (M,) tensors for several."""
 
-    def __init__(self, members: Sequence[Nets], td3: bool, stacked: bool | None = None) -> None:
+    def __init__(self, members: Sequence[Nets], td3: bool, stacked: bool | None = None,
+                 regression: Regression = MSE) -> None:
         """`stacked`: hold the members with a member dimension in front, batches (M, B, ...)
-        (default: for more than one member; a population of one passes True)."""
+        (default: for more than one member; a population of one passes True). `regression`:
+        the critics' loss (LAP's: the step also returns the rows' new priorities)."""
         if not all(self.supports(n.actor, n.critic) for n in members):
             raise ValueError(f"{'FastTD3' if td3 else 'FastDDPG'} needs plain ReLU networks "
                              f"with the action entering the critic{'s' if td3 else ''} at "
@@ -98,7 +101,7 @@ class FastStep:
         if any(hasattr(n.critic, "q1") != td3 for n in members):
             raise ValueError(f"{'TD3' if td3 else 'DDPG'} updates "
                              f"{'a TwinCritic' if td3 else 'one Critic'}; got another critic.")
-        self.td3, self.members = td3, len(members)
+        self.td3, self.members, self.regression = td3, len(members), regression
         one = not (self.members > 1 if stacked is None else stacked)
         if one and self.members > 1:
             raise ValueError(f"{self.members} members are updated stacked (stacked=True).")
@@ -162,7 +165,9 @@ class FastStep:
     def of_agents(cls, agents: Sequence) -> FastStep:
         """The step of these Agents (ddpg.agent), their networks as Agent.nets() gives them,
         stacked with a member dimension (a population's, of any size, one included)."""
-        return cls([a.nets() for a in agents], td3=agents[0].config.algo == "td3", stacked=True)
+        c = agents[0].config
+        return cls([a.nets() for a in agents], td3=c.algo == "td3", stacked=True,
+                   regression=Regression.of(c))
 
     @staticmethod
     def supports(actor: nn.Module, critic: nn.Module) -> bool:
@@ -204,11 +209,14 @@ class FastStep:
         else:
             y = td_target(rewards, dones, next_q, self.gamma)
         y = y.transpose(-2, -1)  # (..., 1, B), as Q is held
-        q, loss_q = regress(self.q1, x, y)
+        q, loss_q = regress(self.q1, x, y, self.regression)
+        qs = [q]
         if self.td3:
-            loss_q = loss_q + regress(self.q2, x, y)[1]
+            q2, loss_q2 = regress(self.q2, x, y, self.regression)
+            loss_q, qs = loss_q + loss_q2, [q, q2]
         self.critic_optimizer.step(self.critic_grads)
-        info = {"critic_loss": loss_q, "q": q.mean(dim=(-2, -1))}
+        info = {"critic_loss": loss_q, "q": q.mean(dim=(-2, -1)),
+                **self.regression.priority(qs, y)}
         if not update_actor:  # TD3's delayed actor: this update leaves the actor and targets
             zero = torch.zeros_like(loss_q)
             return {**info, "actor_loss": zero, "actor_updated": zero}
@@ -230,9 +238,10 @@ class FastDDPG(FastStep):
 
     def __init__(self, actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
                  critic_target: nn.Module, actor_optimizer: FusedAdam,
-                 critic_optimizer: FusedAdam, tau: float, gamma: float) -> None:
+                 critic_optimizer: FusedAdam, tau: float, gamma: float,
+                 regression: Regression = MSE) -> None:
         super().__init__([Nets(actor, critic, actor_target, critic_target, actor_optimizer,
-                               critic_optimizer, tau, gamma)], td3=False)
+                               critic_optimizer, tau, gamma)], td3=False, regression=regression)
 
     def step(self, batch: Batch, update_actor: bool = True) -> dict[str, torch.Tensor]:
         info = super().step(batch)
@@ -247,7 +256,8 @@ class FastTD3(FastStep):
     def __init__(self, actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
                  critic_target: nn.Module, actor_optimizer: FusedAdam,
                  critic_optimizer: FusedAdam, tau: float, gamma: float, target_noise: float,
-                 target_noise_clip: float, generator: torch.Generator | None = None) -> None:
+                 target_noise_clip: float, generator: torch.Generator | None = None,
+                 regression: Regression = MSE) -> None:
         super().__init__([Nets(actor, critic, actor_target, critic_target, actor_optimizer,
                                critic_optimizer, tau, gamma, target_noise, target_noise_clip,
-                               generator)], td3=True)
+                               generator)], td3=True, regression=regression)

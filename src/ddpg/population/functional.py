@@ -23,7 +23,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from ddpg.buffer import Batch
-from ddpg.losses import (actor_loss, clipped_double_q_target, critic_loss,
+from ddpg.losses import (Regression, actor_loss, clipped_double_q_target,
                          smoothed_target_action, td_target)
 from ddpg.fast.adam import FusedAdam
 from ddpg.fast.mlp import stack_params
@@ -92,6 +92,7 @@ class VmapStep:
 
     def __init__(self, agents: Sequence) -> None:
         self.td3 = agents[0].config.algo == "td3"
+        self.regression = Regression.of(agents[0].config)  # the critics' loss
         self.actor = _Stacked.of([a.actor for a in agents])
         self.actor_target = _Stacked.of([a.actor_target for a in agents])
         self.critic = _Stacked.of([a.critic for a in agents])
@@ -133,12 +134,13 @@ class VmapStep:
         params = [p.detach().requires_grad_() for p in self.critic.params]
         q = self.critic(states, actions, params=params)
         q1 = q[0] if self.td3 else q
-        loss_q = (critic_loss(q[0], y) + critic_loss(q[1], y) if self.td3
-                  else critic_loss(q, y))
+        qs = list(q) if self.td3 else [q]
+        loss_q = sum(self.regression.loss(qi, y) for qi in qs)
         grads = torch.autograd.grad(loss_q.sum(), params)
         with torch.no_grad():
             self.critic_optimizer.step([g.contiguous() for g in grads])
-        info = {"critic_loss": loss_q.detach(), "q": q1.detach().mean(dim=(1, 2))}
+        info = {"critic_loss": loss_q.detach(), "q": q1.detach().mean(dim=(1, 2)),
+                **self.regression.priority(qs, y)}
         if not update_actor:
             zero = torch.zeros_like(info["critic_loss"])
             return {**info, "actor_loss": zero, "actor_updated": zero}

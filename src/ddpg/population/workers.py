@@ -28,6 +28,7 @@ from ddpg.fast.cudagraph import GraphedStep
 from ddpg.fast.steps import FastStep
 from ddpg.normalization import RunningNorm
 from ddpg.population.functional import VmapStep
+from ddpg.priorities import priority_indices
 from ddpg.seeding import IndexStream, uniform_indices
 from ddpg.trainer import loss_sums
 
@@ -52,13 +53,25 @@ class Worker:
         # every member's replay stream as a row of two arrays: one draw for all of them
         self._keys, self._counters = IndexStream.stack([m.buffer.generator
                                                         for m in self.members])
+        # LAP: every member's priorities as a row of one (members, capacity) tensor
+        self.priorities: torch.Tensor | None = None
+        if self.members[0].buffer.priorities is not None:
+            held = [m.buffer.priorities for m in self.members]
+            self.priorities = torch.stack([p.p for p in held])
+            for i, p in enumerate(held):
+                p.p = self.priorities[i]
 
-    def sample(self, batch_size: int) -> Batch:
+    def sample(self, batch_size: int) -> tuple[Batch, torch.Tensor]:
         """Each member's batch, its indices drawn from its own stream exactly as
-        ReplayBuffer.sample draws them (all members' in one call), gathered from the stacked
-        rows in one call."""
-        sizes = np.array([m.buffer.size for m in self.members])
-        idx = torch.from_numpy(uniform_indices(self._keys, self._counters, sizes, batch_size))
+        ReplayBuffer.sample_indices draws them (uniformly, or by LAP's priorities; all members'
+        in one call), gathered from the stacked rows in one call. Returns the batch and the
+        rows' indices into the stacked rows, (M, B)."""
+        if self.priorities is not None:
+            idx = priority_indices(self.priorities, self._keys, self._counters, batch_size)
+        else:
+            sizes = np.array([m.buffer.size for m in self.members])
+            idx = torch.from_numpy(uniform_indices(self._keys, self._counters, sizes,
+                                                   batch_size))
         idx = idx.to(self.rows.device, non_blocking=True) + self._offsets
         data = self.rows.reshape(-1, self.rows.shape[2]).index_select(0, idx.view(-1))
         batch = Batch(*data.view(len(self.members), batch_size, -1).split(
@@ -66,17 +79,28 @@ class Worker:
         if self.members[0].agent.obs_norm is not None:  # each member's own statistics
             batch = RunningNorm.normalize_members([m.agent.obs_norm for m in self.members],
                                                   batch)
-        return batch
+        return batch, idx
+
+    def learned(self, idx: torch.Tensor, info: dict[str, torch.Tensor]) -> None:
+        """LAP: the sampled rows' new priorities, each member's largest grown with them, as
+        each member's ReplayBuffer.learned does (one host sync for all members)."""
+        if self.priorities is None:
+            return
+        self.priorities.view(-1)[idx.view(-1)] = info["priority"].reshape(-1).to(
+            self.priorities.dtype)
+        for m, top in zip(self.members, info["priority"].amax(dim=1).tolist()):
+            m.buffer.priorities.max_priority = max(m.buffer.priorities.max_priority, top)
 
     def update(self, n: int) -> None:
         """`n` updates of every member of this worker."""
         c = self.members[0].config
         agent = self.members[0].agent
         for _ in range(n):
-            batch = self.sample(c.batch_size)
+            batch, idx = self.sample(c.batch_size)
             update_actor = agent.actor_due()
             with agent.precision():
                 info = self.step(batch, update_actor)
+            self.learned(idx, info)
             self.sums += loss_sums(info, dim=1)
             for m in self.members:
                 m.n_sums += 1
