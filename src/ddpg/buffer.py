@@ -72,6 +72,7 @@ class ReplayBuffer:
             raise ValueError("prioritised sampling draws from an IndexStream (ddpg.seeding), "
                              "not a torch.Generator.")
         self.priorities = priorities
+        self.hindsight = None  # a goal-conditioned run's ddpg.her.Hindsight: relabels in gather
 
     def __len__(self) -> int:
         return self.size
@@ -142,8 +143,12 @@ class ReplayBuffer:
             self.priorities.reset_max()
 
     def gather(self, idx: torch.Tensor) -> Batch:
-        """The rows `idx` (from `sample_indices`) as a Batch."""
-        return Batch(*self._data.index_select(0, idx).split(self.widths, dim=1))
+        """The rows `idx` (from `sample_indices`) as a Batch (with hindsight replay, some of
+        them relabelled: ddpg.her)."""
+        batch = Batch(*self._data.index_select(0, idx).split(self.widths, dim=1))
+        if self.hindsight is not None:
+            batch = self.hindsight.relabel(batch, idx, self._data, self.widths)
+        return batch
 
     def sample_indices(self, batch_size: int) -> torch.Tensor:
         """The rows `sample` takes: uniform over the rows held, with replacement, from the

@@ -111,6 +111,7 @@ def collect(members: Sequence[Any], actions: dict[int, np.ndarray],
         done = done | ~good
 
     # the transitions (s, a, r, s', terminated) into the replay rows, before s moves on
+    pos = [m.buffer.pos for m in acting]  # (where hindsight replay's episode index goes on)
     stored = (books.obs[which], action, reward, final_next, terminated)
     if not own:
         write_rows(acting, stored, books, which)
@@ -121,6 +122,7 @@ def collect(members: Sequence[Any], actions: dict[int, np.ndarray],
         if together:
             write_rows([acting[j] for j in together], tuple(x[together] for x in stored), books)
 
+    index_episodes(acting, pos, done, good)
     books.returns[which] += reward if good is None else np.where(good, reward, 0.0)
     books.lengths[which] += 1
     books.obs[which] = next_obs
@@ -170,6 +172,23 @@ def write_rows(members: Sequence[Any], stored: tuple[np.ndarray, ...], books: Bo
             books.rows[which, :n - first] = t[:, first:]
     for m in members:
         m.buffer.advance(n)
+
+
+def index_episodes(members: Sequence[Any], pos: list[int], done: np.ndarray,
+                   good: np.ndarray | None) -> None:
+    """Hindsight replay's episode index (ddpg.her.EpisodeIndex) of each member that has one:
+    the rows written from position pos[j] on, one per environment kept (`good`; all when
+    None) in order, and which of them ended an episode (`done`, (members, n)); an environment
+    whose transition was dropped was reset, which ends its episode at its last stored row."""
+    for j, m in enumerate(members):
+        her = m.buffer.hindsight
+        if her is None:
+            continue
+        kept = np.arange(done.shape[1]) if good is None else np.flatnonzero(good[j])
+        her.index.added(pos[j], kept, done[j][kept])
+        if good is not None:
+            for e in np.flatnonzero(~good[j]):
+                her.index.cut(int(e))
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray:

@@ -28,6 +28,7 @@ from ddpg.presets import PRESETS, preset_for_env
 
 Activation = Literal["relu", "tanh", "elu", "leaky_relu"]
 Norm = Literal["none", "layer", "batch"]
+HERStrategy = Literal["none", "future", "final", "episode"]
 Init = Literal["default", "paper"]
 NoiseKind = Literal["gaussian", "ou"]
 ScheduleKind = Literal["constant", "linear", "exponential"]
@@ -86,6 +87,18 @@ class TD3Config:
     """Std of the target policy smoothing noise, in normalised action units."""
     target_noise_clip: float = 0.5
     """Clip of the target policy smoothing noise."""
+
+
+@dataclass(frozen=True)
+class HERConfig:
+    """Hindsight experience replay for goal-conditioned tasks (ddpg.her; Andrychowicz et al.
+    2017): goals relabelled when a batch is drawn."""
+
+    strategy: HERStrategy = "none"
+    """Where relabelled goals come from: 'future' (a later step of the same episode), 'final'
+    (its last step), 'episode' (any of its steps); 'none' turns hindsight replay off."""
+    k: int = 4
+    """Relabelled goals per original one: a row is relabelled with probability k / (k + 1)."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +235,7 @@ class Config:
     td3: TD3Config = field(default_factory=TD3Config)
     td7: TD7Config = field(default_factory=TD7Config)
     lap: LAPConfig = field(default_factory=LAPConfig)
+    her: HERConfig = field(default_factory=HERConfig)
     out: str = "runs"
     """Parent directory of run directories."""
     run_name: str = ""
@@ -327,6 +341,18 @@ def validate(c: Config) -> None:
         if not ok:
             _fail(name, value, rule)
     _validate_td7(c)
+    her = c.her
+    strategies = get_args(HERStrategy)
+    checks = [("her.k", her.k, her.k >= 1, "use 1 or more relabelled goals per original (the "
+               "HER paper's 4)"),
+              ("her.strategy", her.strategy, her.strategy in strategies,
+               f"use one of {', '.join(strategies)}")]
+    if her.strategy != "none":
+        checks.append(("actors", c.actors, c.actors == 0, "hindsight replay relabels in the "
+                       "learner's own buffer; distributed collection does not run it yet, use 0"))
+    for name, value, ok, rule in checks:
+        if not ok:
+            _fail(name, value, rule)
 
 
 def _validate_td7(c: Config) -> None:

@@ -10,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 
 from ddpg.errors import EnvError, TrainingError
+from ddpg.goals import FlattenGoal, goal_layout
 
 EnvLike = Union[str, gym.Env, Callable[[], gym.Env]]
 
@@ -45,7 +46,16 @@ def make(env_id: str, **kwargs) -> gym.Env:
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise EnvError(f"unknown environment id {env_id!r}.{hint} "
                        f"Use a registered gymnasium id such as 'Pendulum-v1'.") from e
-    check_spaces(env, env_id)
+    return prepare(env, env_id)
+
+
+def prepare(env: gym.Env, name: str) -> gym.Env:
+    """`env` as the engine takes it: a goal-conditioned one (a Dict of observation,
+    achieved_goal and desired_goal with compute_reward) flattened by ddpg.goals.FlattenGoal;
+    its spaces checked (EnvError naming what does not fit)."""
+    if not isinstance(env, FlattenGoal) and goal_layout(env.observation_space, name) is not None:
+        env = FlattenGoal(env, name)
+    check_spaces(env, name)
     return env
 
 
@@ -78,8 +88,9 @@ def fresh_env(env: EnvLike, **kwargs) -> gym.Env:
     if isinstance(env, str):
         return make(env, **kwargs)
     if isinstance(env, gym.Env):
-        return copy.deepcopy(env)
-    return env()
+        return prepare(copy.deepcopy(env), repr(env))
+    made = env()
+    return prepare(made, repr(made))
 
 
 def env_factory(env: EnvLike, **kwargs) -> tuple[Callable[[], gym.Env], str]:
@@ -89,11 +100,10 @@ def env_factory(env: EnvLike, **kwargs) -> tuple[Callable[[], gym.Env], str]:
     if isinstance(env, str):
         return (lambda: make(env, **kwargs)), env
     if isinstance(env, gym.Env):
-        check_spaces(env, repr(env))
-        first = [env]
+        first = [prepare(env, repr(env))]
     elif callable(env):
-        first = [env()]
-        check_spaces(first[0], repr(first[0]))
+        made = env()
+        first = [prepare(made, repr(made))]
     else:
         raise EnvError(f"env={env!r} is not an environment id, a gymnasium.Env or a function "
                        f"returning one.")

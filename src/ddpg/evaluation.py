@@ -24,6 +24,7 @@ class Evaluation:
     lengths: np.ndarray  # steps of each episode
     q_estimate: float | None = None  # mean critic estimate Q(s, mu(s)) over the states below
     mc_return: float | None = None  # mean discounted return actually obtained from them
+    successes: np.ndarray | None = None  # info["is_success"] at each episode's end, if given
 
 
 def episode_cap(env: gym.Env, max_steps: int) -> int | None:
@@ -81,6 +82,7 @@ def evaluate_together(act: Callable[[list[np.ndarray], list[int]], Sequence[np.n
     gammas = [gamma] * k if isinstance(gamma, (int, float)) else list(gamma)
     returns = np.zeros((k, len(seeds)))
     lengths = np.zeros((k, len(seeds)), dtype=np.int64)
+    success = np.full((k, len(seeds)), np.nan)  # info["is_success"] at each episode's end
     qs: list[list[np.ndarray]] = [[] for _ in range(k)]
     gs: list[list[np.ndarray]] = [[] for _ in range(k)]
     for i, seed in enumerate(seeds):
@@ -94,11 +96,13 @@ def evaluate_together(act: Callable[[list[np.ndarray], list[int]], Sequence[np.n
             actions = act([obs[j] for j in who], who)
             for j, action in zip(who, actions):
                 observations[j].append(obs[j])
-                obs[j], reward, term, trunc, _ = envs[j].step(action)
+                obs[j], reward, term, trunc, info = envs[j].step(action)
                 rewards[j].append(float(reward))
                 terminated[j] = bool(term)
                 if term or trunc or (max_steps is not None and len(rewards[j]) >= max_steps):
                     ended[j] = True
+                    if "is_success" in info:
+                        success[j, i] = float(info["is_success"])
             if should_stop is not None and should_stop():
                 return None
         for j in range(k):
@@ -110,9 +114,13 @@ def evaluate_together(act: Callable[[list[np.ndarray], list[int]], Sequence[np.n
                 n = len(rewards[j]) if terminated[j] else max(len(rewards[j]) - horizon, 1)
                 qs[j].append(q_fns[j](np.asarray(observations[j][:n])))
                 gs[j].append(g[:n])
-    return [Evaluation(returns[j], lengths[j]) if q_fns[j] is None else
-            Evaluation(returns[j], lengths[j], float(np.concatenate(qs[j]).mean()),
-                       float(np.concatenate(gs[j]).mean())) for j in range(k)]
+    out = [Evaluation(returns[j], lengths[j]) if q_fns[j] is None else
+           Evaluation(returns[j], lengths[j], float(np.concatenate(qs[j]).mean()),
+                      float(np.concatenate(gs[j]).mean())) for j in range(k)]
+    for j, ev in enumerate(out):
+        if not np.isnan(success[j]).any():  # every episode reported it
+            ev.successes = success[j]
+    return out
 
 
 # --- summaries over runs (seeds, members) ----------------------------------------------------

@@ -54,6 +54,9 @@ COLUMNS = ("step", "episodes", "updates", "eval_return_mean", "eval_return_std",
 # evaluation, the mean policy lag (updates between the weights a chunk was collected with and
 # the learner's at its arrival), the replay buffer's fill.
 DISTRIBUTED_COLUMNS = ("collect_steps_per_s", "updates_per_s", "policy_lag", "buffer_fill")
+# Added for goal-conditioned tasks: the share of evaluation episodes whose last step reported
+# info["is_success"].
+SUCCESS_COLUMNS = ("eval_success_rate",)
 
 
 def write_evaluations(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -168,7 +171,7 @@ class RunLogger:
         scalars = {f"{'eval' if k.startswith(('eval', 'q_est', 'mc_')) else 'train'}/{k}": row[k]
                    for k in ("eval_return_mean", "eval_return_std", "critic_loss", "actor_loss",
                              "q_mean", "sigma", "q_estimate", "mc_return", "steps_per_s",
-                             *DISTRIBUTED_COLUMNS)
+                             *SUCCESS_COLUMNS, *DISTRIBUTED_COLUMNS)
                    if row.get(k) not in (None, "")}
         if self._tb is not None:
             for name, value in scalars.items():
@@ -177,8 +180,10 @@ class RunLogger:
         if self._wandb is not None:
             self._wandb.log(scalars, step=row["step"])
         if self._progress is None or self.label:  # a population's bar shows its first member
+            success = row.get("eval_success_rate")
             log.info(f"{self.label}step {row['step']:>8}  eval {row['eval_return_mean']:9.1f} "
-                     f"+- {row['eval_return_std']:6.1f}  {row['steps_per_s']:7.1f} steps/s")
+                     f"+- {row['eval_return_std']:6.1f}  {row['steps_per_s']:7.1f} steps/s"
+                     + ("" if success in (None, "") else f"  success {success:.2f}"))
         if self._progress is not None:
             self.step(row["step"])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from ddpg.config import NetworkConfig
 from ddpg.envs import to_env_action
 from ddpg.errors import PolicyFileError
 from ddpg.fileio import atomic_torch_save
+from ddpg.goals import GoalLayout
 from ddpg.interop.sb3 import read_sb3_zip
 from ddpg.networks import Actor
 from ddpg.normalization import RunningNorm
@@ -34,7 +35,9 @@ BEST_POLICY_FILE = "best_policy.pt"  # the policy at the run's best evaluation
 
 class Policy:
     """mu(s) with the env's action bounds: `act(obs)` takes (obs_dim,) or (N, obs_dim) numpy
-    observations and returns actions in [low, high] of the same leading shape."""
+    observations and returns actions in [low, high] of the same leading shape. A policy of a
+    goal-conditioned task (metadata "goal": its ddpg.goals.GoalLayout) takes the environment's
+    Dict observation too (each key (width,) or (N, width)), flattened as training saw it."""
 
     def __init__(self, actor: Actor | TD7Policy, low: np.ndarray, high: np.ndarray,
                  metadata: dict[str, Any] | None = None,
@@ -45,9 +48,20 @@ class Policy:
         self.high = np.asarray(high, dtype=np.float32)
         self.metadata = dict(metadata or {})
         self.obs_dim = int(actor.state_dim)  # (Actor's, or TD7's policy's)
+        goal = self.metadata.get("goal")
+        self.goal_layout = None if goal is None else GoalLayout.from_dict(goal)
+        if self.goal_layout is not None and self.goal_layout.width != self.obs_dim:
+            raise ValueError(f"goal layout {goal} is {self.goal_layout.width} wide; the policy "
+                             f"takes {self.obs_dim} inputs.")
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def act(self, obs: np.ndarray | Mapping[str, np.ndarray]) -> np.ndarray:
+        if isinstance(obs, Mapping):
+            if self.goal_layout is None:
+                raise ValueError(f"this policy takes a flat observation of {self.obs_dim} "
+                                 f"values, not a Dict (it was not trained on a goal-conditioned "
+                                 f"task).")
+            obs = self.goal_layout.flatten(obs)
         o = np.asarray(obs, dtype=np.float32)
         single = o.ndim == 1
         if o.shape[-1] != self.obs_dim or o.ndim not in (1, 2):

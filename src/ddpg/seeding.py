@@ -98,10 +98,13 @@ class IndexStream:
 
 def seed_streams(seed: int) -> dict[str, Any]:
     """Independent random streams derived from one seed: warm-up actions and exploration noise
-    (numpy Generators), replay sampling (an IndexStream)."""
-    warmup, noise, sampling = np.random.SeedSequence(seed).spawn(3)
+    (numpy Generators), replay sampling and hindsight relabelling (IndexStreams). (Spawned
+    children depend on their index only: a stream added at the end leaves the others as they
+    were.)"""
+    warmup, noise, sampling, hindsight = np.random.SeedSequence(seed).spawn(4)
     return {"warmup": np.random.default_rng(warmup), "noise": np.random.default_rng(noise),
-            "sampling": IndexStream(int(sampling.generate_state(1, np.uint64)[0]))}
+            "sampling": IndexStream(int(sampling.generate_state(1, np.uint64)[0])),
+            "hindsight": IndexStream(int(hindsight.generate_state(1, np.uint64)[0]))}
 
 
 def restore_generator(generator: torch.Generator, state: torch.Tensor, seed: int, step: int,

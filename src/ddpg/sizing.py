@@ -8,7 +8,7 @@ import gymnasium as gym
 from ddpg.buffer import estimate_bytes
 from ddpg.checkpoint import estimate_checkpoint_bytes
 from ddpg.config import Config
-from ddpg.envs import EnvLike, check_spaces, make
+from ddpg.envs import EnvLike, make, prepare
 from ddpg.errors import ConfigError
 from ddpg.metrics import log
 from ddpg.system import available_memory, human_bytes
@@ -63,8 +63,8 @@ def check_population(c: Config, members: int, env: EnvLike) -> None:
     if not isinstance(probe, gym.Env):
         return  # a maker that failed, or not an environment: the run's own check says so
     try:
-        check_spaces(probe, repr(probe))
-        obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
+        spaces = prepare(probe, repr(probe))  # (a goal-conditioned env: its flat width)
+        obs_dim, action_dim = spaces.observation_space.shape[0], spaces.action_space.shape[0]
     finally:
         if probe is not env:
             probe.close()

@@ -26,9 +26,11 @@ from ddpg.checkpoint import CheckpointManager, Loaded
 from ddpg.config import Config
 from ddpg.collect import Books, collect
 from ddpg.envs import EnvLike, EpisodeRecorder, SameStepVectorEnv, env_factory, to_env_action
-from ddpg.errors import CheckpointError, Interrupted, TrainingError
+from ddpg.errors import CheckpointError, ConfigError, Interrupted, TrainingError
+from ddpg.goals import GOAL_KEYS, find_goal_env
+from ddpg.her import Hindsight
 from ddpg.evaluation import episode_cap, episode_seeds, evaluate
-from ddpg.metrics import (COLUMNS, DISTRIBUTED_COLUMNS, EVALUATIONS_FILE, RunLogger, log,
+from ddpg.metrics import (COLUMNS, DISTRIBUTED_COLUMNS, SUCCESS_COLUMNS, EVALUATIONS_FILE, RunLogger, log,
                           write_evaluations)
 from ddpg.newdirs import removed_on_failure
 from ddpg.policy import BEST_POLICY_FILE, POLICY_FILE, Policy
@@ -98,6 +100,13 @@ class Trainer:
         self.low, self.high = space.low.astype(np.float32), space.high.astype(np.float32)
         self.obs_dim = self.envs.single_observation_space.shape[0]
         self.action_dim = space.shape[0]
+        goal_env = find_goal_env(self.envs.envs[0])  # goal-conditioned: ddpg.goals
+        self.goal_layout = None if goal_env is None else goal_env.goal_layout
+        if config.her.strategy != "none" and goal_env is None:
+            raise ConfigError(f"her.strategy={config.her.strategy!r}: {self.env_name} is not "
+                              f"goal-conditioned (its observations are not a Dict of "
+                              f"{', '.join(GOAL_KEYS)} with compute_reward); hindsight replay "
+                              f"needs such a task. Use --her.strategy none here.")
         capacity = min(config.buffer_size, config.total_steps)
         check_memory(config, self.obs_dim, self.action_dim, capacity, show=not quiet)
         self.agent = Agent(self.obs_dim, self.action_dim, config, self.rngs["noise"])
@@ -111,6 +120,10 @@ class Trainer:
         self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
                                    config.device, storage(shape) if storage else None,
                                    priorities)
+        if config.her.strategy != "none":
+            self.buffer.hindsight = Hindsight(capacity, n, self.goal_layout, config.her.strategy,
+                                              config.her.k, goal_env.compute_reward,
+                                              self.rngs["hindsight"])
         self.run_dir = run_dir or make_run_dir(config, self.env_name)
         self.checkpoints = CheckpointManager(self.run_dir / CHECKPOINT_DIR,
                                              config.keep_checkpoints)
@@ -120,6 +133,8 @@ class Trainer:
         if config.algo == "td7":
             meta["td7"] = {"embedding": config.td7.embedding,
                            "encoder_hidden": config.td7.encoder_hidden}
+        if self.goal_layout is not None:  # ddpg.load(...).act takes the Dict observation too
+            meta["goal"] = self.goal_layout.to_dict()
         self.policy = Policy(self.agent.policy_module, self.low, self.high, meta,
                              self.agent.obs_norm)
         self.seeds = episode_seeds(config.eval_seed, config.eval_episodes)
@@ -187,7 +202,15 @@ class Trainer:
             "evaluations": self.evaluations,
             "priorities": None if self.buffer.priorities is None or not self.config.save_buffer
             else self.buffer.priorities.state_dict(),
+            "hindsight": None if self.buffer.hindsight is None else self._hindsight_state(),
         }
+
+    def _hindsight_state(self) -> dict[str, Any]:
+        """The relabelling stream, and with the buffer saved its episode index (as tensors:
+        checkpoints load with weights_only)."""
+        s = self.buffer.hindsight.state_dict()
+        index = {k: torch.from_numpy(v) for k, v in s["index"].items()}
+        return {"stream": s["stream"], "index": index if self.config.save_buffer else None}
 
     def _load(self, loaded: Loaded) -> None:
         s = loaded.state
@@ -212,6 +235,12 @@ class Trainer:
                                     loaded.buffer["rows"])
                 if self.buffer.priorities is not None and s.get("priorities") is not None:
                     self.buffer.priorities.load_state_dict(s["priorities"])
+            her = self.buffer.hindsight
+            if her is not None and s.get("hindsight") is not None:
+                h = s["hindsight"]
+                her.stream.load_state_dict(h["stream"])
+                if loaded.buffer is not None and h["index"] is not None:
+                    her.index.load_state_dict({k: v.numpy() for k, v in h["index"].items()})
             obs = np.stack([e.restore(st) for e, st in zip(self.envs.envs, ep["envs"])])
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise CheckpointError(f"checkpoint of step {loaded.step} does not fit this run's "
@@ -230,7 +259,8 @@ class Trainer:
                              label=self.label)
 
     def _columns(self) -> tuple[str, ...]:
-        return COLUMNS + (DISTRIBUTED_COLUMNS if self.config.actors > 0 else ())
+        return (COLUMNS + (SUCCESS_COLUMNS if self.goal_layout is not None else ())
+                + (DISTRIBUTED_COLUMNS if self.config.actors > 0 else ()))
 
     def _tracking(self) -> tuple[str, dict[str, Any]] | None:
         c = self.config
@@ -407,6 +437,8 @@ class Trainer:
                "q_mean": means[2] if has else "", "sigma": self.agent.noise.schedule(self.step),
                "q_estimate": ev.q_estimate, "mc_return": ev.mc_return,
                "episode_returns": ev.returns.tolist(), "episode_lengths": ev.lengths.tolist()}
+        if ev.successes is not None:  # the environment reports info["is_success"]
+            row["eval_success_rate"] = float(ev.successes.mean())
         if self.remote is not None:
             row.update(self.remote.stats(self.agent.updates, len(self.buffer),
                                          self.buffer.capacity))
