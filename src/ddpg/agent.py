@@ -72,7 +72,8 @@ class Agent:
         self._autocast = (partial(torch.autocast, self.device.type, dtype=torch.bfloat16)
                           if config.precision == "bf16" and not cpu_bf16 else nullcontext)
         self.precision = bf16_matmuls if cpu_bf16 else nullcontext  # the update runs under it
-        self.obs_norm = RunningNorm(obs_dim) if config.obs_norm else None
+        self.obs_norm = RunningNorm(obs_dim, clip=config.obs_norm_clip) if config.obs_norm \
+            else None
         # TD3's (and TD7's) target smoothing noise; seeded from the run's seed, saved in
         # checkpoints
         self.generator = torch.Generator(self.device)

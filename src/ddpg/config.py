@@ -210,6 +210,9 @@ class Config:
     (ddpg.fast.steps; same math as the autograd update, which --no-fast-path uses)."""
     obs_norm: bool = False
     """Normalise observations with running mean and variance (saved with the policy)."""
+    obs_norm_clip: float = 10.0
+    """With --obs-norm: normalised observations are clipped to [-this, this] (the HER papers
+    clip observations and goals at 5)."""
     actors: int = 0
     """Distributed collection (the ray extra): this many Ray actors step their own environments
     with a recent copy of the policy and stream transitions to the learner (Ape-X). 0: one
@@ -288,6 +291,8 @@ def validate(c: Config) -> None:
          "use a non-negative weight decay"),
         ("updates_per_step", c.updates_per_step, c.updates_per_step >= 1, "use 1 or more"),
         ("num_envs", c.num_envs, c.num_envs >= 1, "use 1 or more"),
+        ("obs_norm_clip", c.obs_norm_clip, c.obs_norm_clip > 0, "use a positive bound such "
+         "as 5 or 10"),
         ("actors", c.actors, c.actors >= 0, "use 0 (one process) or a positive count"),
         ("actor_cpus", c.actor_cpus, c.actor_cpus >= 0, "use 0 (auto) or a positive share"),
         ("actor_sigma_spread", c.actor_sigma_spread, c.actor_sigma_spread >= 1.0,

@@ -18,14 +18,20 @@ EnvLike = Union[str, gym.Env, Callable[[], gym.Env]]
 _EXTRAS = {
     "mujoco": "pip install 'ddpg[mujoco]'  (or: pip install 'gymnasium[mujoco]')",
     "box2d": "pip install 'gymnasium[box2d]'",
+    "fetch": "pip install 'ddpg[fetch]' in an environment of its own (gymnasium-robotics with "
+             "mujoco 3.3.7, under which its Fetch tasks build)",
 }
+# gymnasium-robotics' tasks, registered when it is imported
+_ROBOTICS_IDS = ("Fetch", "HandReach", "HandManipulate", "AdroitHand", "PointMaze", "AntMaze",
+                 "FrankaKitchen")
 _MUJOCO_IDS = ("HalfCheetah", "Hopper", "Walker2d", "Ant", "Humanoid", "Swimmer", "Reacher",
                "InvertedPendulum", "InvertedDoublePendulum", "Pusher")
 
 
 def _missing_dependency(env_id: str, e: Exception) -> EnvError:
     text = str(e).lower()
-    extra = "mujoco" if env_id.startswith(_MUJOCO_IDS) or "mujoco" in text else \
+    extra = "fetch" if env_id.startswith(_ROBOTICS_IDS) else \
+        "mujoco" if env_id.startswith(_MUJOCO_IDS) or "mujoco" in text else \
         "box2d" if "box2d" in text else None
     fix = _EXTRAS.get(extra, "install the package the message names")
     return EnvError(f"environment {env_id!r} needs a package that is not installed ({e}). "
@@ -36,6 +42,10 @@ def make(env_id: str, **kwargs) -> gym.Env:
     """gym.make with errors that say what to do: close matches for unknown ids, and the
     `pip install` that brings a missing optional dependency."""
     try:
+        if env_id not in gym.registry and env_id.startswith(_ROBOTICS_IDS):
+            import gymnasium_robotics  # registers its tasks
+
+            gym.register_envs(gymnasium_robotics)
         env = gym.make(env_id, **kwargs)
     except (gym.error.DependencyNotInstalled, ImportError) as e:
         raise _missing_dependency(env_id, e) from e

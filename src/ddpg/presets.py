@@ -78,6 +78,40 @@ _TD7 = {
     "checkpoint_every": 50_000,
 }
 
+# DDPG+HER on the Fetch robots (gymnasium-robotics, the fetch extra). Plappert et al. 2018
+# ("Multi-Goal Reinforcement Learning: Challenging Robotics Environments and Request for
+# Research", the HER baselines' settings): three hidden layers of 256, Adam 1e-3 for both
+# networks, batch 256, tau 0.05 (their polyak 0.95), replay 1e6, 'future' relabelling with
+# k = 4, observations and goals normalised and clipped at 5, Gaussian exploration 0.2, gamma
+# 0.98. FetchReach: gamma 0.95 and 1,000 steps before training, as rl-baselines3-zoo's
+# FetchReach entries (and the stable-baselines3 DDPG+HER run of issue 33). Not carried over:
+# their action L2 penalty, their 30 % uniformly random actions, and their 40 updates per
+# 2 episodes and worker (here one update per step).
+_FETCH = {
+    "warmup_steps": 1_000,
+    "batch_size": 256,
+    "buffer_size": 1_000_000,
+    "tau": 0.05,
+    "gamma": 0.98,
+    "actor_lr": 1e-3,
+    "critic_lr": 1e-3,
+    "network": {"hidden_sizes": (256, 256, 256)},
+    "noise": {"kind": "gaussian", "sigma": 0.2},
+    "obs_norm": True,
+    "obs_norm_clip": 5.0,
+    "her": {"strategy": "future", "k": 4},
+    "eval_episodes": 20,
+}
+_FETCH_ENVS = {"fetchreach": ("FetchReach-v4", {"gamma": 0.95, "total_steps": 10_000,
+                                                "eval_every": 1_000}),
+               "fetchpush": ("FetchPush-v4", {"total_steps": 1_000_000, "eval_every": 10_000,
+                                              "checkpoint_every": 50_000}),
+               "fetchpickandplace": ("FetchPickAndPlace-v4",
+                                     {"total_steps": 1_000_000, "eval_every": 10_000,
+                                      "checkpoint_every": 50_000}),
+               "fetchslide": ("FetchSlide-v4", {"total_steps": 1_000_000, "eval_every": 10_000,
+                                                "checkpoint_every": 50_000})}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "general": _GENERAL,
@@ -121,6 +155,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     **{f"{name}-td3": {**_MUJOCO, "env": env, "algo": "td3"}
        for name, env in _MUJOCO_ENVS.items()},
     **{f"{name}-td7": {**_TD7, "env": env} for name, env in _MUJOCO_ENVS.items()},
+    **{name: {**_FETCH, "env": env, **own} for name, (env, own) in _FETCH_ENVS.items()},
+    **{f"{name}-td3": {**_FETCH, "env": env, **own, "algo": "td3"}
+       for name, (env, own) in _FETCH_ENVS.items()},
 }
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "default": "the dataclass defaults",
@@ -138,6 +175,10 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
        for name, env in _MUJOCO_ENVS.items()},
     **{f"{name}-td3": f"TD3 on {env}, rl-zoo settings" for name, env in _MUJOCO_ENVS.items()},
     **{f"{name}-td7": f"TD7 on {env}, the paper's settings" for name, env in _MUJOCO_ENVS.items()},
+    **{name: f"DDPG+HER on {env}, the HER baselines' settings (3x256, batch 256, future k=4)"
+       for name, (env, _) in _FETCH_ENVS.items()},
+    **{f"{name}-td3": f"TD3+HER on {env}, the fetch settings"
+       for name, (env, _) in _FETCH_ENVS.items()},
 }
 # The preset `ddpg train --env ID [--algo A]` uses when no --preset is given.
 ENV_PRESETS: dict[tuple[str, str], str] = {
@@ -146,6 +187,8 @@ ENV_PRESETS: dict[tuple[str, str], str] = {
     **{(env, "ddpg"): name for name, env in _MUJOCO_ENVS.items()},
     **{(env, "td3"): f"{name}-td3" for name, env in _MUJOCO_ENVS.items()},
     **{(env, "td7"): f"{name}-td7" for name, env in _MUJOCO_ENVS.items()},
+    **{(env, "ddpg"): name for name, (env, _) in _FETCH_ENVS.items()},
+    **{(env, "td3"): f"{name}-td3" for name, (env, _) in _FETCH_ENVS.items()},
 }
 GENERAL_PRESETS = {"ddpg": "general", "td3": "general-td3", "td7": "td7"}
 
