@@ -4,6 +4,7 @@ redoing and resuming unfinished ones, and clear errors for bad suite files."""
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -377,3 +378,35 @@ runs:
         # the runs have sessions of their own: find any left by the test's directory
         subprocess.run(["pkill", "-KILL", "-f", str(tmp_path)], check=False)
     assert logs.is_dir()
+
+
+def test_a_goal_suite_reports_success_rates_beside_sb3s(tmp_path, capsys, monkeypatch):
+    """A goal-conditioned suite (the tests' PointReach task, hindsight replay) run with the sb3
+    baseline: both libraries' metrics.csv carry eval_success_rate, and the report gains the
+    success IQM columns, a success verdict and a success-rate figure."""
+    pytest.importorskip("stable_baselines3")
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", here + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    suite = tmp_path / "goal.yaml"
+    suite.write_text("name: goal\nruns:\n  - {env: 'goalenv:PointReach-v0', algos: [ddpg], "
+                     "seeds: 2, steps: 300, eval_every: 150, eval_episodes: 4, overrides: "
+                     "{her.strategy: future, network.hidden-sizes: [16, 16], warmup-steps: 100, "
+                     "batch-size: 32}}\n")
+    results, report = tmp_path / "results", tmp_path / "docs" / "results.md"
+    assert benchmark_main([str(suite), "--baseline", "sb3", "--results", str(results),
+                           "--report", str(report), "--jobs", "2"]) == 0
+    capsys.readouterr()
+    for lib in ("ddpg", "sb3"):
+        found = sorted((results / "goal" / lib).rglob("metrics.csv"))
+        assert len(found) == 2, found
+        for path in found:
+            with open(path, newline="") as f:
+                got = list(csv.DictReader(f))
+            assert [int(r["step"]) for r in got] == [150, 300]
+            assert all(0.0 <= float(r["eval_success_rate"]) <= 1.0 for r in got)
+    text = report.read_text()
+    assert "final success IQM [95 % CI] | AUC success IQM [95 % CI] |" in text
+    assert text.count("| ddpg | DDPG |") == 1 and text.count("| sb3 | DDPG |") == 1
+    assert "ddpg's final-success CI" in text
+    figure = "results_goal_goalenv:PointReach-v0_success.png"
+    assert (report.parent / figure).is_file() and figure in text

@@ -165,3 +165,47 @@ def test_export_filters_the_exporters_notices_only_while_it_runs(tmp_path):
     export(a_policy(), "onnx", tmp_path / "p.onnx")
     assert logging.getLogger(TORCHVISION_LOGGER).filters == []
     assert warnings.filters == before
+
+
+ONNX_GOAL_ALONE = """
+import json, sys
+sys.modules["ddpg"] = None
+sys.modules["torch"] = None
+import numpy as np, onnxruntime as ort
+session = ort.InferenceSession(sys.argv[1])
+obs = dict(np.load(sys.argv[2]))
+print(json.dumps([i.name for i in session.get_inputs()]))
+np.save(sys.argv[3], session.run(None, obs)[0])
+"""
+
+
+def test_a_goal_policy_exports_with_the_dict_keys_as_inputs(tmp_path):
+    """A goal-conditioned policy (normalisation on) exports with the inputs achieved_goal,
+    desired_goal and observation; fed a Dict's arrays, both formats act as policy.act(dict)."""
+    from ddpg.goals import GoalLayout
+
+    torch.manual_seed(1)
+    layout = GoalLayout(2, 2, 3)
+    norm = RunningNorm(layout.width)
+    norm.update(np.random.default_rng(1).normal(2.0, 3.0, (400, layout.width)))
+    meta = {"env": "Goal-v0", "algo": "ddpg", "goal": layout.to_dict()}
+    policy = Policy(Actor(layout.width, 2, 1.0, (16,)), np.array([-1.0, 0.0]),
+                    np.array([1.0, 2.0]), meta, norm)
+    rng = np.random.default_rng(2)
+    obs = {k: rng.normal(1.0, 4.0, (64, w)).astype(np.float32)
+           for k, w in layout.to_dict().items()}
+    want = policy.act(obs)
+    out, side = export(policy, "onnx", tmp_path / "g.onnx")
+    np.savez(tmp_path / "obs.npz", **obs)
+    proc = subprocess.run([sys.executable, "-c", ONNX_GOAL_ALONE, str(out),
+                           str(tmp_path / "obs.npz"), str(tmp_path / "got.npy")],
+                          check=True, capture_output=True, text=True)
+    assert json.loads(proc.stdout) == ["achieved_goal", "desired_goal", "observation"]
+    assert np.abs(np.load(tmp_path / "got.npy") - want).max() <= 1e-5
+    info = json.loads(side.read_text())
+    assert info["inputs"] == {"achieved_goal": [2], "desired_goal": [2], "observation": [3]}
+    assert "input" not in info
+    ts, _ = export(policy, "torchscript", tmp_path / "g.pt")
+    module = torch.jit.load(str(ts))
+    got = module(*(torch.from_numpy(obs[k]) for k in info["goal_keys_order"])).numpy()
+    assert np.abs(got - want).max() <= 1e-5

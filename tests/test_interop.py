@@ -157,3 +157,82 @@ def test_not_a_model_zip_is_named(tmp_path):
         z.writestr("policy.pth", buf.getvalue())
     with pytest.raises(PolicyFileError, match="no actor of the form"):
         ddpg.load(p)
+
+
+# --- goal-conditioned models: DDPG/TD3 + HerReplayBuffer, MultiInputPolicy ----------------------
+
+@pytest.fixture(scope="module")
+def her_model(tmp_path_factory):
+    """SB3's TD3 with hindsight replay on the tests' goal task, trained a few steps."""
+    import goalenv  # noqa: F401 - registers PointReach-v0
+    from stable_baselines3 import HerReplayBuffer
+
+    model = TD3("MultiInputPolicy", gym.make("PointReach-v0"), learning_starts=50, seed=2,
+                replay_buffer_class=HerReplayBuffer,
+                replay_buffer_kwargs={"n_sampled_goal": 4, "goal_selection_strategy": "future"},
+                policy_kwargs={"net_arch": [32, 16]})
+    model.learn(120)
+    path = tmp_path_factory.mktemp("her") / "her.zip"
+    model.save(path)
+    return path, model
+
+
+def _dict_obs(n: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    return {"observation": rng.uniform(-2, 2, (n, 4)).astype(np.float32),
+            "achieved_goal": rng.uniform(-2, 2, (n, 2)).astype(np.float32),
+            "desired_goal": rng.uniform(-2, 2, (n, 2)).astype(np.float32)}
+
+
+def test_an_sb3_her_model_acts_on_dict_observations_as_sb3_predict(her_model):
+    path, model = her_model
+    policy = ddpg.load(path)
+    assert policy.metadata["goal"] == {"achieved_goal": 2, "desired_goal": 2, "observation": 4}
+    obs = _dict_obs(500)
+    want, _ = model.predict(obs, deterministic=True)
+    assert np.allclose(policy.act(obs), want, atol=1e-6)
+    one = {k: v[7] for k, v in obs.items()}
+    assert np.allclose(policy.predict(one)[0], model.predict(one, deterministic=True)[0],
+                       atol=1e-6)
+
+    def env():
+        venv = DummyVecEnv([lambda: Monitor(gym.make("PointReach-v0"))])
+        venv.seed(0)  # the same episodes for both
+        return venv
+
+    ours = evaluate_policy(policy, env(), n_eval_episodes=3, return_episode_rewards=True)
+    theirs = evaluate_policy(model, env(), n_eval_episodes=3, return_episode_rewards=True)
+    assert ours == theirs
+
+
+def test_an_sb3_her_model_without_readable_widths_needs_the_env(her_model, tmp_path):
+    path, model = her_model
+
+    def drop(doc):
+        doc["observation_space"].pop("spaces")
+
+    changed = _rewrite(path, tmp_path, drop)
+    with pytest.raises(PolicyFileError, match="Dict observation are stored only in pickled"):
+        ddpg.load(changed)
+    policy = ddpg.load(changed, env="PointReach-v0")
+    obs = _dict_obs(50)
+    assert np.allclose(policy.act(obs), model.predict(obs, deterministic=True)[0], atol=1e-6)
+    with pytest.raises(PolicyFileError, match="not a goal-conditioned environment"):
+        ddpg.load(changed, env="Pendulum-v1")
+
+
+def test_an_sb3_model_on_another_dict_is_refused_by_name(her_model, tmp_path):
+    def rename(doc):
+        doc["observation_space"]["spaces"] = doc["observation_space"]["spaces"].replace(
+            "'desired_goal'", "'target'")
+
+    with pytest.raises(PolicyFileError, match="Dict of achieved_goal, target, observation"):
+        ddpg.load(_rewrite(her_model[0], tmp_path, rename))
+
+
+def test_ddpg_eval_of_an_sb3_her_model_reports_its_success_rate(her_model, capsys):
+    assert main(["eval", str(her_model[0]), "--env", "PointReach-v0", "--episodes", "4"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("PointReach-v0: return ") and ", success " in line
+    rate = float(line.split(", success ")[1].split()[0])
+    assert 0.0 <= rate <= 1.0

@@ -162,3 +162,27 @@ def test_partial_last_line_is_skipped(tmp_path, capsys):
     m = _read_metrics(f)
     assert m["step"].tolist() == [100.0, 200.0]
     assert "partial last line" in capsys.readouterr().err
+
+
+def test_plot_main_draws_success_rates_of_goal_runs(runs_root, tmp_path, capsys):
+    """Runs with eval_success_rate (goal-conditioned tasks) get a success-rate figure of their
+    own; runs without the column are left out of it, and without any such run none is written."""
+    for seed in (30, 31):
+        run = write_run(runs_root / "fetch" / f"f{seed}", "env: FetchReach-v4\n",
+                        list(range(1000, 5001, 1000)), seed)
+        lines = run.joinpath("metrics.csv").read_text().splitlines()
+        rates = [0.0, 0.25, 0.5, 0.9, 1.0]
+        run.joinpath("metrics.csv").write_text("\n".join(
+            [lines[0] + ",eval_success_rate"] +
+            [f"{line},{rate}" for line, rate in zip(lines[1:], rates)]) + "\n")
+    out = tmp_path / "g"
+    assert plot_main([str(runs_root), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    svg = tmp_path / "g_success.svg"
+    assert str(svg) in printed and (tmp_path / "g_success.png").stat().st_size > 1000
+    text = svg.read_text()
+    assert "FetchReach-v4" in text and "Pendulum-v1" not in text  # only the goal runs
+    grid, curves = common_curves(load_runs([runs_root / "fetch"]), "eval_success_rate")
+    assert curves.tolist() == [[0.0, 0.25, 0.5, 0.9, 1.0]] * 2
+    assert plot_main([str(runs_root / "sb3"), "--out", str(tmp_path / "n")]) == 0
+    assert not (tmp_path / "n_success.png").exists()

@@ -68,17 +68,22 @@ def cmd_eval(argv: Sequence[str]) -> int:
               f"(--max-steps).", file=sys.stderr)
     done = False
     try:
-        returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes),
-                           max_steps=cap).returns
+        ev = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes), max_steps=cap)
         done = True
     finally:
         if a.video is not None:
             finish(env, partial, a.video, done)
-    print(f"{env_id}: return {returns.mean():.1f} +- {returns.std():.1f} over {a.episodes} "
-          f"episodes (seeds {a.seed}..{a.seed + a.episodes - 1})")
+    returns = ev.returns
+    print(f"{env_id}: return {returns.mean():.1f} +- {returns.std():.1f}{_success(ev)} over "
+          f"{a.episodes} episodes (seeds {a.seed}..{a.seed + a.episodes - 1})")
     if a.video is not None:
         print(f"video: {a.video} ({env.frames} frames)")
     return 0
+
+
+def _success(ev) -> str:
+    """', success 0.95' where the environment reported info["is_success"], else ''."""
+    return "" if ev.successes is None else f", success {ev.successes.mean():.2f}"
 
 
 def _eval_population(folder: Path, a: argparse.Namespace) -> int:
@@ -103,12 +108,13 @@ def _eval_population(folder: Path, a: argparse.Namespace) -> int:
         policy = load(run, env=a.env)
         env_id = a.env or env_from_file(policy.metadata.get("env"), f"the policy {run}")
         env = make(env_id)
-        returns = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes),
-                           max_steps=episode_cap(env, a.max_steps)).returns
+        ev = evaluate(policy.act, env, episode_seeds(a.seed, a.episodes),
+                      max_steps=episode_cap(env, a.max_steps))
         env.close()
+        returns = ev.returns
         finals[run.name] = float(returns.mean())
-        print(f"{run.name}: {env_id}: return {returns.mean():.1f} +- {returns.std():.1f}",
-              flush=True)
+        print(f"{run.name}: {env_id}: return {returns.mean():.1f} +- {returns.std():.1f}"
+              f"{_success(ev)}", flush=True)
     if not finals:
         print(f"ddpg eval: error: no member of the population {str(folder)!r} has a policy yet.",
               file=sys.stderr)

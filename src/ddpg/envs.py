@@ -38,14 +38,31 @@ def _missing_dependency(env_id: str, e: Exception) -> EnvError:
                     f"Fix: {fix}.")
 
 
-def make(env_id: str, **kwargs) -> gym.Env:
-    """gym.make with errors that say what to do: close matches for unknown ids, and the
-    `pip install` that brings a missing optional dependency."""
+def register(env_id: str) -> bool:
+    """Whether env_id is (now) a registered gymnasium id, after loading what registers it:
+    gymnasium-robotics for its tasks' ids, the module of a "module:Id" id (gymnasium's own
+    syntax). EnvError, with the install that fixes it, when that package is missing."""
+    module, sep, name = env_id.rpartition(":")
     try:
+        if sep:
+            import importlib
+
+            importlib.import_module(module)
+            return name in gym.registry
         if env_id not in gym.registry and env_id.startswith(_ROBOTICS_IDS):
             import gymnasium_robotics  # registers its tasks
 
             gym.register_envs(gymnasium_robotics)
+    except ImportError as e:
+        raise _missing_dependency(env_id, e) from e
+    return env_id in gym.registry
+
+
+def make(env_id: str, **kwargs) -> gym.Env:
+    """gym.make with errors that say what to do: close matches for unknown ids, and the
+    `pip install` that brings a missing optional dependency."""
+    register(env_id)
+    try:
         env = gym.make(env_id, **kwargs)
     except (gym.error.DependencyNotInstalled, ImportError) as e:
         raise _missing_dependency(env_id, e) from e

@@ -13,6 +13,9 @@ What stays different, by SB3's design: one learning rate for actor and critic (c
 config.yaml records it when actor_lr differed); the warm-up's random actions get exploration
 noise too; the first update comes one step later (SB3 trains once num_timesteps > learning_starts).
 Settings SB3 has no equivalent for are listed under `sb3_differences` in config.yaml.
+With --her.strategy (a goal-conditioned task), SB3 trains a MultiInputPolicy on the environment's
+Dict observation with its HerReplayBuffer (the same strategy and k), and metrics.csv gains the
+evaluation success rate, as ddpg's does.
 SB3 runs cannot be resumed: a run directory of an earlier sb3 run is replaced.
 
     python -m ddpg.bench.baselines --env Pendulum-v1 --algo td3 --seed 0 --run-dir runs/sb3/td3-s0
@@ -36,7 +39,7 @@ from ddpg import config as cfgmod
 from ddpg.bench.overrides import parse_override, resolve_config
 from ddpg.config import Config
 from ddpg.errors import ConfigError, EnvError
-from ddpg.metrics import COLUMNS, METRICS_FILE
+from ddpg.metrics import COLUMNS, METRICS_FILE, SUCCESS_COLUMNS
 from ddpg.noise import SigmaSchedule
 from ddpg.system import interruptible
 from ddpg.untrusted import read_regular
@@ -59,6 +62,10 @@ def sb3_differences(c: Config) -> dict[str, str]:
     for key, (value, sb3_value) in unsupported.items():
         if value != sb3_value:
             out[key] = f"{value!r} not available in SB3; ran with {sb3_value!r}"
+    if c.her.strategy != "none" and c.obs_norm:
+        out["obs_norm"] = ("True not available in SB3's DDPG/TD3 (VecNormalize is a wrapper of "
+                           "its own, not used here); ran without normalising observations and "
+                           "goals")
     if c.noise.schedule != "constant":
         out["noise.schedule"] = ("emulated: the runner sets SB3's noise sigma from ddpg's "
                                  "schedule before every environment step")
@@ -96,9 +103,7 @@ def make_model(c: Config):
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from ddpg.envs import make
-
-    env = DummyVecEnv([lambda: Monitor(make(c.env))] * c.num_envs)
+    env = DummyVecEnv([lambda: Monitor(_sb3_env(c))] * c.num_envs)
     kwargs: dict[str, Any] = dict(
         learning_rate=c.critic_lr, buffer_size=c.buffer_size, learning_starts=c.warmup_steps,
         batch_size=c.batch_size, tau=c.tau, gamma=c.gamma, train_freq=1,
@@ -107,11 +112,34 @@ def make_model(c: Config):
         policy_kwargs={"net_arch": list(c.network.hidden_sizes),
                        "activation_fn": _activation(c.network.activation)},
         seed=c.seed, device="cpu", verbose=0)
+    policy = "MlpPolicy"
+    if c.her.strategy != "none":
+        from stable_baselines3 import HerReplayBuffer
+
+        policy = "MultiInputPolicy"
+        kwargs.update(replay_buffer_class=HerReplayBuffer, replay_buffer_kwargs={
+            "n_sampled_goal": c.her.k, "goal_selection_strategy": c.her.strategy})
     if c.algo == "td3":
-        return TD3("MlpPolicy", env, policy_delay=c.td3.policy_delay,
+        return TD3(policy, env, policy_delay=c.td3.policy_delay,
                    target_policy_noise=c.td3.target_noise,
                    target_noise_clip=c.td3.target_noise_clip, **kwargs)
-    return DDPG("MlpPolicy", env, **kwargs)
+    return DDPG(policy, env, **kwargs)
+
+
+def _sb3_env(c: Config):
+    """c.env as SB3 takes it: ddpg's make, with a goal-conditioned task left as its Dict (SB3's
+    HerReplayBuffer and MultiInputPolicy read the keys themselves)."""
+    from ddpg.envs import make
+    from ddpg.goals import find_goal_env
+
+    env = make(c.env)
+    goal = find_goal_env(env)
+    if c.her.strategy == "none":
+        return env
+    if goal is None:
+        raise ConfigError(f"her.strategy={c.her.strategy!r} needs a goal-conditioned "
+                          f"environment; {c.env} has a flat observation. Drop --her.strategy.")
+    return goal.env
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -191,13 +219,14 @@ def run_sb3(config: Config, run_dir: Path) -> None:
     import stable_baselines3
     import torch
 
-    from ddpg.envs import make
     from ddpg.evaluation import episode_seeds, evaluate
     from ddpg.system import available_cores
 
     run_dir = Path(run_dir)
     torch.set_num_threads(config.threads or available_cores())
-    eval_env = make(config.env)  # an unusable environment fails here, before run_dir is touched
+    eval_env = _sb3_env(config)  # an unusable environment fails here, before run_dir is touched
+    goal = config.her.strategy != "none"
+    columns = COLUMNS + (SUCCESS_COLUMNS if goal else ())
     model = make_model(config)
     _prepare_run_dir(run_dir)
     differences = sb3_differences(config)
@@ -216,12 +245,14 @@ def run_sb3(config: Config, run_dir: Path) -> None:
         return model.predict(obs, deterministic=True)[0]
 
     @torch.no_grad()
-    def q_value(obs: np.ndarray) -> np.ndarray:  # Q1(s, mu(s)), as ddpg logs for TD3
-        s = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+    def q_value(obs: Any) -> np.ndarray:  # Q1(s, mu(s)), as ddpg logs for TD3
+        if isinstance(obs, np.ndarray) and obs.dtype == object:  # a goal task's Dicts
+            obs = {k: np.stack([o[k] for o in obs]) for k in obs[0]}
+        s = policy.obs_to_tensor(obs)[0]
         return policy.critic.q1_forward(s, policy.actor(s)).squeeze(-1).numpy()
 
     with open(run_dir / METRICS_FILE, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         f.flush()
         start = time.perf_counter()
@@ -238,7 +269,10 @@ def run_sb3(config: Config, run_dir: Path) -> None:
                    **losses, "q_mean": "", "sigma": schedule(step), "q_estimate": ev.q_estimate,
                    "mc_return": ev.mc_return, "time_s": round(elapsed, 3),
                    "steps_per_s": round(step / max(elapsed, 1e-9), 2)}
-            writer.writerow({k: row.get(k, "") for k in COLUMNS})
+            if goal:
+                row["eval_success_rate"] = ("" if ev.successes is None
+                                            else float(ev.successes.mean()))
+            writer.writerow({k: row.get(k, "") for k in columns})
             f.flush()
             print(f"step {step:>8}  eval {row['eval_return_mean']:9.1f} "
                   f"+- {row['eval_return_std']:6.1f}  {row['steps_per_s']:7.1f} steps/s",

@@ -1,5 +1,5 @@
-"""Learning-curve and Q-estimate figures from run directories (config.yaml + metrics.csv), and the
-`ddpg plot` command. Runs are grouped by (library, algorithm, preset or environment); a curve is
+"""Learning-curve, success-rate and Q-estimate figures from run directories (config.yaml +
+metrics.csv), and the `ddpg plot` command. Runs are grouped by (library, algorithm, preset or environment); a curve is
 the mean over a group's seeds with a 95 % bootstrap confidence band (ddpg.bench.stats)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ddpg.bench.rundata import (METRICS, Q_COLUMNS, Run, RunDirError, common_curves, group_runs,
-                          load_runs)
+from ddpg.bench.rundata import (METRICS, Q_COLUMNS, SUCCESS, Run, RunDirError, common_curves,
+                                group_runs, load_runs)
 from ddpg.bench.stats import bootstrap_mean_ci
 from ddpg.errors import EXIT_STATUS
 
@@ -51,13 +51,15 @@ def _save(fig, out_prefix: str | Path) -> list[Path]:
 
 def plot_learning_curves(runs: Sequence[Run], out_prefix: str | Path,
                          references: dict[str, float] | None = None, *, title: str | None = None,
-                         rng: np.random.Generator | None = None) -> list[Path]:
-    """Evaluation return against environment steps, one panel per environment, one curve per
-    group: the mean over its seeds and the 95 % bootstrap confidence band of that mean.
-    references are drawn as labelled horizontal lines in every panel. Writes and returns
-    <out_prefix>.png and <out_prefix>.svg; rng (default: seed 0) draws the bootstrap."""
+                         rng: np.random.Generator | None = None,
+                         column: str = "eval_return_mean") -> list[Path]:
+    """Evaluation return (or another metrics `column`, e.g. the success rate) against
+    environment steps, one panel per environment, one curve per group: the mean over its seeds
+    and the 95 % bootstrap confidence band of that mean. references are drawn as labelled
+    horizontal lines in every panel. Writes and returns <out_prefix>.png and <out_prefix>.svg;
+    rng (default: seed 0) draws the bootstrap."""
     rng = np.random.default_rng(0) if rng is None else rng
-    groups = group_runs(runs)
+    groups = group_runs(r for r in runs if column in r.metrics)
     envs = sorted({env for env, _ in groups})
     if not envs:
         raise RunDirError("no runs to plot; pass at least one run directory.")
@@ -68,7 +70,7 @@ def plot_learning_curves(runs: Sequence[Run], out_prefix: str | Path,
         for (group_env, label), members in groups.items():
             if group_env != env:
                 continue
-            grid, curves = common_curves(members, "eval_return_mean")
+            grid, curves = common_curves(members, column)
             if grid.size == 0:
                 continue
             band = bootstrap_mean_ci(curves, rng=rng)
@@ -80,7 +82,9 @@ def plot_learning_curves(runs: Sequence[Run], out_prefix: str | Path,
             ax.axhline(value, color="0.3", lw=1, ls=("--", ":", "-.")[i % 3],
                        label=f"{name} ({value:g})")
         ax.set_title(env)
-        ax.set_ylabel("evaluation return")
+        ax.set_ylabel("evaluation success rate" if column == SUCCESS else "evaluation return")
+        if column == SUCCESS:
+            ax.set_ylim(-0.03, 1.03)
         ax.legend(fontsize="small", title="mean over seeds, 95% CI", title_fontsize="small")
     return _save(fig, out_prefix)
 
@@ -126,8 +130,9 @@ DESCRIPTION = """Plot learning curves from run directories: evaluation return ag
 steps, one panel per environment, one curve per group of runs with the same library, algorithm
 and preset (or environment, without a preset). A curve is the mean over the group's seeds,
 interpolated onto the steps every seed reached, with a 95 % bootstrap confidence band of that
-mean (2000 resamples of the seeds). Writes PREFIX.png and PREFIX.svg. When the runs logged the
-columns q_estimate and mc_return, it also writes PREFIX_q.png and PREFIX_q.svg: the critic's
+mean (2000 resamples of the seeds). Writes PREFIX.png and PREFIX.svg. Runs of goal-conditioned
+tasks (the column eval_success_rate) also get PREFIX_success.png and PREFIX_success.svg: the
+evaluation success rate, drawn alike. When the runs logged the columns q_estimate and mc_return, it also writes PREFIX_q.png and PREFIX_q.svg: the critic's
 estimate Q(s, mu(s)) against the discounted return actually obtained from the same states."""
 
 EPILOG = """examples:
@@ -139,7 +144,8 @@ EPILOG = """examples:
 
 
 def plot_main(argv: Sequence[str]) -> int:
-    """learning curves (mean and 95 % bootstrap band over seeds) and Q diagnostics.
+    """learning curves (mean and 95 % bootstrap band over seeds), success rates and Q
+    diagnostics.
 
     `ddpg plot RUN_DIR... [--out PREFIX] [--reference NAME=VALUE ...] [--title T]`."""
     p = argparse.ArgumentParser(prog="ddpg plot", description=DESCRIPTION, epilog=EPILOG,
@@ -183,6 +189,9 @@ def plot_main(argv: Sequence[str]) -> int:
     runs = [r for r in runs if r not in empty]
     try:
         written = plot_learning_curves(runs, a.out, dict(a.reference), title=a.title)
+        if any(r.has_success for r in runs):
+            written += plot_learning_curves([r for r in runs if r.has_success],
+                                            f"{a.out}_success", title=a.title, column=SUCCESS)
         without_q = [r for r in runs if not r.has_q]
         if len(without_q) == len(runs):
             print(f"ddpg plot: skipped the Q plot: no run has the columns "

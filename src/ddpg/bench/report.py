@@ -1,5 +1,5 @@
 """The report of `ddpg benchmark`: per suite and environment, final and area-under-curve
-returns of each (library, algo) as interquartile mean over seeds with 95 % stratified bootstrap
+returns (and, on goal-conditioned tasks, success rates) of each (library, algo) as interquartile mean over seeds with 95 % stratified bootstrap
 CIs (ddpg.bench.stats), the ddpg-vs-sb3 verdict, published figures and the plots
 (ddpg.bench.plot). One report file holds a section per suite; writing a suite's section keeps
 the others."""
@@ -53,8 +53,26 @@ def _estimate(scores: list[float]) -> tuple[float, float, float]:
     return est.point, est.low, est.high
 
 
-def _fmt(est: tuple[float, float, float]) -> str:
-    return f"{est[0]:.1f} [{est[1]:.1f}, {est[2]:.1f}]"
+def _fmt(est: tuple[float, float, float], digits: int = 1) -> str:
+    return f"{est[0]:.{digits}f} [{est[1]:.{digits}f}, {est[2]:.{digits}f}]"
+
+
+def _verdict(ours: tuple[float, float, float], theirs: tuple[float, float, float]) -> str:
+    """Where one CI lies against another."""
+    return "lies above" if ours[1] > theirs[2] else \
+        "lies below" if ours[2] < theirs[1] else "overlaps"
+
+
+def _last(values: np.ndarray) -> float:
+    """The last finite value of a metrics column."""
+    return float(values[np.isfinite(values)][-1])
+
+
+def _auc(metrics: dict[str, np.ndarray], column: str) -> float:
+    from ddpg.bench.stats import area_under_curve
+
+    ok = np.isfinite(metrics[column])
+    return float(area_under_curve(metrics["step"][ok], metrics[column][ok]))
 
 
 def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str,
@@ -66,7 +84,7 @@ def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str
     import torch
 
     from ddpg.bench.plot import plot_learning_curves, plot_q_diagnostics
-    from ddpg.bench.rundata import final_row, read_run
+    from ddpg.bench.rundata import SUCCESS, final_row, read_run
     from ddpg.bench.stats import area_under_curve
     from ddpg.system import available_cores, cpu_flags, cpu_model
     from ddpg.version import __version__
@@ -90,25 +108,36 @@ def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str
              "evaluation episodes); AUC return: the mean evaluation return over training (area "
              "under the learning curve divided by its span of steps). Both: interquartile mean "
              "over seeds with a 95 % stratified bootstrap confidence interval (2000 resamples, "
-             "numpy generator seed 0).", ""]
+             "numpy generator seed 0). On goal-conditioned tasks the success rate (the share of "
+             "evaluation episodes ending with info['is_success']) is summarised the same way.",
+             ""]
     written: list[Path] = []
     runs = {j: read_run(j.run_dir) for j in finished}
     for env in dict.fromkeys(j.entry.env for j in jobs):
         env_jobs = [j for j in finished if j.entry.env == env]
+        success = bool(env_jobs) and all(runs[j].has_success for j in env_jobs)
+        extra = " final success IQM [95 % CI] | AUC success IQM [95 % CI] |" if success else ""
         lines += [f"### {env}", "", "| library | algo | preset | steps | runs | final return "
-                  "IQM [95 % CI] | AUC return IQM [95 % CI] |", "|---|---|---|---|---|---|---|"]
+                  "IQM [95 % CI] | AUC return IQM [95 % CI] |" + extra,
+                  "|---|---|---|---|---|---|---|" + ("---|---|" if success else "")]
         groups: dict[tuple[str, str, str, int], list[Job]] = {}
         for j in env_jobs:
             groups.setdefault((j.library, j.algo, j.config.preset, j.config.total_steps),
                               []).append(j)
         final: dict[tuple[str, str, str, int], tuple[float, float, float]] = {}
+        done: dict[tuple[str, str, str, int], tuple[float, float, float]] = {}  # success
         for key, members in groups.items():
             ms = [runs[j].metrics for j in members]
             final[key] = _estimate([m["eval_return_mean"][-1] for m in ms])
             auc = _estimate([float(area_under_curve(m["step"], m["eval_return_mean"]))
                              for m in ms])
-            lines.append(f"| {key[0]} | {key[1].upper()} | {key[2]} | {key[3]} | {len(members)} "
-                         f"| {_fmt(final[key])} | {_fmt(auc)} |")
+            row = (f"| {key[0]} | {key[1].upper()} | {key[2]} | {key[3]} | {len(members)} "
+                   f"| {_fmt(final[key])} | {_fmt(auc)} |")
+            if success:
+                done[key] = _estimate([_last(m[SUCCESS]) for m in ms])
+                row += (f" {_fmt(done[key], 2)} | "
+                        f"{_fmt(_estimate([_auc(m, SUCCESS) for m in ms]), 2)} |")
+            lines.append(row)
         if not groups:
             lines.append("| (no finished run) | | | | | | |")
         lines.append("")
@@ -116,11 +145,16 @@ def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str
             other = final.get(("sb3", algo, preset, steps))
             if lib != "ddpg" or other is None:
                 continue
-            verdict = "lies above" if est[1] > other[2] else \
-                "lies below" if est[2] < other[1] else "overlaps"
+            verdict = _verdict(est, other)
             lines.append(f"- {algo.upper()} ({preset}, {steps} steps): ddpg's final-return CI "
                          f"[{est[1]:.1f}, {est[2]:.1f}] {verdict} sb3's [{other[1]:.1f}, "
                          f"{other[2]:.1f}].")
+            ours, theirs = done.get((lib, algo, preset, steps)), done.get(("sb3", algo, preset,
+                                                                             steps))
+            if ours is not None and theirs is not None:
+                lines.append(f"- {algo.upper()} ({preset}, {steps} steps): ddpg's final-success "
+                             f"CI [{ours[1]:.2f}, {ours[2]:.2f}] {_verdict(ours, theirs)} "
+                             f"sb3's [{theirs[1]:.2f}, {theirs[2]:.2f}].")
         pub = [p for p in published if _family(str(p["env"])) == _family(env)]
         if pub:
             lines += ["", f"Published figures for {_family(env)} (`benchmarks/published.yaml`; "
@@ -140,6 +174,13 @@ def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str
             q = plot_q_diagnostics(env_runs, f"{prefix}_q", title=f"suite {suite.name}")
             written += curves + q
             lines += ["", f"![learning curves, {env}]({curves[0].name}) ([svg]({curves[1].name}))"]
+            if success:
+                rates = plot_learning_curves(env_runs, f"{prefix}_success",
+                                             title=f"suite {suite.name}", column=SUCCESS,
+                                             rng=np.random.default_rng(0))
+                written += rates
+                lines += ["", f"![success rate, {env}]({rates[0].name}) "
+                          f"([svg]({rates[1].name}))"]
             if q:
                 lines += ["", f"![critic estimate against Monte-Carlo return, {env}]({q[0].name}) "
                           f"([svg]({q[1].name}))"]

@@ -18,11 +18,13 @@ import numpy as np
 import yaml
 
 from ddpg.errors import DDPGError
+from ddpg.metrics import SUCCESS_COLUMNS
 from ddpg.untrusted import read_regular
 
 METRICS, CONFIG = "metrics.csv", "config.yaml"
 REQUIRED = ("step", "eval_return_mean")
 Q_COLUMNS = ("q_estimate", "mc_return")
+SUCCESS = SUCCESS_COLUMNS[0]  # goal-conditioned tasks: the evaluations' success rate
 MAX_GRID = 500  # points per curve; more evaluations than this are interpolated onto a grid
 
 
@@ -50,6 +52,10 @@ class Run:
         values, e.g. "ddpg TD3 (pendulum)" or "ddpg DDPG (pendulum) actor_lr=0.0001"."""
         label = f"{self.library} {self.algo.upper()} ({self.preset or self.env})"
         return f"{label} {self.variant}" if self.variant else label
+
+    @property
+    def has_success(self) -> bool:
+        return bool(np.isfinite(self.metrics.get(SUCCESS, [np.nan])).any())
 
     @property
     def has_q(self) -> bool:

@@ -94,7 +94,14 @@ def _entry(i: int, e: Any, where: str) -> Entry:
         raise bad("env", "give a gymnasium environment id such as Pendulum-v1")
     import gymnasium as gym
 
-    if e["env"] not in gym.registry:
+    from ddpg.envs import register
+    from ddpg.errors import EnvError
+
+    try:
+        known = register(e["env"])
+    except EnvError as err:
+        raise BenchmarkError(f"{at}: {err}") from err
+    if not known:
         hint = cfgmod.suggest(e["env"], list(gym.registry))
         raise BenchmarkError(f"{at}: env={e['env']!r} is not a registered gymnasium id.{hint} "
                              f"Use an id such as Pendulum-v1 or HalfCheetah-v5.")

@@ -1,5 +1,6 @@
-"""stable-baselines3 DDPG and TD3 model files (`model.zip`, MlpPolicy) read as ddpg policies,
-without running anything from the file.
+"""stable-baselines3 DDPG and TD3 model files (`model.zip`, MlpPolicy, and MultiInputPolicy on a
+goal-conditioned task, as HerReplayBuffer trains) read as ddpg policies, without running anything
+from the file.
 
 Such a zip holds `data`, JSON in which SB3 cloudpickles every object that is not plain JSON (the
 spaces, the policy class, activation functions) into a ':serialized:' field; those fields are
@@ -9,7 +10,12 @@ is read: the action space's `low` and `high`, the `activation_fn` class name in 
 `actor.mu`: Linear, activation, ..., Linear, Tanh, the same network as ddpg's Actor, and SB3
 rescales its output to [low, high] as ddpg does, so the actions are SB3's `predict` ones.
 Where the bounds cannot be read as text, those of the environment given (--env) are used.
-Not read: VecNormalize statistics (a separate pickle file), image or Dict observations.
+A MultiInputPolicy on a Dict of achieved_goal, desired_goal and observation flattens each key and
+concatenates them in sorted key order (its CombinedExtractor), which is ddpg.goals' GOAL_KEYS
+order; the widths are read from the Dict space's text (`spaces`: "{'achieved_goal': Box(..., (3,),
+float64), ...}"), else from the environment given, and the policy takes the Dict observation.
+Not read: VecNormalize statistics (a separate pickle file), image observations, or a Dict of
+other keys.
 """
 
 from __future__ import annotations
@@ -25,11 +31,14 @@ import torch
 
 from ddpg.envs import make
 from ddpg.errors import PolicyFileError
+from ddpg.goals import GOAL_KEYS, GoalLayout, find_goal_env
 from ddpg.networks import Actor
 
 MAX_MEMBER_BYTES = 1 << 30  # a policy of this size is not an MLP policy; refuse before reading
 ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "ELU": "elu", "LeakyReLU": "leaky_relu"}
 _ACTOR_KEY = re.compile(r"actor\.mu\.(\d+)\.(weight|bias)")
+_DICT_ENTRY = re.compile(r"'([^']+)':\s*(\w+)\((.*?)\)(?=,\s*'|\}\s*$)")
+_BOX_SHAPE = re.compile(r",\s*\(([\d,\s]*)\),\s*[\w.]+\s*$")
 
 
 def _member(z: zipfile.ZipFile, name: str, where: str) -> bytes:
@@ -89,6 +98,51 @@ def _actor_layers(state: dict[str, torch.Tensor], where: str) -> list[tuple[torc
     return layers
 
 
+def _dict_widths(space: Any) -> dict[str, int | None] | None:
+    """A serialized Dict space's keys and, per key, the width of a flat Box as its text says
+    (None where it does not); None for a space that is not a Dict."""
+    if not isinstance(space, dict) or "gymnasium.spaces.dict.Dict" not in str(space.get(":type:")):
+        return None
+    text = space.get("spaces")
+    if not isinstance(text, str):
+        return {}
+    widths: dict[str, int | None] = {}
+    for key, kind, args in _DICT_ENTRY.findall(text.strip()):
+        shape = _BOX_SHAPE.search(args) if kind == "Box" else None
+        dims = [int(d) for d in shape.group(1).replace(",", " ").split()] if shape else []
+        widths[key] = dims[0] if len(dims) == 1 else None
+    return widths
+
+
+def _goal_layout(meta: dict[str, Any], obs_dim: int, where: str,
+                 env: str | None) -> GoalLayout | None:
+    """The goal layout of a MultiInputPolicy's Dict observation; None for a flat one."""
+    widths = _dict_widths(meta.get("observation_space"))
+    if widths is None:
+        return None
+    if widths and set(widths) != set(GOAL_KEYS):
+        raise PolicyFileError(f"{where}: a MultiInputPolicy on a Dict of {', '.join(widths)}; "
+                              f"ddpg reads Dict observations only as a goal-conditioned task "
+                              f"with exactly the keys {', '.join(GOAL_KEYS)}.")
+    if all(isinstance(widths.get(k), int) for k in GOAL_KEYS):
+        layout = GoalLayout(*(int(widths[k]) for k in GOAL_KEYS))  # type: ignore[arg-type]
+    elif env is not None:
+        goal = find_goal_env(make(env))
+        if goal is None:
+            raise PolicyFileError(f"{where}: the model observes a Dict, but {env} is not a "
+                                  f"goal-conditioned environment ({', '.join(GOAL_KEYS)}).")
+        layout = goal.goal_layout
+    else:
+        raise PolicyFileError(f"{where}: the widths of the model's Dict observation are stored "
+                              f"only in pickled form, which ddpg does not unpickle; pass the "
+                              f"environment (--env ID, or load(path, env=ID)).")
+    if layout.width != obs_dim:
+        raise PolicyFileError(f"{where}: the Dict observation's keys are {layout.to_dict()} "
+                              f"wide ({layout.width} in all), but the actor takes {obs_dim} "
+                              f"inputs.")
+    return layout
+
+
 def read_sb3_zip(data: bytes, where: str, env: str | None = None
                  ) -> tuple[Actor, np.ndarray, np.ndarray, dict[str, Any]] | None:
     """(actor, low, high, metadata) of a stable-baselines3 DDPG/TD3 model file's bytes, what
@@ -135,6 +189,7 @@ def read_sb3_zip(data: bytes, where: str, env: str | None = None
     if not (np.isfinite(low).all() and np.isfinite(high).all() and (low < high).all()):
         raise PolicyFileError(f"{where}: action bounds low={low.tolist()} high="
                               f"{high.tolist()} are not finite with low < high.")
+    layout = _goal_layout(meta, obs_dim, where, env)
     activation = ACTIVATIONS[name]
     actor = Actor(obs_dim, action_dim, 1.0, hidden, activation)
     weights = {f"net.{2 * i}.{part}": t.float() for i, (w, b) in enumerate(layers)
@@ -146,4 +201,6 @@ def read_sb3_zip(data: bytes, where: str, env: str | None = None
                 "sb3_version": version,
                 "network": {"hidden_sizes": list(hidden), "activation": activation,
                             "norm": "none", "init": "default", "critic_action_layer": 0}}
+    if layout is not None:
+        metadata["goal"] = layout.to_dict()
     return actor, low, high, metadata
