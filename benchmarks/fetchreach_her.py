@@ -74,7 +74,7 @@ from ddpg.config import from_preset
 seeds, steps, threads, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 c = from_preset("fetchreach", total_steps=steps, eval_every=%EVERY% if sys.argv[5] == "1" else 0,
                 eval_episodes=%EPISODES% if sys.argv[5] == "1" else 1, threads=threads, out=out, progress=False,
-                tensorboard=False, checkpoint_every=0, eval_seed=0)
+                tensorboard=False, checkpoint_every=0, eval_seed=0, precision=sys.argv[6])
 t = time.perf_counter()
 res = ddpg.train(c, seeds=seeds) if "-" in seeds or "," in seeds else ddpg.train(
     c.__class__(**{**c.__dict__, "seed": int(seeds)}))
@@ -106,31 +106,37 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--skip", choices=["speed", "learning"], action="append", default=[])
     p.add_argument("--tmp", default="/tmp/fetchreach-her")
+    p.add_argument("--precision", choices=["fp32", "bf16"], nargs="+", default=["fp32"],
+                   help="ddpg's --precision, each timed in the speed part (SB3 stays fp32; bf16 "
+                        "needs native bf16); the learning part uses the first")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     from ddpg.system import cpu_model
     from ddpg.population import parse_seeds
 
     result: dict = {"cpu": cpu_model(), "threads": a.threads, "settings": SETTINGS,
+                    "ddpg_precision": a.precision[0],
                     "eval": {"every": EVAL_EVERY, "episodes": EVAL_EPISODES, "bar": BAR}}
     s = json.dumps(SETTINGS)
     if "speed" not in a.skip:
-        runs: dict[str, list[float]] = {"ddpg": [], "sb3": []}
+        libs = [f"ddpg-{p}" for p in a.precision] + ["sb3"]
+        runs: dict[str, list[float]] = {lib: [] for lib in libs}
         for i in range(a.repeats):
-            for lib in ("ddpg", "sb3"):
-                r = (_run(DDPG, "0", str(a.speed_steps), str(a.threads), f"{a.tmp}/speed{i}", "0")
-                     if lib == "ddpg" else _run(SB3, "0", str(a.speed_steps), str(a.threads), "0", s))
+            for lib in libs:
+                r = (_run(DDPG, "0", str(a.speed_steps), str(a.threads), f"{a.tmp}/speed{i}", "0",
+                          lib.split("-")[1]) if lib != "sb3" else
+                     _run(SB3, "0", str(a.speed_steps), str(a.threads), "0", s))
                 runs[lib].append(a.speed_steps / r["wall_s"])
                 print(f"speed {lib} run {i}: {runs[lib][-1]:.1f} steps/s", flush=True)
         med = {k: statistics.median(v) for k, v in runs.items()}
         result["speed"] = {"steps": a.speed_steps, "steps_per_s": runs, "median": med,
-                           "ratio": med["ddpg"] / med["sb3"]}
-        print(f"speed: ddpg {med['ddpg']:.1f}, sb3 {med['sb3']:.1f} steps/s, "
-              f"ratio {med['ddpg'] / med['sb3']:.2f}", flush=True)
+                           "ratio": {k: med[k] / med["sb3"] for k in libs[:-1]}}
+        print("speed:", ", ".join(f"{k} {v:.1f} steps/s" for k, v in med.items()),
+              "ratios", result["speed"]["ratio"], flush=True)
     if "learning" not in a.skip:
         seeds = parse_seeds(a.seeds)
         r = _run(DDPG, ",".join(map(str, seeds)) if len(seeds) > 1 else f"{seeds[0]},",
-                 str(a.steps), str(a.threads), f"{a.tmp}/pop", "1")
+                 str(a.steps), str(a.threads), f"{a.tmp}/pop", "1", a.precision[0])
         ddpg_curves = dict(zip(map(str, seeds), r["curves"]))
         result["ddpg"] = {"wall_s": r["wall_s"], "curves": ddpg_curves,
                           "first_at_bar": {k: first_at(v, BAR) for k, v in ddpg_curves.items()}}

@@ -252,3 +252,25 @@ def test_a_signal_stops_the_command_while_it_connects(tmp_path, sig):
     assert proc.returncode in (128 + sig, -sig), proc.stderr.read()  # its exit, or its death
     assert took < 5, took
     assert not (tmp_path / "runs").exists()
+
+
+def test_two_actors_collect_for_hindsight_replay(tmp_path):
+    """DDPG+HER with two collectors on the tests' goal task: the learner indexes each
+    collector's environments' episodes as environments of their own, relabels from them, and
+    reaches the goal in >= 90 % of 20 noise-free evaluation episodes, as one process does."""
+    import gymnasium as gym
+    from ray import cloudpickle
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import goalenv
+    from ddpg.config import HERConfig
+
+    cloudpickle.register_pickle_by_value(goalenv)  # the collectors do not import tests/
+    cfg = quiet(Config(), tmp_path, total_steps=3000, warmup_steps=200, batch_size=64,
+                network=NetworkConfig(hidden_sizes=(64, 64)), eval_every=1000,
+                eval_episodes=20, her=HERConfig(strategy="future"), gamma=0.95, tau=0.05,
+                actor_lr=1e-3, critic_lr=1e-3, threads=1, actors=2, num_envs=2,
+                chunk_steps=20)
+    res = ddpg.train(cfg, env=lambda: gym.wrappers.TimeLimit(goalenv.PointReach(), 20))
+    rates = [r["eval_success_rate"] for r in res.evaluations]
+    assert rates[-1] >= 0.9, rates

@@ -278,3 +278,31 @@ def test_a_her_population_relabels_each_member_as_its_single_run(tmp_path):
         np.testing.assert_array_equal(h1.index.end, h2.index.end)
     manifest = json.loads((tmp_path / "pop" / "population.json").read_text())
     assert [m["status"] for m in manifest["members"]] == ["done", "done"]
+
+
+def test_a_collectors_chunk_indexes_as_the_steps_it_holds():
+    """A distributed collector's chunk (rows of the environments kept each step, their ended
+    flags, the resets after dropped transitions) gives the same episode index as writing its
+    steps one by one as a single process does (collect.index_episodes), across the ring's wrap,
+    with its environments numbered after another collector's."""
+    rng = np.random.default_rng(4)
+    cap, n, first, steps = 37, 3, 3, 60
+    good = rng.random((steps, n)) > 0.1
+    done = rng.random((steps, n)) < 0.15
+    local, remote = EpisodeIndex(cap, 2 * n), EpisodeIndex(cap, 2 * n)
+    pos, env, ended, cuts, stored = 5, [], [], [], 0
+    for t in range(steps):
+        kept = np.flatnonzero(good[t])
+        local.added(pos, first + kept, (done[t] | ~good[t])[kept])
+        for e in np.flatnonzero(~good[t]):
+            local.cut(first + int(e))
+        pos = (pos + len(kept)) % cap
+        env.append(kept)
+        ended.append((done[t] | ~good[t])[kept])
+        stored += len(kept)
+        cuts += [(stored, int(e)) for e in np.flatnonzero(~good[t])]
+    chunk = {"env": np.concatenate(env), "ended": np.concatenate(ended), "cuts": cuts}
+    remote.added_chunk(chunk, 5, stored, first)
+    for k, v in local.state_dict().items():
+        np.testing.assert_array_equal(remote.state_dict()[k], v, err_msg=k)
+    assert (local.env >= first).all() and local.end.max() >= 0  # episodes did end

@@ -352,9 +352,6 @@ def validate(c: Config) -> None:
                "HER paper's 4)"),
               ("her.strategy", her.strategy, her.strategy in strategies,
                f"use one of {', '.join(strategies)}")]
-    if her.strategy != "none":
-        checks.append(("actors", c.actors, c.actors == 0, "hindsight replay relabels in the "
-                       "learner's own buffer; distributed collection does not run it yet, use 0"))
     for name, value, ok, rule in checks:
         if not ok:
             _fail(name, value, rule)

@@ -29,7 +29,7 @@ its checkpoints, so `--resume` is bit-identical.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -72,6 +72,22 @@ class EpisodeIndex:
             self.count[e] = a + 1
             if done:
                 self._ended(e, a)
+
+    def added_chunk(self, chunk: Mapping[str, Any], pos: int, rows: int, first: int) -> None:
+        """A collector's chunk (ddpg.distributed.collector) of which the first `rows` rows were
+        written from `pos`: its row environments `env` (numbered from `first` here), their
+        `ended` flags and its `cuts`, (rows stored before the reset, environment)."""
+        envs, ended = first + np.asarray(chunk["env"][:rows]), np.asarray(chunk["ended"][:rows])
+        done = 0
+        for at, e in chunk["cuts"]:
+            if at > rows:
+                break
+            if at > done:
+                self.added((pos + done) % self.capacity, envs[done:at], ended[done:at])
+                done = at
+            self.cut(first + int(e))
+        if rows > done:
+            self.added((pos + done) % self.capacity, envs[done:], ended[done:])
 
     def cut(self, e: int) -> None:
         """Environment `e` was reset without its last transition stored (a non-finite one was

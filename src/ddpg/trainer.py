@@ -120,8 +120,9 @@ class Trainer:
         self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
                                    config.device, storage(shape) if storage else None,
                                    priorities)
-        if config.her.strategy != "none":
-            self.buffer.hindsight = Hindsight(capacity, n, self.goal_layout, config.her.strategy,
+        if config.her.strategy != "none":  # (a distributed run's collectors' environments)
+            self.buffer.hindsight = Hindsight(capacity, n * max(config.actors, 1),
+                                              self.goal_layout, config.her.strategy,
                                               config.her.k, goal_env.compute_reward,
                                               self.rngs["hindsight"])
         self.run_dir = run_dir or make_run_dir(config, self.env_name)
@@ -351,7 +352,11 @@ class Trainer:
         if rows:
             fields = [chunk[k][:rows] for k in ("obs", "actions", "rewards", "next_obs",
                                                  "terminated")]
+            pos = self.buffer.pos
             self.buffer.add(*fields)
+            if self.buffer.hindsight is not None:  # collector i's env e: i * num_envs + e
+                self.buffer.hindsight.index.added_chunk(chunk, pos, rows,
+                                                        chunk["index"] * c.num_envs)
             if self.agent.obs_norm is not None:
                 self.agent.obs_norm.update(fields[3])
         self.skipped += chunk["skipped"]

@@ -4,7 +4,10 @@ It owns `num_envs` copies of the environment, its own exploration noise with its
 own random streams (derived from the run's seed and its index), and a copy of the policy that
 the learner refreshes (`set_weights`). `collect(n, step, warmup_left)` steps its environments n
 times and returns the transitions as arrays, with the episodes that ended and the version (the
-learner's update count) of the weights it acted with. Nothing here imports Ray: the learner
+learner's update count) of the weights it acted with. Each row also says which of its
+environments it came from and whether it ended that environment's episode, and `cuts` lists the
+environments reset after a dropped (non-finite) transition, as (rows before it, env): what
+hindsight replay's episode index (ddpg.her) needs on the learner. Nothing here imports Ray: the learner
 wraps this class with `ray.remote`.
 """
 
@@ -87,7 +90,10 @@ class Collector:
         rows: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "actions", "rewards",
                                                               "next_obs", "terminated")}
         episodes: list[tuple[float, int]] = []
-        skipped = 0
+        env_of: list[np.ndarray] = []
+        ended: list[np.ndarray] = []
+        cuts: list[tuple[int, int]] = []
+        stored, skipped = 0, 0
         for t in range(n):
             if warmup_left > t * envs:
                 action = self.warmup_rng.uniform(-1.0, 1.0, (envs, self.action_dim))
@@ -107,6 +113,10 @@ class Collector:
             for key, value in (("obs", self.obs), ("actions", action), ("rewards", reward),
                                ("next_obs", final), ("terminated", terminated)):
                 rows[key].append(np.asarray(value)[good])
+            env_of.append(np.flatnonzero(good))
+            ended.append(done[good])
+            stored += int(good.sum())
+            cuts += [(stored, int(e)) for e in np.flatnonzero(~good)]
             self.ep_return += np.where(good, reward, 0.0)
             self.ep_len += 1
             for i in np.flatnonzero(done):
@@ -117,5 +127,6 @@ class Collector:
             self.obs = next_obs
         out = {k: np.concatenate(v).astype(np.float32) for k, v in rows.items()}
         out.update(episodes=episodes, version=self.version, steps=n * envs, skipped=skipped,
-                   index=self.index, pid=os.getpid())
+                   index=self.index, pid=os.getpid(), env=np.concatenate(env_of),
+                   ended=np.concatenate(ended), cuts=cuts)
         return out
