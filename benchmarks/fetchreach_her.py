@@ -9,7 +9,9 @@ environment of their own (pyproject.toml says why):
 
 1. Speed: the whole training loop (warm-up included) of one seed for --speed-steps steps, ddpg
    and SB3 alternately, --repeats times each, every run in a fresh process with the same torch
-   threads; steps/s and ddpg's ratio to SB3's (medians).
+   threads; steps/s and ddpg's ratio to SB3's (medians). Both clocks start after the imports
+   (torch, the library, gymnasium-robotics) and take in making the environments, the model and
+   its replay buffer, and the training.
 2. Learning: ddpg's seeds as one population for --steps steps, and SB3 seed by seed, both
    evaluated every 1,000 steps on 20 noise-free episodes (the same episode seeds): success rate
    (info["is_success"] at an episode's end) and the first step each seed reaches >= 0.95.
@@ -46,6 +48,7 @@ gym.register_envs(gymnasium_robotics)
 seed, steps, threads, do_eval = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 s = json.loads(sys.argv[5])
 torch.set_num_threads(threads)
+t = time.perf_counter()
 env, eval_env = gym.make("FetchReach-v4"), gym.make("FetchReach-v4")
 n = env.action_space.shape[0]
 model = DDPG("MultiInputPolicy", env, learning_rate=s["lr"], buffer_size=s["buffer"],
@@ -62,15 +65,16 @@ class Eval(BaseCallback):
                           episode_seeds(0, %EPISODES%))
             curve.append([self.num_timesteps, float(ev.successes.mean())])
         return True
-t = time.perf_counter()
 model.learn(steps, callback=Eval())
 print(json.dumps({"wall_s": time.perf_counter() - t, "curve": curve}))
 """.replace("%EVERY%", str(EVAL_EVERY)).replace("%EPISODES%", str(EVAL_EPISODES))
 
 DDPG = r"""
 import json, sys, time
-import ddpg
+import gymnasium as gym, gymnasium_robotics
+import ddpg, ddpg.trainer, ddpg.population.run
 from ddpg.config import from_preset
+gym.register_envs(gymnasium_robotics)
 seeds, steps, threads, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 c = from_preset("fetchreach", total_steps=steps, eval_every=%EVERY% if sys.argv[5] == "1" else 0,
                 eval_episodes=%EPISODES% if sys.argv[5] == "1" else 1, threads=threads, out=out, progress=False,

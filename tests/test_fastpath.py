@@ -259,3 +259,34 @@ def test_policy_equals_the_actor_module(algo):
     states = torch.randn(9, S)
     assert torch.equal(agent.fast.policy(states), agent.actor(states))
     assert np.array_equal(agent.act(states.numpy()), agent.actor(states).detach().numpy())
+
+
+def test_under_bf16_products_narrow_layers_stay_exact_float32():
+    """Under --precision bf16 on a CPU (oneDNN's fp32_precision 'bf16'), a layer with fewer
+    than NARROW inputs or outputs keeps exact float32 products (bf16 operands cost more there
+    than they save); wide layers do take bf16 operands where the CPU has them. Outside the
+    update nothing changes: the setting is restored."""
+    from torch import nn as tnn
+
+    from ddpg.agent import bf16_matmuls
+    from ddpg.fast.mlp import MLP, NARROW
+    from ddpg.system import native_bf16
+
+    torch.manual_seed(0)
+    seq = tnn.Sequential(tnn.Linear(8, 256), tnn.ReLU(), tnn.Linear(256, 256), tnn.ReLU(),
+                         tnn.Linear(256, 3))
+    seq.requires_grad_(False)  # (the fast path's parameters take no autograd)
+    mlp = MLP(seq)
+    x = torch.randn(8, 64)
+    exact_first = torch.addmm(mlp.bias_cols[0], mlp.weights[0], x).relu_()
+    with bf16_matmuls():
+        kept: list[torch.Tensor] = []
+        mlp.forward_cols(x, kept)
+        assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"
+    assert torch.backends.mkldnn.matmul.fp32_precision != "bf16"
+    assert min(seq[0].weight.shape) < NARROW <= min(seq[2].weight.shape)
+    torch.testing.assert_close(kept[1], exact_first, rtol=0, atol=0)  # layer 0: exact
+    exact_second = torch.addmm(mlp.bias_cols[1], mlp.weights[1], kept[1]).relu_()
+    if native_bf16("cpu")[0]:  # layer 1 (256 x 256) took bf16 operands
+        assert not torch.equal(kept[2], exact_second)
+        torch.testing.assert_close(kept[2], exact_second, rtol=3e-2, atol=3e-2)

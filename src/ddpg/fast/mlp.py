@@ -28,6 +28,38 @@ from ddpg.losses import MSE, Regression, actor_loss, actor_loss_grad
 
 # aten's backward kernels, looked up once (through torch.ops each call costs microseconds)
 _threshold_backward_into = torch.ops.aten.threshold_backward.grad_input
+_ONEDNN = torch.backends.mkldnn.matmul
+# Under --precision bf16 on a CPU (oneDNN takes float32 products' operands to bf16), a layer
+# with fewer inputs or outputs than this keeps exact float32 products: there the conversion
+# costs more than bf16 saves (at batch 256 on a 2-core AMX Xeon, a (256 x 20) @ (20 x 256)
+# product took 19 us in fp32 and 47 us from bf16 operands; a 256 x 256 x 256 one 115 and 75 us)
+NARROW = 64
+
+
+class _Exact:
+    """Float32 products exact inside (oneDNN's fp32_precision 'ieee') when a bf16 setting is in
+    force; nothing otherwise."""
+
+    __slots__ = ("previous",)
+
+    def __enter__(self) -> None:
+        self.previous = _ONEDNN.fp32_precision
+        if self.previous == "bf16":
+            _ONEDNN.fp32_precision = "ieee"
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous == "bf16":
+            _ONEDNN.fp32_precision = "bf16"
+
+
+class _Nothing:
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 _tanh_backward = torch.ops.aten.tanh_backward.default
 
 
@@ -74,6 +106,9 @@ class MLP:
         self.bias_cols = [b.unsqueeze(-1) for b in self.biases]  # (..., out, 1), for columns
         self.bias_rows = [b.unsqueeze(1) for b in self.biases] if self.stacked else self.biases
         self.grads = [torch.empty_like(p) for p in self.params]
+        # per layer: products exact under a bf16 setting (a narrow layer), or as set
+        self._precision = [_Exact() if min(w.shape[-2:]) < NARROW else _Nothing()
+                           for w in self.weights]
         self._mm, self._addmm = ((torch.bmm, torch.baddbmm) if self.stacked
                                  else (torch.mm, torch.addmm))
         # hidden layers' outputs and their gradients, (..., features, batch), each list for the
@@ -114,7 +149,8 @@ class MLP:
         h = x
         last = len(self.weights) - 1
         for i, (w_t, b) in enumerate(zip(self.weights_t, self.bias_rows)):
-            h = self._addmm(b, h, w_t)
+            with self._precision[i]:
+                h = self._addmm(b, h, w_t)
             if i < last:
                 h.relu_()
         return h
@@ -130,10 +166,10 @@ class MLP:
         for i, (w, b) in enumerate(zip(self.weights, self.bias_cols)):
             if keep is not None:
                 keep.append(h)
+            with self._precision[i]:
+                h = self._addmm(b, w, h, out=hidden[i]) if i < last else self._addmm(b, w, h)
             if i < last:
-                h = self._addmm(b, w, h, out=hidden[i]).relu_()
-            else:
-                h = self._addmm(b, w, h)
+                h.relu_()
         return h
 
     def backward_cols(self, d: torch.Tensor, inputs: list[torch.Tensor], weight_grads: bool,
@@ -145,15 +181,16 @@ class MLP:
         d_hidden = self._buffers(self._d_hidden, d.shape[-1])
         for i in range(len(self.weights) - 1, -1, -1):
             h = inputs[i]
-            if weight_grads:
-                self._mm(d, h.transpose(-2, -1), out=self.grads[2 * i])
-                torch.sum(d, -1, out=self.grads[2 * i + 1])
-            if i > 0:
-                # relu'(z) through its output h: zero where h == 0, in place in W^T d
-                dh = self._mm(self.weights_t[i], d, out=d_hidden[i - 1])
-                d = _threshold_backward_into(dh, h, 0, grad_input=dh)
-            elif input_rows is not None:
-                return self._mm(self.weights_t[0][..., input_rows, :], d)
+            with self._precision[i]:
+                if weight_grads:
+                    self._mm(d, h.transpose(-2, -1), out=self.grads[2 * i])
+                    torch.sum(d, -1, out=self.grads[2 * i + 1])
+                if i > 0:
+                    # relu'(z) through its output h: zero where h == 0, in place in W^T d
+                    dh = self._mm(self.weights_t[i], d, out=d_hidden[i - 1])
+                    d = _threshold_backward_into(dh, h, 0, grad_input=dh)
+                elif input_rows is not None:
+                    return self._mm(self.weights_t[0][..., input_rows, :], d)
         return None
 
 
