@@ -385,10 +385,15 @@ def test_a_goal_suite_reports_success_rates_beside_sb3s(tmp_path, capsys, monkey
     baseline: both libraries' metrics.csv carry eval_success_rate, and the report gains the
     success IQM columns, a success verdict and a success-rate figure."""
     pytest.importorskip("stable_baselines3")
-    here = str(Path(__file__).parent)
-    monkeypatch.setenv("PYTHONPATH", here + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    import goalenv  # noqa: F401 - registers PointReach-v0 here, as sitecustomize does in the runs
+
+    site = tmp_path / "site"  # the runs' Python registers the task at start-up, as a user's would
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import goalenv\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(site), str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
     suite = tmp_path / "goal.yaml"
-    suite.write_text("name: goal\nruns:\n  - {env: 'goalenv:PointReach-v0', algos: [ddpg], "
+    suite.write_text("name: goal\nruns:\n  - {env: PointReach-v0, algos: [ddpg], "
                      "seeds: 2, steps: 300, eval_every: 150, eval_episodes: 4, overrides: "
                      "{her.strategy: future, network.hidden-sizes: [16, 16], warmup-steps: 100, "
                      "batch-size: 32}}\n")
@@ -408,5 +413,5 @@ def test_a_goal_suite_reports_success_rates_beside_sb3s(tmp_path, capsys, monkey
     assert "final success IQM [95 % CI] | AUC success IQM [95 % CI] |" in text
     assert text.count("| ddpg | DDPG |") == 1 and text.count("| sb3 | DDPG |") == 1
     assert "ddpg's final-success CI" in text
-    figure = "results_goal_goalenv:PointReach-v0_success.png"
+    figure = "results_goal_PointReach-v0_success.png"
     assert (report.parent / figure).is_file() and figure in text

@@ -35,6 +35,8 @@ def test_suite_files_in_the_repository_are_valid():
      r"algos=\['ddpg', 'ddpg'\] is invalid: give a list of distinct"),
     ("{env: Pendulum-v1, algos: [td3], seeds: [1, 1], steps: 10, eval_every: 5}",
      r"seeds=\[1, 1\] is invalid"),
+    ("{env: 'os:Pendulum-v1', algos: [td3], seeds: 1, steps: 10, eval_every: 5}",
+     r"imports the module 'os'; ddpg does not import a module named in a file"),
     ("{env: Pendulum-v1, algos: [td3], seeds: 1, steps: 10, eval_every: 5, "
      "overrides: {seed: 3}}", r"'seed' cannot be overridden: use the entry's 'seeds' key"),
 ])

@@ -195,8 +195,8 @@ class Config:
     """'bf16': the networks' matrix products in bfloat16 (float32 accumulation), with float32
     master weights, optimizer state and TD target; needs native bf16 (a GPU, where it is
     autocast, or a CPU with AVX-512 BF16 or AMX, where oneDNN computes the float32 products from
-    bf16 operands, layers narrower than 64 kept exact, and the fast path applies). On a GPU it is about 5x slower than fp32 (no fast
-    path, no CUDA graph; docs/howto/gpu.md)."""
+    bf16 operands, layers narrower than 64 kept exact, and the fast path applies). On a GPU it
+    is about 5x slower than fp32 (no fast path, no CUDA graph; docs/howto/gpu.md)."""
     compile: bool = False
     """Compile the update with torch.compile (mode 'reduce-overhead' on a GPU); falls back to
     eager execution with a warning if compilation fails. On a GPU about 9x slower than the

@@ -39,22 +39,15 @@ def _missing_dependency(env_id: str, e: Exception) -> EnvError:
 
 
 def register(env_id: str) -> bool:
-    """Whether env_id is (now) a registered gymnasium id, after loading what registers it:
-    gymnasium-robotics for its tasks' ids, the module of a "module:Id" id (gymnasium's own
-    syntax). EnvError, with the install that fixes it, when that package is missing."""
-    module, sep, name = env_id.rpartition(":")
-    try:
-        if sep:
-            import importlib
-
-            importlib.import_module(module)
-            return name in gym.registry
-        if env_id not in gym.registry and env_id.startswith(_ROBOTICS_IDS):
+    """Whether env_id is (now) a registered gymnasium id, after importing gymnasium-robotics for
+    its tasks' ids (the only module imported here). EnvError, with the install that fixes it,
+    when that package is missing."""
+    if env_id not in gym.registry and env_id.startswith(_ROBOTICS_IDS):
+        try:
             import gymnasium_robotics  # registers its tasks
-
-            gym.register_envs(gymnasium_robotics)
-    except ImportError as e:
-        raise _missing_dependency(env_id, e) from e
+        except ImportError as e:
+            raise _missing_dependency(env_id, e) from e
+        gym.register_envs(gymnasium_robotics)
     return env_id in gym.registry
 
 

@@ -120,7 +120,7 @@ class Trainer:
         self.buffer = ReplayBuffer(capacity, self.obs_dim, self.action_dim, self.rngs["sampling"],
                                    config.device, storage(shape) if storage else None,
                                    priorities)
-        if config.her.strategy != "none":  # (a distributed run's collectors' environments)
+        if config.her.strategy != "none":  # every collector's environments, with --actors
             self.buffer.hindsight = Hindsight(capacity, n * max(config.actors, 1),
                                               self.goal_layout, config.her.strategy,
                                               config.her.k, goal_env.compute_reward,

@@ -133,9 +133,9 @@ def _sb3_env(c: Config):
     from ddpg.goals import find_goal_env
 
     env = make(c.env)
-    goal = find_goal_env(env)
     if c.her.strategy == "none":
         return env
+    goal = find_goal_env(env)
     if goal is None:
         raise ConfigError(f"her.strategy={c.her.strategy!r} needs a goal-conditioned "
                           f"environment; {c.env} has a flat observation. Drop --her.strategy.")

@@ -1,6 +1,7 @@
 """Learning-curve, success-rate and Q-estimate figures from run directories (config.yaml +
-metrics.csv), and the `ddpg plot` command. Runs are grouped by (library, algorithm, preset or environment); a curve is
-the mean over a group's seeds with a 95 % bootstrap confidence band (ddpg.bench.stats)."""
+metrics.csv), and the `ddpg plot` command. Runs are grouped by (library, algorithm, preset or
+environment); a curve is the mean over a group's seeds with a 95 % bootstrap confidence band
+(ddpg.bench.stats)."""
 
 from __future__ import annotations
 
@@ -132,8 +133,9 @@ and preset (or environment, without a preset). A curve is the mean over the grou
 interpolated onto the steps every seed reached, with a 95 % bootstrap confidence band of that
 mean (2000 resamples of the seeds). Writes PREFIX.png and PREFIX.svg. Runs of goal-conditioned
 tasks (the column eval_success_rate) also get PREFIX_success.png and PREFIX_success.svg: the
-evaluation success rate, drawn alike. When the runs logged the columns q_estimate and mc_return, it also writes PREFIX_q.png and PREFIX_q.svg: the critic's
-estimate Q(s, mu(s)) against the discounted return actually obtained from the same states."""
+evaluation success rate, drawn alike. When the runs logged the columns q_estimate and
+mc_return, it also writes PREFIX_q.png and PREFIX_q.svg: the critic's estimate Q(s, mu(s))
+against the discounted return actually obtained from the same states."""
 
 EPILOG = """examples:
   ddpg plot runs/                               every run below runs/

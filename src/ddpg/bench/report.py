@@ -1,8 +1,8 @@
 """The report of `ddpg benchmark`: per suite and environment, final and area-under-curve
-returns (and, on goal-conditioned tasks, success rates) of each (library, algo) as interquartile mean over seeds with 95 % stratified bootstrap
-CIs (ddpg.bench.stats), the ddpg-vs-sb3 verdict, published figures and the plots
-(ddpg.bench.plot). One report file holds a section per suite; writing a suite's section keeps
-the others."""
+returns (and, on goal-conditioned tasks, success rates) of each (library, algo) as interquartile
+mean over seeds with 95 % stratified bootstrap CIs (ddpg.bench.stats), the ddpg-vs-sb3
+verdict, published figures and the plots (ddpg.bench.plot). One report file holds a section per
+suite; writing a suite's section keeps the others."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ times and returns the transitions as arrays, with the episodes that ended and th
 learner's update count) of the weights it acted with. Each row also says which of its
 environments it came from and whether it ended that environment's episode, and `cuts` lists the
 environments reset after a dropped (non-finite) transition, as (rows before it, env): what
-hindsight replay's episode index (ddpg.her) needs on the learner. Nothing here imports Ray: the learner
-wraps this class with `ray.remote`.
+hindsight replay's episode index (ddpg.her) needs on the learner. Nothing here imports Ray:
+the learner wraps this class with `ray.remote`.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ gradients in tensors kept per batch size (no allocator traffic, no page faults).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Sequence
 
 import torch
@@ -28,6 +29,7 @@ from ddpg.losses import MSE, Regression, actor_loss, actor_loss_grad
 
 # aten's backward kernels, looked up once (through torch.ops each call costs microseconds)
 _threshold_backward_into = torch.ops.aten.threshold_backward.grad_input
+_tanh_backward = torch.ops.aten.tanh_backward.default
 _ONEDNN = torch.backends.mkldnn.matmul
 # Under --precision bf16 on a CPU (oneDNN takes float32 products' operands to bf16), a layer
 # with fewer inputs or outputs than this keeps exact float32 products: there the conversion
@@ -50,17 +52,6 @@ class _Exact:
     def __exit__(self, *exc: object) -> None:
         if self.previous == "bf16":
             _ONEDNN.fp32_precision = "bf16"
-
-
-class _Nothing:
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-_tanh_backward = torch.ops.aten.tanh_backward.default
 
 
 def _linears(seq: nn.Sequential) -> list[nn.Linear]:
@@ -107,7 +98,7 @@ class MLP:
         self.bias_rows = [b.unsqueeze(1) for b in self.biases] if self.stacked else self.biases
         self.grads = [torch.empty_like(p) for p in self.params]
         # per layer: products exact under a bf16 setting (a narrow layer), or as set
-        self._precision = [_Exact() if min(w.shape[-2:]) < NARROW else _Nothing()
+        self._precision = [_Exact() if min(w.shape[-2:]) < NARROW else nullcontext()
                            for w in self.weights]
         self._mm, self._addmm = ((torch.bmm, torch.baddbmm) if self.stacked
                                  else (torch.mm, torch.addmm))
