@@ -145,10 +145,10 @@ class ReplayBuffer:
     def gather(self, idx: torch.Tensor) -> Batch:
         """The rows `idx` (from `sample_indices`) as a Batch (with hindsight replay, some of
         them relabelled: ddpg.her)."""
-        batch = Batch(*self._data.index_select(0, idx).split(self.widths, dim=1))
+        rows = self._data.index_select(0, idx)
         if self.hindsight is not None:
-            batch = self.hindsight.relabel(batch, idx, self._data, self.widths)
-        return batch
+            self.hindsight.relabel(rows, idx, self._data, self.widths)
+        return Batch(*rows.split(self.widths, dim=1))
 
     def sample_indices(self, batch_size: int) -> torch.Tensor:
         """The rows `sample` takes: uniform over the rows held, with replacement, from the

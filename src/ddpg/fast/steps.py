@@ -157,9 +157,10 @@ class FastStep:
         self.generator: torch.Generator | list | None = (self.generators[0] if one
                                                         else self.generators)
         taus = [n.tau for n in members]
-        self.polyak = [StackedPolyak(taus, critic_params,
-                                     [p for c in critic_targets for p in c.params]),
-                       StackedPolyak(taus, self.actor.params, self.actor_target.params)]
+        # the critics' and the actor's targets in one call
+        self.polyak = StackedPolyak(taus, critic_params + self.actor.params,
+                                    [p for c in critic_targets for p in c.params]
+                                    + self.actor_target.params)
 
     @classmethod
     def of_agents(cls, agents: Sequence) -> FastStep:
@@ -225,8 +226,7 @@ class FastStep:
         # theta' <- tau theta + (1 - tau) theta'.
         info["actor_loss"] = actor_step_cols(self.actor, self.max_action, self.critic,
                                              self.actor_optimizer, s)
-        for polyak in self.polyak:
-            polyak()
+        self.polyak()
         info["actor_updated"] = torch.ones_like(loss_q)
         return info
 

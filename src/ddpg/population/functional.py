@@ -105,10 +105,9 @@ class VmapStep:
         configs = [a.config for a in agents]
         like = self.actor.params[0]
         self.gamma = member_column([c.gamma for c in configs], like)
-        self.polyak = [StackedPolyak([c.tau for c in configs], self.critic.params,
-                                     self.critic_target.params),
-                       StackedPolyak([c.tau for c in configs], self.actor.params,
-                                     self.actor_target.params)]
+        self.polyak = StackedPolyak([c.tau for c in configs],  # all targets in one call
+                                    self.critic.params + self.actor.params,
+                                    self.critic_target.params + self.actor_target.params)
         self.target_noise = member_column([c.td3.target_noise for c in configs], like)
         self.target_noise_clip = member_column([c.td3.target_noise_clip for c in configs], like)
         self.generators = [a.generator for a in agents]
@@ -151,8 +150,7 @@ class VmapStep:
         grads = torch.autograd.grad(loss_pi.sum(), params)
         with torch.no_grad():
             self.actor_optimizer.step([g.contiguous() for g in grads])
-            for polyak in self.polyak:
-                polyak()
+            self.polyak()
         info["actor_loss"] = loss_pi.detach()
         info["actor_updated"] = torch.ones_like(info["critic_loss"])
         return info

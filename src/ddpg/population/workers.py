@@ -75,13 +75,12 @@ class Worker:
         idx = idx.to(self.rows.device, non_blocking=True) + self._offsets
         data = self.rows.reshape(-1, self.rows.shape[2]).index_select(0, idx.view(-1))
         widths = self.members[0].buffer.widths
-        batch = Batch(*data.view(len(self.members), batch_size, -1).split(widths, dim=2))
+        rows = data.view(len(self.members), batch_size, -1)
         if self.members[0].buffer.hindsight is not None:  # each member relabels its own rows
             local = idx - self._offsets
-            batch = Batch(*map(torch.stack, zip(*(
-                m.buffer.hindsight.relabel(Batch(*(t[i] for t in batch)), local[i],
-                                           m.buffer.storage, widths)
-                for i, m in enumerate(self.members)))))
+            for i, m in enumerate(self.members):
+                m.buffer.hindsight.relabel(rows[i], local[i], m.buffer.storage, widths)
+        batch = Batch(*rows.split(widths, dim=2))
         if self.members[0].agent.obs_norm is not None:  # each member's own statistics
             batch = RunningNorm.normalize_members([m.agent.obs_norm for m in self.members],
                                                   batch)
