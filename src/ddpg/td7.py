@@ -229,11 +229,14 @@ def td7_step(nets: TD7Nets, targets: TD7Targets, batch: Batch, gamma: float, *,
         return info
 
     # Actor (delayed): maximise the mean of both critics' Q(s, pi(s)) (TD3 uses Q1 alone)
-    # through the fixed encoders
+    # through the fixed encoders. Gradients for the actor's parameters alone: autograd skips
+    # the critics' weight gradients, which the actor's step never uses (a tenth of the update's
+    # products)
     pi = n.actor(states, zs)
     loss_pi = actor_loss(torch.cat(n.critic(states, pi, n.fixed_encoder.zsa(zs, pi), zs), -1))
-    n.actor_optimizer.zero_grad(set_to_none=True)
-    loss_pi.backward()
+    params = list(n.actor.parameters())
+    for p, g in zip(params, torch.autograd.grad(loss_pi, params)):
+        p.grad = g
     n.actor_optimizer.step()
     info["actor_loss"], info["actor_updated"] = loss_pi.detach(), torch.ones_like(zero)
     return info
