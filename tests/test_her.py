@@ -173,6 +173,22 @@ def test_the_share_of_relabelled_goals_matches_k_and_rewards_are_compute_rewards
     assert 0.5 < changed / total <= 0.8 + 3 * (0.16 / total) ** 0.5
 
 
+def test_relabelling_on_the_host_and_on_a_device_gives_the_same_rows():
+    # the numpy way (rows on a CPU) and the tensor-indexing way (rows on a GPU), both on a CPU
+    _, buf = _buffer_with_episodes(k=4)
+    her = buf.hindsight
+    for _ in range(5):
+        idx = buf.sample_indices(256)
+        stream = her.stream.state_dict()
+        on_host = buf.storage.index_select(0, idx)
+        her.relabel(on_host, idx, buf.storage, buf.widths, host=True)
+        her.stream.load_state_dict(stream)  # the same draws again
+        on_device = buf.storage.index_select(0, idx)
+        her.relabel(on_device, idx, buf.storage, buf.widths, host=False)
+        assert not torch.equal(on_host, buf.storage.index_select(0, idx))  # some relabelled
+        torch.testing.assert_close(on_host, on_device, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("k", [1, 4, 8])
 def test_the_relabelling_draw_follows_k(k):
     _, buf = _buffer_with_episodes(k=k)

@@ -153,12 +153,15 @@ class Hindsight:
         return relabel, self.index.goal_rows(idx[relabel], self.strategy, bits[n:][relabel])
 
     def relabel(self, rows: torch.Tensor, idx: torch.Tensor, data: torch.Tensor,
-                widths: tuple[int, ...]) -> None:
+                widths: tuple[int, ...], host: bool | None = None) -> None:
         """Relabel, in place, `rows`: the rows `idx` of the replay storage `data` as gathered
         (a copy, laid out s, a, r, s', done by `widths`; `data` is not changed). The relabelled
         rows' desired goals, in s and in s', become their new goals, and their rewards
-        compute_reward(achieved goal of s', new goal, {}). On a CPU the rows are rewritten
-        through numpy views (no tensor indexing: a few microseconds instead of tens)."""
+        compute_reward(achieved goal of s', new goal, {}). On a CPU (`host`, by default when
+        the rows are on one) the rows are rewritten through numpy views (no tensor indexing: a
+        few microseconds instead of tens); elsewhere by tensor indexing on their device (the
+        goals and rewards pass through the host for compute_reward). Both give the same rows
+        (tests/test_her.py runs the device way on a CPU)."""
         where, goal_rows = self.draw(idx.cpu().numpy())
         n = len(goal_rows)
         if n == 0:
@@ -171,7 +174,7 @@ class Hindsight:
             self._infos = np.empty(n, dtype=object)
             self._infos[:] = [{} for _ in range(n)]
         infos = self._infos[:n]
-        if rows.device.type == "cpu":
+        if host if host is not None else rows.device.type == "cpu":
             out, sel = rows.numpy(), np.flatnonzero(where)
             goals = data.numpy()[goal_rows, next_ag]
             achieved = out[sel, next_ag]
