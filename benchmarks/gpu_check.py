@@ -22,8 +22,10 @@ step under torch.profiler next to the update's FLOPs, the pendulum preset as a
 population of 32 (bar: every member solves), the same speed comparison with tanh + layer-norm
 networks (updated through torch.func vmap), then the device checks of docs/howto/gpu.md:
 `ddpg train --seeds 0-1 --device cuda` on the command line, its resume on `cuda`, `cuda:0` and
-the CPU, and a policy trained on the GPU loaded on the CPU. Each bar gets a one-line verdict
-(VERDICT lines, and "verdicts" in the JSON).
+the CPU, and a policy trained on the GPU loaded on the CPU; then TD7 (issue 32: `ddpg speed
+--algo td3 td7`, the pendulum-td7 preset as a population of 5, each member to solve) and
+hindsight replay (issue 33: a DDPG+HER population on the test goal task, relabelling on the
+GPU). Each bar gets a one-line verdict (VERDICT lines, and "verdicts" in the JSON).
 Nothing here runs without a GPU; it stops starting new parts after --budget seconds.
 """
 
@@ -176,6 +178,61 @@ def population_pendulum(members: int = 32) -> dict:
             "finals": finals, "wall_s": time.perf_counter() - t}
 
 
+def td7_speed(out_dir: Path, steps: int = 500, warmup: int = 300) -> dict:
+    """Issue 32's speed comparison on the GPU: `ddpg speed --algo td3 td7` (TD7's update and loop
+    rates beside TD3's, 256-wide networks, batch 256) on Pendulum-v1: how long td7-100k's 75k
+    updates a run would take there."""
+    cmd = [sys.executable, "-m", "ddpg.cli", "speed", "--device", DEVICE, "--env",
+           "Pendulum-v1", "--algo", "td3", "td7", "--batch", "256", "--hidden", "256", "256",
+           "--repeats", "2", "--steps", str(steps), "--warmup", str(warmup), "--no-baseline",
+           "--json", str(out_dir / "speed_td7.json"),
+           "--markdown", str(out_dir / "speed_td7.md")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    print(r.stdout[-3000:], r.stderr[-2000:], flush=True)
+    return {"rc": r.returncode, "tail": r.stdout[-1500:]}
+
+
+def td7_pendulum_population(members: int = 5, **overrides) -> dict:
+    """Issue 32's Pendulum bar on the GPU: the pendulum-td7 preset (10k steps) as one
+    population of seeds 0..members-1; every member must solve (a noise-free evaluation of its
+    checkpoint policy >= -200)."""
+    from ddpg.config import from_preset
+    from ddpg.population import train_population
+
+    cfg = dataclasses.replace(from_preset("pendulum-td7"), **{
+        "device": DEVICE, "progress": False, "tensorboard": False,
+        "out": "/tmp/ddpg-gpu-check-td7", **overrides})
+    t = time.perf_counter()
+    res = train_population(cfg, seeds=range(members))
+    solved = {name: None if m is None else m.steps_to_solve(-200.0)
+              for name, m in zip(res.names, res.results)}
+    return {"members": members, "solved": sum(v is not None for v in solved.values()),
+            "steps_to_solve": solved, "wall_s": time.perf_counter() - t}
+
+
+def her_population(members: int = 2, total_steps: int = 1500) -> dict:
+    """Hindsight replay on the GPU (issue 33): DDPG+HER on the test suite's goal task
+    (tests/goalenv.py, PointReach-v0) as a population of `members`, the replay rows on the GPU
+    (their relabelling by tensor indexing there). Bar: every member's last noise-free success
+    rate >= 0.9, as tests/test_her.py asks of a CPU run."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import goalenv  # noqa: F401  (registers PointReach-v0)
+
+    from ddpg.config import Config, HERConfig, NetworkConfig
+    from ddpg.population import train_population
+
+    cfg = Config(env="PointReach-v0", total_steps=total_steps, warmup_steps=200,
+                 batch_size=64, network=NetworkConfig(hidden_sizes=(64, 64)), eval_every=500,
+                 eval_episodes=20, her=HERConfig(strategy="future"), gamma=0.95, tau=0.05,
+                 actor_lr=1e-3, critic_lr=1e-3, device=DEVICE, out="/tmp/ddpg-gpu-check-her",
+                 progress=False, tensorboard=False)
+    t = time.perf_counter()
+    res = train_population(cfg, seeds=range(members))
+    rates = [None if m is None else m.evaluations[-1].get("eval_success_rate")
+             for m in res.results]
+    return {"members": members, "success": rates, "wall_s": time.perf_counter() - t}
+
+
 def device_cli(out_dir: Path) -> dict:
     """`ddpg train --seeds 0-1 --device cuda` as a user types it, then its resume on `cuda`,
     on `cuda:0` and on the CPU (a checkpoint written on cuda:0 goes on anywhere), a single run
@@ -318,6 +375,18 @@ def judge(res: dict, verdict) -> None:
             p is not None and p["solved"] == p["members"],
             f"{p['solved']} of {p['members']} in {p['wall_s']:.0f} s" if p
             else str(res.get("population_32_pendulum"))[:200])
+    if (t := get("td7_speed")) is not None:
+        verdict("ddpg speed --algo td3 td7 runs", t["rc"] == 0, t["tail"].strip()[-300:])
+    p = get("td7_pendulum_population")
+    verdict("pendulum-td7 population solves on every member within 10k steps",
+            p is not None and p["solved"] == p["members"],
+            f"{p['solved']} of {p['members']} ({p['steps_to_solve']}) in {p['wall_s']:.0f} s"
+            if p else str(res.get("td7_pendulum_population"))[:200])
+    p = get("her_population")
+    verdict("HER population on the GPU reaches success >= 0.9 on every member",
+            p is not None and all(r is not None and r >= 0.9 for r in p["success"]),
+            f"success {p['success']} in {p['wall_s']:.0f} s" if p
+            else str(res.get("her_population"))[:200])
     d = get("device_cli")
     if d is not None:
         ok = {k: v["rc"] == 0 for k, v in d.items() if isinstance(v, dict) and "rc" in v}
@@ -401,6 +470,9 @@ def main() -> int:
     part("population_32_vmap_b256_vs_one", population_speed,
          network={"activation": "tanh", "norm": "layer"})
     part("device_cli", device_cli, a.out)
+    part("td7_speed", td7_speed, a.out)
+    part("td7_pendulum_population", td7_pendulum_population)
+    part("her_population", her_population)
     judge(res, verdict)
     # what bf16 and --compile cost on a GPU (ddpg train warns of both: ddpg.devices.gpu_cost)
     part("b256_graph", update_rate, 256)

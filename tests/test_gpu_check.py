@@ -3,6 +3,7 @@ CPU keeps it from rotting in between (an import or a signature it uses that move
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -60,3 +61,30 @@ def test_the_population_profile_runs_on_the_cpu_at_a_small_size():
     out = gpu_check.population_profile(members=2, batch=16, steps=5, warmup=40)
     assert out["host_ms_per_step"] > 0 and out["update_gflop"] > 0
     assert out["top_host_ops"] and all(op["calls"] > 0 for op in out["top_host_ops"])
+
+
+def test_the_td7_and_her_parts_run_on_the_cpu_at_a_small_size(tmp_path):
+    """The TD7 and hindsight-replay parts at a few hundred steps on the CPU: they run and
+    report what their verdicts read."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" /
+                                                  "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    gpu_check.DEVICE = "cpu"
+    speed = gpu_check.td7_speed(tmp_path, steps=20, warmup=60)
+    assert speed["rc"] == 0, speed["tail"]
+    rates = json.loads((tmp_path / "speed_td7.json").read_text())
+    assert "td7" in json.dumps(rates) and "td3" in json.dumps(rates)
+    from ddpg.config import NetworkConfig, from_preset
+
+    small = dict(network=NetworkConfig(hidden_sizes=(16, 16)),
+                 td7=dataclasses.replace(from_preset("pendulum-td7").td7, embedding=8,
+                                         encoder_hidden=16), batch_size=16)
+    td7 = gpu_check.td7_pendulum_population(members=2, total_steps=400, warmup_steps=200,
+                                            eval_every=200, eval_episodes=1,
+                                            out=str(tmp_path / "td7"), **small)
+    assert td7["members"] == 2 and set(td7["steps_to_solve"]) == {"s0", "s1"}
+    her = gpu_check.her_population(members=2, total_steps=500)
+    assert len(her["success"]) == 2 and all(0 <= r <= 1 for r in her["success"])
