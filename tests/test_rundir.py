@@ -44,6 +44,17 @@ def small(tmp_path, **kw) -> Config:
         progress=False, **kw)
 
 
+def test_a_named_run_folder_that_holds_a_run_is_refused_and_left_as_it_was(tmp_path):
+    """`--run-name X` where X already holds a run: one clear line pointing to --resume, and the
+    old run's files untouched (a second run there used to rewrite them in place, beside the
+    first run's checkpoints)."""
+    run = ddpg.train(small(tmp_path, run_name="mine")).run_dir
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(ConfigError, match=r"run_name='mine'.*already holds a run.*--resume"):
+        ddpg.train(small(tmp_path, run_name="mine", seed=1))
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
 def described(run_dir):
     """config.yaml, the latest checkpoint's config, resumes.yaml's list (issue 30: after
     --resume --total-steps, config.yaml went on saying the old total_steps)."""

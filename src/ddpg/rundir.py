@@ -56,12 +56,17 @@ def locate_run(path: str | Path, what: str) -> Path:
 
 def make_run_dir(config: Config, env_name: str, kind: str = "") -> Path:
     """out/run_name, or a new out/<env>-<algo>-s<seed>-<time> (a population's: `kind` 'pop',
-    out/<env>-<algo>-pop-<time>), created and checked writable; an earlier one is never
-    reused."""
+    out/<env>-<algo>-pop-<time>), created and checked writable; an earlier run is never
+    reused (a named folder that holds one is refused)."""
     label = kind or f"s{config.seed}"
     name = config.run_name or (f"{env_name.replace('/', '_')}-{config.algo}-{label}-"
                                f"{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = Path(config.out) / name
+    if config.run_name and (run_dir / "config.yaml").exists():
+        raise ConfigError(f"run_name={config.run_name!r}: {run_dir} already holds a run; resume "
+                          f"it with `ddpg train --resume {run_dir}`, or choose another "
+                          f"--run-name (a new run there would mix its files with the old "
+                          f"ones).")
     suffix = 1
     while run_dir.exists() and not config.run_name:  # never overwrite an earlier run
         run_dir = Path(config.out) / f"{name}-{suffix}"
