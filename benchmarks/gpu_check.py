@@ -178,12 +178,13 @@ def population_pendulum(members: int = 32) -> dict:
             "finals": finals, "wall_s": time.perf_counter() - t}
 
 
-def td7_speed(out_dir: Path, steps: int = 500, warmup: int = 300) -> dict:
+def td7_speed(out_dir: Path, steps: int = 500, warmup: int = 300, hidden: int = 256) -> dict:
     """Issue 32's speed comparison on the GPU: `ddpg speed --algo td3 td7` (TD7's update and loop
     rates beside TD3's, 256-wide networks, batch 256) on Pendulum-v1: how long td7-100k's 75k
     updates a run would take there."""
     cmd = [sys.executable, "-m", "ddpg.cli", "speed", "--device", DEVICE, "--env",
-           "Pendulum-v1", "--algo", "td3", "td7", "--batch", "256", "--hidden", "256", "256",
+           "Pendulum-v1", "--algo", "td3", "td7", "--batch", "256", "--hidden", str(hidden),
+           str(hidden),
            "--repeats", "2", "--steps", str(steps), "--warmup", str(warmup), "--no-baseline",
            "--json", str(out_dir / "speed_td7.json"),
            "--markdown", str(out_dir / "speed_td7.md")]

@@ -73,7 +73,7 @@ def test_the_td7_and_her_parts_run_on_the_cpu_at_a_small_size(tmp_path):
     gpu_check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gpu_check)
     gpu_check.DEVICE = "cpu"
-    speed = gpu_check.td7_speed(tmp_path, steps=20, warmup=60)
+    speed = gpu_check.td7_speed(tmp_path, steps=20, warmup=60, hidden=16)
     assert speed["rc"] == 0, speed["tail"]
     rates = json.loads((tmp_path / "speed_td7.json").read_text())
     assert "td7" in json.dumps(rates) and "td3" in json.dumps(rates)

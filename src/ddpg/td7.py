@@ -229,9 +229,7 @@ def td7_step(nets: TD7Nets, targets: TD7Targets, batch: Batch, gamma: float, *,
         return info
 
     # Actor (delayed): maximise the mean of both critics' Q(s, pi(s)) (TD3 uses Q1 alone)
-    # through the fixed encoders. Gradients for the actor's parameters alone: autograd skips
-    # the critics' weight gradients, which the actor's step never uses (a tenth of the update's
-    # products)
+    # through the fixed encoders; gradients for the actor's parameters alone (none for the critics)
     pi = n.actor(states, zs)
     loss_pi = actor_loss(torch.cat(n.critic(states, pi, n.fixed_encoder.zsa(zs, pi), zs), -1))
     params = list(n.actor.parameters())
