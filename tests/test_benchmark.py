@@ -326,6 +326,20 @@ def test_results_run_with_other_settings_are_not_mixed_in(tmp_path, capsys):
     assert "total_steps: 999 there, 300 in the suite" in err and (run / "config.yaml").exists()
 
 
+def test_the_cores_go_to_the_runs_left_to_do(tmp_path, capsys, monkeypatch):
+    """--jobs 2 on 2 cores with one run left gives that run both cores, not one."""
+    import ddpg.bench.benchmark as bench
+    monkeypatch.setattr(bench, "available_cores", lambda: 2)
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\nruns:\n  - {env: Pendulum-v1, algos: [ddpg], seeds: 2, "
+                     "steps: 300, eval_every: 150, overrides: {warmup-steps: 100}}\n")
+    assert bench.benchmark_main([str(suite), "--results", str(tmp_path / "r"), "--dry-run"]) == 0
+    assert "1 to run, 1 at a time with 2 threads each" in capsys.readouterr().out
+    assert bench.benchmark_main([str(suite), "--results", str(tmp_path / "r"), "--dry-run",
+                       "--no-population"]) == 0
+    assert "2 to run, 2 at a time with 1 thread each" in capsys.readouterr().out
+
+
 def test_sigint_stops_a_background_benchmark_and_its_runs(tmp_path):
     """Started from a non-interactive shell in the background, a process inherits SIGINT as
     ignored; `kill -INT` must still stop the benchmark: both running runs (ddpg and sb3) stop,

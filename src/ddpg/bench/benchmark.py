@@ -99,7 +99,8 @@ def benchmark_main(argv: list[str]) -> int:
     p.add_argument("--baseline", choices=("sb3",), default=None,
                    help="also run stable-baselines3 with the same settings (default: ddpg only)")
     p.add_argument("--jobs", type=int, default=cores, metavar="N",
-                   help=f"runs in parallel, each with max(1, cores // N) torch threads "
+                   help=f"runs in parallel, each with max(1, cores // N) torch threads (N at most "
+                        f"the runs left to do) "
                         f"(default: the {cores} available cores)")
     p.add_argument("--report", type=Path, default=Path("docs/results.md"), metavar="FILE",
                    help="markdown report to write; its figures go next to it as "
@@ -140,7 +141,8 @@ def benchmark_main(argv: list[str]) -> int:
                   "pip install -e '.[bench]'.", file=sys.stderr)
             return 2
     todo = [(j, act, why) for j, act, why in actions if act != "skip"]
-    jobs_n, threads = max(1, min(a.jobs, len(todo))), max(1, cores // a.jobs)
+    jobs_n = max(1, min(a.jobs, len(todo)))
+    threads = max(1, cores // jobs_n)  # the cores of jobs that are not needed go to those that run
     finished = sum(act == "skip" for _, act, _ in actions)
     doing = (f"report only, {finished} finished" if a.report_only else
              f"{len(todo)} to run, {jobs_n} at a time with {threads} "
