@@ -211,22 +211,17 @@ def td7_pendulum_population(members: int = 5, **overrides) -> dict:
             "steps_to_solve": solved, "wall_s": time.perf_counter() - t}
 
 
-def her_population(members: int = 2, total_steps: int = 1500) -> dict:
+def her_population(out_dir: Path, members: int = 2, total_steps: int = 1500) -> dict:
     """Hindsight replay on the GPU (issue 33): DDPG+HER on the test suite's goal task
-    (tests/goalenv.py, PointReach-v0) as a population of `members`, the replay rows on the GPU
-    (their relabelling by tensor indexing there). Bar: every member's last noise-free success
-    rate >= 0.9, as tests/test_her.py asks of a CPU run."""
+    (tests/goalenv.py, PointReach-v0, at tests/test_her.py's settings) as a population of
+    `members`, the replay rows on the GPU (their relabelling by tensor indexing there). Bar:
+    every member's last noise-free success rate >= 0.9, as tests/test_her.py asks of a CPU run."""
     sys.path.insert(0, str(ROOT / "tests"))
-    import goalenv  # noqa: F401  (registers PointReach-v0)
+    from goalenv import small_her_config  # registers PointReach-v0
 
-    from ddpg.config import Config, HERConfig, NetworkConfig
     from ddpg.population import train_population
 
-    cfg = Config(env="PointReach-v0", total_steps=total_steps, warmup_steps=200,
-                 batch_size=64, network=NetworkConfig(hidden_sizes=(64, 64)), eval_every=500,
-                 eval_episodes=20, her=HERConfig(strategy="future"), gamma=0.95, tau=0.05,
-                 actor_lr=1e-3, critic_lr=1e-3, device=DEVICE, out="/tmp/ddpg-gpu-check-her",
-                 progress=False, tensorboard=False)
+    cfg = small_her_config(str(out_dir / "her"), total_steps=total_steps, device=DEVICE)
     t = time.perf_counter()
     res = train_population(cfg, seeds=range(members))
     rates = [None if m is None else m.evaluations[-1].get("eval_success_rate")
@@ -473,7 +468,7 @@ def main() -> int:
     part("device_cli", device_cli, a.out)
     part("td7_speed", td7_speed, a.out)
     part("td7_pendulum_population", td7_pendulum_population)
-    part("her_population", her_population)
+    part("her_population", her_population, a.out)
     judge(res, verdict)
     # what bf16 and --compile cost on a GPU (ddpg train warns of both: ddpg.devices.gpu_cost)
     part("b256_graph", update_rate, 256)

@@ -49,3 +49,15 @@ class PointReach(gym.Env):
 
 if "PointReach-v0" not in gym.registry:
     gym.register("PointReach-v0", entry_point=PointReach, max_episode_steps=20)
+
+
+def small_her_config(out: str, **overrides):
+    """DDPG+HER settings that solve PointReach-v0 in 1,500 steps (tests/test_her.py's learning
+    test and benchmarks/gpu_check.py's population on a GPU use them)."""
+    from ddpg.config import Config, HERConfig, NetworkConfig
+
+    base = dict(env="PointReach-v0", total_steps=1500, warmup_steps=200, batch_size=64,
+                network=NetworkConfig(hidden_sizes=(64, 64)), eval_every=500,
+                eval_episodes=20, her=HERConfig(strategy="future"), gamma=0.95, tau=0.05,
+                actor_lr=1e-3, critic_lr=1e-3, out=out, progress=False, tensorboard=False)
+    return Config(**{**base, **overrides})

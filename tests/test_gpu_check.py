@@ -86,5 +86,5 @@ def test_the_td7_and_her_parts_run_on_the_cpu_at_a_small_size(tmp_path):
                                             eval_every=200, eval_episodes=1,
                                             out=str(tmp_path / "td7"), **small)
     assert td7["members"] == 2 and set(td7["steps_to_solve"]) == {"s0", "s1"}
-    her = gpu_check.her_population(members=2, total_steps=500)
+    her = gpu_check.her_population(tmp_path, members=2, total_steps=500)
     assert len(her["success"]) == 2 and all(0 <= r <= 1 for r in her["success"])

@@ -29,6 +29,7 @@ from ddpg.seeding import IndexStream
 
 sys.path.insert(0, str(Path(__file__).parent))
 import goalenv  # noqa: E402  (registers PointReach-v0)
+from goalenv import small_her_config  # noqa: E402
 
 LAYOUT = GoalLayout(2, 2, 4)
 
@@ -198,12 +199,7 @@ def test_the_relabelling_draw_follows_k(k):
 
 
 def _small(tmp_path, **kw) -> Config:
-    base = dict(env="PointReach-v0", total_steps=1500, warmup_steps=200, batch_size=64,
-                network=NetworkConfig(hidden_sizes=(64, 64)), eval_every=500,
-                eval_episodes=20, her=HERConfig(strategy="future"), gamma=0.95, tau=0.05,
-                actor_lr=1e-3, critic_lr=1e-3, out=str(tmp_path), progress=False,
-                tensorboard=False, threads=1)
-    return Config(**{**base, **kw})
+    return small_her_config(str(tmp_path), **{"threads": 1, **kw})
 
 
 def test_her_learns_a_sparse_reward_task_and_success_is_a_metric(tmp_path):

@@ -174,7 +174,8 @@ class Hindsight:
             self._infos = np.empty(n, dtype=object)
             self._infos[:] = [{} for _ in range(n)]
         infos = self._infos[:n]
-        if host if host is not None else rows.device.type == "cpu":
+        on_host = rows.device.type == "cpu" if host is None else host
+        if on_host:
             out, sel = rows.numpy(), np.flatnonzero(where)
             goals = data.numpy()[goal_rows, next_ag]
             achieved = out[sel, next_ag]
