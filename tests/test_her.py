@@ -54,6 +54,43 @@ class _WrongKeys(gym.Env):
     action_space = gym.spaces.Box(-1, 1, (1,))
 
 
+class _UnbatchedReward(goalenv.PointReach):
+    def compute_reward(self, achieved_goal, desired_goal, info):  # no axis=-1: one number
+        return -float(np.linalg.norm(np.asarray(achieved_goal) - desired_goal) > self.radius)
+
+
+class _ExtraKey(goalenv.PointReach):
+    def __init__(self):
+        super().__init__()
+        self.observation_space = gym.spaces.Dict({**self.observation_space.spaces,
+                                                  "velocity": gym.spaces.Box(-1, 1, (3,))})
+
+
+class _UnequalGoals(goalenv.PointReach):
+    def __init__(self):
+        super().__init__()
+        spaces = dict(self.observation_space.spaces)
+        spaces["desired_goal"] = gym.spaces.Box(-2, 2, (3,))
+        self.observation_space = gym.spaces.Dict(spaces)
+
+
+def test_goal_environments_hindsight_replay_would_misread_are_refused():
+    """A compute_reward that scores one goal, not a batch (hindsight replay would copy one
+    reward onto every relabelled row), a key the networks would not see, and goals of
+    different widths each get one line naming the fault."""
+    with pytest.raises(EnvError, match=r"compute_reward gave shape \(\) for a batch of 2 goals.*"
+                                       r"axis=-1"):
+        FlattenGoal(_UnbatchedReward())
+    with pytest.raises(EnvError, match="'velocity' besides achieved_goal.*FilterObservation"):
+        FlattenGoal(_ExtraKey())
+    with pytest.raises(EnvError, match="achieved_goal has 2 values and desired_goal 3"):
+        FlattenGoal(_UnequalGoals())
+    env = FlattenGoal(goalenv.PointReach())
+    with pytest.raises(EnvError, match=r"gave shape \(1,\) for a batch of 3"):
+        env.env.unwrapped.compute_reward = lambda a, d, i: np.zeros(1)
+        env.compute_reward(np.zeros((3, 2)), np.zeros((3, 2)), None)
+
+
 def test_bad_goal_environments_and_options_get_one_clear_line(tmp_path):
     with pytest.raises(EnvError, match="no compute_reward"):
         ddpg.train(Config(total_steps=10, warmup_steps=1, out=str(tmp_path), progress=False), _NoReward())
@@ -218,6 +255,10 @@ def test_her_learns_a_sparse_reward_task_and_success_is_a_metric(tmp_path):
     np.testing.assert_array_equal(policy.act(obs), policy.act(flat))
     with pytest.raises(ValueError, match="desired_goal missing"):
         policy.act({"observation": obs["observation"], "achieved_goal": obs["achieved_goal"]})
+    two = [obs, goalenv.PointReach().reset(seed=2)[0]]  # a list of Dicts is a batch
+    np.testing.assert_allclose(policy.act(two), np.stack([policy.act(o) for o in two]), atol=1e-6)
+    with pytest.raises(ValueError, match=r"desired_goal \(1, 2\).*same leading shape"):
+        policy.act({**obs, "desired_goal": obs["desired_goal"][None]})
 
 
 KILL = """

@@ -230,6 +230,33 @@ def test_an_sb3_model_on_another_dict_is_refused_by_name(her_model, tmp_path):
         ddpg.load(_rewrite(her_model[0], tmp_path, rename))
 
 
+def test_an_sb3_model_with_its_dict_keys_in_another_order_is_refused(her_model, tmp_path):
+    """SB3 concatenates a Dict's keys in the space's own order; a space built unsorted would
+    be read wrongly as sorted, so it is refused by name."""
+    def reorder(doc):
+        b = lambda n: gym.spaces.Box(-2.0, 2.0, (n,), np.float32)  # noqa: E731
+        doc["observation_space"]["spaces"] = str(gym.spaces.Dict(
+            {"observation": b(4), "achieved_goal": b(2), "desired_goal": b(2)},
+            sort_keys=False).spaces)
+
+    with pytest.raises(PolicyFileError, match="lists its keys as observation, achieved_goal, "
+                                              "desired_goal.*sorted by name"):
+        ddpg.load(_rewrite(her_model[0], tmp_path, reorder))
+
+
+def test_dict_widths_are_read_when_long_bounds_wrap_over_lines():
+    from ddpg.interop.sb3 import _dict_widths
+
+    low = -np.arange(1, 31, dtype=np.float32)
+    space = gym.spaces.Dict({"observation": gym.spaces.Box(low, -low, (30,), np.float32),
+                             "achieved_goal": gym.spaces.Box(-1, 1, (3,), np.float32),
+                             "desired_goal": gym.spaces.Box(-1, 1, (3,), np.float32)})
+    text = str(space.spaces)
+    assert "\n" in text  # numpy wraps the bounds
+    doc = {":type:": "<class 'gymnasium.spaces.dict.Dict'>", "spaces": text}
+    assert _dict_widths(doc) == {"achieved_goal": 3, "desired_goal": 3, "observation": 30}
+
+
 def test_ddpg_eval_of_an_sb3_her_model_reports_its_success_rate(her_model, capsys):
     assert main(["eval", str(her_model[0]), "--env", "PointReach-v0", "--episodes", "4"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]

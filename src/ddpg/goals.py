@@ -43,6 +43,11 @@ class GoalLayout(NamedTuple):
     def flatten(self, obs: Mapping[str, Any]) -> np.ndarray:
         """A Dict observation (each key (..., width)) as the flat (..., width) float32 vector
         the networks see."""
+        if not isinstance(obs, Mapping):
+            raise ValueError(f"a goal-conditioned policy takes one Dict observation (each of "
+                             f"{', '.join(GOAL_KEYS)} shaped (width,) or (N, width) for a "
+                             f"batch), not {type(obs).__name__}; stack a list of Dicts key by "
+                             f"key first.")
         missing = [k for k in GOAL_KEYS if k not in obs]
         if missing:
             raise ValueError(f"a goal-conditioned policy needs the keys {', '.join(GOAL_KEYS)} "
@@ -53,6 +58,11 @@ class GoalLayout(NamedTuple):
             if p.shape[-1:] != (w,):
                 raise ValueError(f"observation[{k!r}] has shape {p.shape}; this policy takes "
                                  f"{w} values there (shape (..., {w})).")
+        if len({p.shape[:-1] for p in parts}) > 1:
+            raise ValueError(f"the observation's keys have the batch shapes "
+                             f"{', '.join(f'{k} {p.shape}' for k, p in zip(GOAL_KEYS, parts))}; "
+                             f"give every key the same leading shape (one observation: "
+                             f"(width,) each; a batch of N: (N, width) each).")
         return np.concatenate(parts, axis=-1)
 
     def to_dict(self) -> dict[str, int]:
@@ -87,6 +97,17 @@ def goal_layout(space: gym.Space, name: str = "the environment") -> GoalLayout |
             raise EnvError(f"{name}: observation[{k!r}] is {s}; a goal-conditioned task needs a "
                            f"flat Box under each of {', '.join(GOAL_KEYS)}.")
         widths.append(int(s.shape[0]))
+    extra = [k for k in space.spaces if k not in GOAL_KEYS]
+    if extra:
+        raise EnvError(f"{name}: its goal-conditioned Dict observation has the key(s) "
+                       f"{', '.join(map(repr, extra))} besides {', '.join(GOAL_KEYS)}; the "
+                       f"networks see only those three, so the other key(s) would be dropped. "
+                       f"Fold them into 'observation' (a gymnasium.ObservationWrapper) or "
+                       f"drop them (gymnasium.wrappers.FilterObservation).")
+    if widths[0] != widths[1]:
+        raise EnvError(f"{name}: achieved_goal has {widths[0]} values and desired_goal "
+                       f"{widths[1]}; hindsight replay writes achieved goals in place of desired "
+                       f"ones, so both must have the same width.")
     return GoalLayout(*widths)
 
 
@@ -105,7 +126,19 @@ class FlattenGoal(gym.ObservationWrapper):
                            f"compute_reward(achieved_goal, desired_goal, info) method; "
                            f"hindsight replay needs it to score relabelled goals. Add it to "
                            f"the environment (gymnasium-robotics' GoalEnv convention).")
-        self.goal_layout = layout
+        self.goal_layout, self.name = layout, name
+        probe = np.zeros((2, layout.desired), np.float32)  # the space's RNG is left alone
+        infos = np.empty(2, dtype=object)
+        infos[:] = [{}, {}]
+        try:
+            self.compute_reward(probe, probe + 1, infos)
+        except EnvError:
+            raise
+        except Exception as e:
+            raise EnvError(f"{name}: compute_reward(achieved_goal, desired_goal, info) failed "
+                           f"on a batch of 2 goals ({type(e).__name__}: {e}); hindsight replay "
+                           f"scores whole batches: (B, width) goals and an array of B info "
+                           f"dicts in, B rewards out.") from e
         parts = [env.observation_space.spaces[k] for k in GOAL_KEYS]
         self.observation_space = gym.spaces.Box(
             np.concatenate([p.low for p in parts]).astype(np.float32),
@@ -116,9 +149,18 @@ class FlattenGoal(gym.ObservationWrapper):
 
     def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray,
                        info: Any) -> np.ndarray:
-        """The environment's own reward for these goals (batches: (B, width) each)."""
-        return np.asarray(self.env.unwrapped.compute_reward(achieved_goal, desired_goal, info),
-                          dtype=np.float64)
+        """The environment's own reward for these goals (batches: (B, width) each); EnvError
+        unless it gives one reward per goal (a reward written for one goal at a time, such as
+        a norm without axis=-1, returns one number for the whole batch)."""
+        r = np.asarray(self.env.unwrapped.compute_reward(achieved_goal, desired_goal, info),
+                       dtype=np.float64)
+        n = len(achieved_goal)
+        if r.shape != (n,):
+            raise EnvError(f"{self.name}: compute_reward gave shape {r.shape} for a batch of "
+                           f"{n} goals; it must give one reward per goal, shape ({n},). Reduce "
+                           f"over the last axis only (for example np.linalg.norm(achieved_goal "
+                           f"- desired_goal, axis=-1)).")
+        return r
 
 
 def find_goal_env(env: gym.Env) -> FlattenGoal | None:

@@ -37,7 +37,8 @@ class Policy:
     """mu(s) with the env's action bounds: `act(obs)` takes (obs_dim,) or (N, obs_dim) numpy
     observations and returns actions in [low, high] of the same leading shape. A policy of a
     goal-conditioned task (metadata "goal": its ddpg.goals.GoalLayout) takes the environment's
-    Dict observation too (each key (width,) or (N, width)), flattened as training saw it."""
+    Dict observation too (each key (width,) or (N, width), or a list of N Dicts), flattened as
+    training saw it."""
 
     def __init__(self, actor: Actor | TD7Policy, low: np.ndarray, high: np.ndarray,
                  metadata: dict[str, Any] | None = None,
@@ -56,6 +57,9 @@ class Policy:
 
     @torch.no_grad()
     def act(self, obs: np.ndarray | Mapping[str, np.ndarray]) -> np.ndarray:
+        if (isinstance(obs, (list, tuple)) and obs and isinstance(obs[0], Mapping)
+                and self.goal_layout is not None):  # a list of Dicts: a batch, key by key
+            obs = {k: np.stack([np.asarray(o[k]) for o in obs]) for k in obs[0]}
         if isinstance(obs, Mapping):
             if self.goal_layout is None:
                 raise ValueError(f"this policy takes a flat observation of {self.obs_dim} "

@@ -37,7 +37,7 @@ from ddpg.networks import Actor
 MAX_MEMBER_BYTES = 1 << 30  # a policy of this size is not an MLP policy; refuse before reading
 ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "ELU": "elu", "LeakyReLU": "leaky_relu"}
 _ACTOR_KEY = re.compile(r"actor\.mu\.(\d+)\.(weight|bias)")
-_DICT_ENTRY = re.compile(r"'([^']+)':\s*(\w+)\((.*?)\)(?=,\s*'|\}\s*$)")
+_DICT_ENTRY = re.compile(r"'([^']+)':\s*(\w+)\((.*?)\)(?=,\s*'|\}\s*$)", re.DOTALL)  # long bounds wrap
 _BOX_SHAPE = re.compile(r",\s*\(([\d,\s]*)\),\s*[\w.]+\s*$")
 
 
@@ -124,6 +124,13 @@ def _goal_layout(meta: dict[str, Any], obs_dim: int, where: str,
         raise PolicyFileError(f"{where}: a MultiInputPolicy on a Dict of {', '.join(widths)}; "
                               f"ddpg reads Dict observations only as a goal-conditioned task "
                               f"with exactly the keys {', '.join(GOAL_KEYS)}.")
+    if widths and list(widths) != list(GOAL_KEYS):
+        raise PolicyFileError(f"{where}: the model's Dict observation lists its keys as "
+                              f"{', '.join(widths)}, and stable-baselines3 concatenates them in "
+                              f"that order; ddpg's goal policies take them sorted by name "
+                              f"({', '.join(GOAL_KEYS)}, gymnasium's default for a Dict space), "
+                              f"so this model is not read. Retrain it on a Dict space with "
+                              f"sorted keys.")
     if all(isinstance(widths.get(k), int) for k in GOAL_KEYS):
         layout = GoalLayout(*(int(widths[k]) for k in GOAL_KEYS))  # type: ignore[arg-type]
     elif env is not None:
