@@ -106,3 +106,13 @@ def test_the_switch_comes_with_the_update_numbered_switch_at():
     assert rule.episodes_now == 1 and rule.best == -10.0
     rule.episode_ended(1, -8.0)
     assert rule.episodes_now == 4 and rule.best == -12.0
+
+
+def test_the_switch_counts_updates_when_a_step_runs_several():
+    """With 3 updates a step, the switch at update 300 comes in the burst of the 101st step,
+    as the paper counts updates (training_steps), not environment steps."""
+    rule = CheckpointRule(max_episodes=4, switch_at=300, reset_weight=0.5, updates_per_step=3)
+    assert rule.episode_ended(100, -10.0).updates == 100  # steps released: 300 updates run
+    assert rule.episodes_now == 1 and rule.updates == 300
+    rule.episode_ended(1, -8.0)
+    assert rule.episodes_now == 4 and rule.best == -12.0

@@ -16,7 +16,8 @@ positive (MuJoCo's) but would raise a negative bar (Pendulum's); here it is lowe
 fraction of its size either way, best - (1 - w) |best|, which is the paper's w * best for
 best >= 0.
 
-`CheckpointRule.episode_ended` says, after each episode, how many updates to run now and whether
+`CheckpointRule.episode_ended` says, after each episode, how many steps' updates to run now
+(each step `updates_per_step` updates; the switch counts updates, as the paper) and whether
 the current policy became the checkpoint; the caller copies the actor (and TD7's fixed encoder)
 when it did.
 """
@@ -28,7 +29,7 @@ from typing import NamedTuple
 
 
 class Decision(NamedTuple):
-    updates: int  # held-back updates to run now (0: the assessment goes on)
+    updates: int  # steps whose held-back updates run now (0: the assessment goes on)
     checkpoint: bool  # the current policy becomes the checkpoint (before those updates)
 
 
@@ -36,7 +37,7 @@ class CheckpointRule:
     """The policy-checkpoint rule's counters (see the module's docstring)."""
 
     def __init__(self, max_episodes: int = 20, switch_at: int = 750_000,
-                 reset_weight: float = 0.9) -> None:
+                 reset_weight: float = 0.9, updates_per_step: int = 1) -> None:
         if max_episodes < 1 or switch_at < 0 or not 0 < reset_weight <= 1:
             raise ValueError(f"max_episodes={max_episodes} (>= 1), switch_at={switch_at} "
                              f"(>= 0) and reset_weight={reset_weight} (in (0, 1]) are needed.")
@@ -44,6 +45,7 @@ class CheckpointRule:
                                                                 reset_weight)
         self.episodes_now = 1  # episodes an assessment takes (max_episodes after the switch)
         self.best = -math.inf  # the checkpoint's worst episode return
+        self.per_step = updates_per_step  # a released step runs this many updates
         self.updates = 0  # updates run so far
         self._reset()
 
@@ -67,10 +69,11 @@ class CheckpointRule:
 
     def _train(self, checkpoint: bool) -> Decision:
         n = self.steps
-        if self.updates <= self.switch_at < self.updates + n:  # the switch falls in this burst
+        burst = n * self.per_step
+        if self.updates <= self.switch_at < self.updates + burst:  # the switch is in this burst
             self.best -= (1 - self.reset_weight) * abs(self.best)  # (w * best if best >= 0)
             self.episodes_now = self.max_episodes
-        self.updates += n
+        self.updates += burst
         self._reset()
         return Decision(n, checkpoint)
 

@@ -265,8 +265,8 @@ class TD7:
             FusedAdam(encoder.parameters(), lr=t.encoder_lr))
         self.targets = TD7Targets()
         self.acting = TD7Policy(fixed.f, actor)
-        self.rule = (CheckpointRule(t.max_episodes, t.switch_at, t.reset_weight)
-                     if t.checkpoints else None)
+        self.rule = (CheckpointRule(t.max_episodes, t.switch_at, t.reset_weight,
+                                    config.updates_per_step) if t.checkpoints else None)
         self.checkpoint = frozen(self.acting) if self.rule is not None else self.acting
 
     def update(self, batch: Batch, updates: int, update_actor: bool,
