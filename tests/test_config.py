@@ -66,6 +66,7 @@ def test_wrong_types_and_bad_yaml(tmp_path):
     ({"gamma": 1.01}, "gamma=1.01"),
     ({"batch_size": 128, "buffer_size": 64}, "buffer_size=64.*batch_size"),
     ({"warmup_steps": 200, "total_steps": 100}, "warmup_steps=200"),
+    ({"noise": C.NoiseConfig(random_eps=1.5)}, r"noise.random_eps=1.5 .*\[0, 1\]"),
 ])
 def test_invalid_values_named(changes, match):
     with pytest.raises(ConfigError, match=match):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ddpg.config import NoiseConfig
-from ddpg.noise import GaussianNoise, OUNoise, SigmaSchedule, make_noise
+from ddpg.noise import GaussianNoise, OUNoise, SigmaSchedule, make_noise, with_random_actions
 
 
 def test_schedules():
@@ -70,3 +70,17 @@ def test_state_dict_round_trip():
     b = make_noise(cfg, 2, 2, np.random.default_rng(6))
     b.load_state_dict(a.state_dict())
     assert np.array_equal(a.sample(0), b.sample(0))
+
+
+def test_random_actions_replace_a_share_eps_of_the_actions_from_the_noise_stream():
+    """The HER baselines' random_eps: each environment's action is, with probability eps,
+    replaced by a uniform one in [-1, 1]; eps = 0 draws nothing from the stream."""
+    rng = np.random.default_rng(0)
+    a = np.full((20_000, 3), 0.5, np.float32)
+    state = rng.bit_generator.state
+    assert with_random_actions(a, 0.0, rng) is a and rng.bit_generator.state == state
+    out = with_random_actions(a, 0.3, rng)
+    replaced = (out != 0.5).any(axis=1)
+    assert abs(replaced.mean() - 0.3) < 0.015
+    assert (np.abs(out[replaced]) <= 1).all() and abs(float(out[replaced].mean())) < 0.02
+    assert (out[~replaced] == 0.5).all() and out.dtype == np.float32

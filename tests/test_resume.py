@@ -56,9 +56,10 @@ def assert_same_state(a, b):
         assert torch.equal(a.buffer["rows"][k], b.buffer["rows"][k])
 
 
-@pytest.mark.parametrize("noise", ["gaussian", "ou"])
+@pytest.mark.parametrize("noise", ["gaussian", "ou", "gaussian --noise.random-eps 0.3"])
 def test_sigkill_at_random_point_then_resume_is_bit_identical(tmp_path, noise):
-    args = [*SMALL, "--total-steps", "1500", "--noise.kind", noise, "--out", str(tmp_path)]
+    args = [*SMALL, "--total-steps", "1500", "--noise.kind", *noise.split(), "--out",
+            str(tmp_path)]
     subprocess.run(ddpg_cmd("train", *args, "--run-name", "ref"), check=True,
                    capture_output=True)
     proc = subprocess.Popen(ddpg_cmd("train", *args, "--run-name", "killed"),

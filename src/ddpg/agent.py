@@ -20,7 +20,7 @@ from ddpg.fast import FusedAdam, select_update
 from ddpg.fast.steps import Nets
 from ddpg.losses import Regression
 from ddpg.networks import Critic, build
-from ddpg.noise import make_noise
+from ddpg.noise import make_noise, with_random_actions
 from ddpg.normalization import RunningNorm
 from ddpg.seeding import restore_generator
 from ddpg.system import native_bf16
@@ -281,10 +281,15 @@ class Agent:
 # --8<-- [start:explore]
 def explore(agents: Sequence[Agent], a: np.ndarray, step: int) -> np.ndarray:
     """Policy actions `a` (members, num_envs, act) plus each member's exploration noise at
-    `step`'s sigma (from its own stream), clipped to [-1, 1]."""
+    `step`'s sigma (from its own stream), clipped to [-1, 1]; with --noise.random-eps, some
+    replaced by uniform random actions (from the same stream)."""
     noise = np.stack([agent.noise.sample(step) for agent in agents])
     if noise.shape != a.shape:
         raise ValueError(f"act() got {a.shape[1]} observations but the noise is kept for "
                          f"num_envs={noise.shape[1]} environments; pass one per env.")
-    return np.clip(a + noise, -1.0, 1.0)
+    out = np.clip(a + noise, -1.0, 1.0)
+    for i, agent in enumerate(agents):
+        if agent.config.noise.random_eps > 0:
+            out[i] = with_random_actions(out[i], agent.config.noise.random_eps, agent.noise.rng)
+    return out
 # --8<-- [end:explore]

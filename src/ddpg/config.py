@@ -75,6 +75,10 @@ class NoiseConfig:
     """OU mean-reversion rate."""
     dt: float = 1e-2
     """OU time step."""
+    random_eps: float = 0.0
+    """Share of actions replaced by uniform random ones after warm-up (the HER baselines'
+    random_eps, 0.3 there): each environment's noisy action is, with this probability, drawn
+    uniformly in the action box instead. 0: never (no draws made)."""
 
 
 @dataclass(frozen=True)
@@ -324,6 +328,8 @@ def validate(c: Config) -> None:
         ("noise.decay_steps", c.noise.decay_steps, c.noise.decay_steps > 0, "use a positive count"),
         ("noise.theta", c.noise.theta, c.noise.theta >= 0, "use a non-negative rate"),
         ("noise.dt", c.noise.dt, c.noise.dt > 0, "use a positive time step"),
+        ("noise.random_eps", c.noise.random_eps, 0 <= c.noise.random_eps <= 1,
+         "use a probability in [0, 1] (the HER baselines use 0.3; 0 turns it off)"),
         ("td3.policy_delay", c.td3.policy_delay, c.td3.policy_delay >= 1, "use 1 or more"),
         ("td3.target_noise", c.td3.target_noise, c.td3.target_noise >= 0,
          "use a non-negative std"),

@@ -3,6 +3,8 @@
 Gaussian:            eps_t ~ N(0, sigma_t^2)
 Ornstein-Uhlenbeck:  x_{t+1} = x_t + theta (mu - x_t) dt + sigma_t sqrt(dt) N(0, 1)
 sigma_t follows a schedule of environment steps (constant, linear or exponential decay).
+Random actions (the HER baselines' random_eps): with probability eps an environment's noisy
+action is replaced by one uniform in [-1, 1] (`with_random_actions`).
 """
 
 from __future__ import annotations
@@ -88,6 +90,19 @@ class OUNoise:
     def load_state_dict(self, d: dict) -> None:
         self.rng.bit_generator.state = d["rng"]
         self.x = np.array(d["x"], dtype=np.float64)
+
+
+# --8<-- [start:random_eps]
+def with_random_actions(a: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarray:
+    """Actions `a` (num_envs, act) in normalised units, each environment's replaced with
+    probability `eps` by one uniform in [-1, 1]. The draws come from `rng` (the noise's own
+    stream, so --resume stays exact); eps = 0 draws nothing and returns `a`."""
+    if eps <= 0:
+        return a
+    pick = rng.random(a.shape[0]) < eps
+    uniform = rng.uniform(-1.0, 1.0, a.shape).astype(a.dtype)
+    return np.where(pick[:, None], uniform, a)
+# --8<-- [end:random_eps]
 
 
 def make_noise(cfg, num_envs: int, action_dim: int, rng: np.random.Generator):

@@ -24,7 +24,7 @@ from ddpg.config import Config, NoiseConfig
 from ddpg.envs import (SameStepVectorEnv, drop_nonfinite, final_observations, fresh_env,
                        to_env_action)
 from ddpg.networks import Actor
-from ddpg.noise import make_noise
+from ddpg.noise import make_noise, with_random_actions
 from ddpg.normalization import RunningNorm
 
 
@@ -53,6 +53,7 @@ class Collector:
         noise_cfg = NoiseConfig(**{k: v for k, v in c["noise"].items() if k in fields})
         self.noise = make_noise(dataclasses.replace(noise_cfg, sigma=sigma), n, self.action_dim,
                                 np.random.default_rng(noise))
+        self.random_eps = noise_cfg.random_eps
         net = c["network"]
         self.actor = Actor(self.obs_dim, self.action_dim, 1.0, tuple(net["hidden_sizes"]),
                            net["activation"], net["norm"], net["init"]).eval()
@@ -81,7 +82,8 @@ class Collector:
         if self.norm is not None:
             o = self.norm.normalize(o)
         a = self.actor(torch.from_numpy(o)).numpy()
-        return np.clip(a + self.noise.sample(step), -1.0, 1.0).astype(np.float32)
+        a = np.clip(a + self.noise.sample(step), -1.0, 1.0).astype(np.float32)
+        return with_random_actions(a, self.random_eps, self.noise.rng)
 
     def collect(self, n: int, step: int, warmup_left: int) -> dict[str, Any]:
         """n steps of every environment from global step `step` (the noise schedule's), with
