@@ -2,8 +2,9 @@
 Functions and Non-Uniform Sampling in Experience Replay"; TD7 uses it): row i is sampled with
 probability p_i / sum_j p_j, where p_i = max(|d_i|, min_priority)^alpha from the last TD error d_i
 it was trained on (ddpg.losses.lap_priority), and a new row gets `max_priority`, so that it is
-seen soon: the largest priority held at the last reset, raised by any larger one given since. Paired with ddpg.losses.lap_loss, the expected
-gradient equals the mean-squared loss's under uniform sampling.
+seen soon: the largest priority held at the last reset, raised by any larger one given since.
+Paired with ddpg.losses.lap_loss, the expected gradient equals the mean-squared loss's under
+uniform sampling.
 
 Draws come from the member's counter-based stream (ddpg.seeding): u = 32 random bits / 2^32,
 and the row is the first whose running sum of priorities exceeds u times the total. Several

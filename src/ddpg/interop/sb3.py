@@ -37,7 +37,8 @@ from ddpg.networks import Actor
 MAX_MEMBER_BYTES = 1 << 30  # a policy of this size is not an MLP policy; refuse before reading
 ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "ELU": "elu", "LeakyReLU": "leaky_relu"}
 _ACTOR_KEY = re.compile(r"actor\.mu\.(\d+)\.(weight|bias)")
-_DICT_ENTRY = re.compile(r"'([^']+)':\s*(\w+)\((.*?)\)(?=,\s*'|\}\s*$)", re.DOTALL)  # long bounds wrap
+# re.DOTALL: numpy wraps long bounds over several lines
+_DICT_ENTRY = re.compile(r"'([^']+)':\s*(\w+)\((.*?)\)(?=,\s*'|\}\s*$)", re.DOTALL)
 _BOX_SHAPE = re.compile(r",\s*\(([\d,\s]*)\),\s*[\w.]+\s*$")
 
 
