@@ -67,6 +67,9 @@ def test_wrong_types_and_bad_yaml(tmp_path):
     ({"batch_size": 128, "buffer_size": 64}, "buffer_size=64.*batch_size"),
     ({"warmup_steps": 200, "total_steps": 100}, "warmup_steps=200"),
     ({"noise": C.NoiseConfig(random_eps=1.5)}, r"noise.random_eps=1.5 .*\[0, 1\]"),
+    ({"action_l2": -1.0}, r"action_l2=-1.0 .*non-negative"),
+    ({"action_l2": float("nan")}, r"action_l2=nan"),
+    ({"action_l2": 1.0, "algo": "td7", "replay": "lap"}, r"action_l2=1.0 .*TD7"),
 ])
 def test_invalid_values_named(changes, match):
     with pytest.raises(ConfigError, match=match):

@@ -209,6 +209,65 @@ def test_networks_without_bias_or_with_other_layers_are_not_supported():
     assert not MLP.supports(nn.Sequential(), None)
 
 
+def test_action_penalty_same_as_autograd():
+    """The HER baselines' action penalty (action_l2): the fast path adds its gradient at mu,
+    before the tanh's, and after 20 steps every parameter is as close to a float64 autograd
+    run as autograd's float32 run is; its actor loss is the penalised one, the same as
+    ddpg_step's. TD3's fast step against td3_step with the penalty, to float32 rounding."""
+    ref, fast = setup(), setup()
+    exact = as_float64(setup())
+    fast_step = FastDDPG(*fast, tau=0.01, gamma=0.97, action_l2=1.0)
+    plain = setup()
+    for batch in batches(20, 48):
+        want = ddpg_step(*ref, batch, 0.01, 0.97, action_l2=1.0)
+        ddpg_step(*exact, float64_batch(batch), 0.01, 0.97, action_l2=1.0)
+        unpenalised = ddpg_step(*plain, batch, 0.01, 0.97)
+        got = fast_step.step(batch)
+        assert torch.allclose(got["actor_loss"], want["actor_loss"], rtol=1e-5, atol=1e-6)
+    assert got["actor_loss"] > unpenalised["actor_loss"]  # the penalty is in the loss
+    assert_float32_rounding(fast, ref, exact)
+    assert not all(torch.allclose(p, q) for p, q in zip(plain[0].parameters(),
+                                                         fast[0].parameters()))
+    ref, fast = td3_setup(), td3_setup()
+    g_ref, g_fast = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    fast_td3 = FastTD3(*fast, 0.01, 0.97, 0.2, 0.5, g_fast, action_l2=0.5)
+    for i, batch in enumerate(batches(10, 40)):
+        want = td3_step(*ref, batch, 0.01, 0.97, update_actor=i % 2 == 1, target_noise=0.2,
+                        target_noise_clip=0.5, generator=g_ref, action_l2=0.5)
+        got = fast_td3.step(batch, i % 2 == 1)
+        assert torch.allclose(got["actor_loss"], want["actor_loss"], rtol=1e-5, atol=1e-7)
+    for p, q in zip(ref[0].parameters(), fast[0].parameters()):
+        assert torch.allclose(p, q, rtol=1e-5, atol=1e-7)
+
+
+def test_action_penalty_pulls_a_saturated_actor_back():
+    """With a critic that ignores the action (its action weights zeroed and frozen by a zero
+    learning rate), the actor's only gradient is the penalty's: 2 action_l2 mu / (B act), so
+    |mu| shrinks step after step on both paths, and not at all without the penalty."""
+    for path in ("fast", "autograd"):
+        for l2 in (0.0, 1.0):
+            nets = setup(hidden=(16,))
+            actor, critic = nets[0], nets[1]
+            with torch.no_grad():
+                actor.net[-2].bias.fill_(2.0)  # tanh near saturation
+                critic.net[0].weight[:, S:] = 0.0
+            nets = (*nets[:4], FusedAdam(actor.parameters(), lr=0.05),
+                    FusedAdam(critic.parameters(), lr=0.0))
+            step = FastDDPG(*nets, tau=0.01, gamma=0.97, action_l2=l2) if path == "fast" else None
+            s = torch.randn(64, S, generator=torch.Generator().manual_seed(3))
+            before = actor(s).abs().mean().item()
+            for batch in batches(20, 32):
+                if step is not None:
+                    step.step(batch)
+                else:
+                    ddpg_step(*nets, batch, 0.01, 0.97, action_l2=l2)
+            after = actor(s).abs().mean().item()
+            if l2:
+                assert after < 0.9 * before, (path, before, after)
+            else:
+                assert after == pytest.approx(before, rel=1e-6), (path, before, after)
+
+
 def test_agent_picks_the_fast_path_only_where_it_applies():
     base = dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(16, 16)))
     assert Agent(S, A, base).fast is not None
@@ -219,9 +278,10 @@ def test_agent_picks_the_fast_path_only_where_it_applies():
 
 
 @pytest.mark.parametrize("algo", ["ddpg", "td3"])
-def test_agent_fast_and_autograd_paths_agree(algo):
+@pytest.mark.parametrize("action_l2", [0.0, 1.0])
+def test_agent_fast_and_autograd_paths_agree(algo, action_l2):
     base = dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(16, 16)),
-                               critic_weight_decay=1e-2, algo=algo)
+                               critic_weight_decay=1e-2, algo=algo, action_l2=action_l2)
     fast, slow = Agent(S, A, base), Agent(S, A, dataclasses.replace(base, fast_path=False))
     slow.load_state_dict(fast.state_dict())
     for batch in batches(10, 32):

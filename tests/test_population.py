@@ -124,6 +124,20 @@ def run_and_compare(configs, pop, step, algo) -> dict:
     return info
 
 
+@pytest.mark.parametrize("algo", ["ddpg", "td3"])
+def test_the_action_penalty_reaches_every_update_path_of_a_population(algo):
+    """--action-l2 in the stacked fast step and in VmapStep: each member equals its single
+    run (which has the penalty, tests/test_fastpath.py) as the unpenalised members do."""
+    from ddpg.population.functional import VmapStep
+
+    configs = member_configs(algo, action_l2=1.0)
+    pop = agents(configs)
+    run_and_compare(configs, pop, FastStep.of_agents(pop), algo)
+    configs = member_configs(algo, action_l2=1.0, network=dict(activation="tanh"))
+    pop = agents(configs)
+    run_and_compare(configs, pop, VmapStep(pop), algo)
+
+
 NETWORKS = {"tanh-layernorm": dict(activation="tanh", norm="layer"),
             "elu-action-at-layer-1": dict(activation="elu", critic_action_layer=1),
             "relu-no-fast-path": dict()}

@@ -174,9 +174,9 @@ class Agent:
             return td3_step(*nets, update_actor=update_actor, target_noise=c.td3.target_noise,
                             target_noise_clip=c.td3.target_noise_clip,
                             generator=self.generator, autocast=self._autocast,
-                            regression=Regression.of(c))
+                            regression=Regression.of(c), action_l2=c.action_l2)
         info = (self.fast_step(batch) if self.fast_step is not None
-                else ddpg_step(*nets, self._autocast, Regression.of(c)))
+                else ddpg_step(*nets, self._autocast, Regression.of(c), c.action_l2))
         info["actor_updated"] = torch.ones((), device=self.device)
         return info
 

@@ -177,6 +177,10 @@ class Config:
     """Adam learning rate of the critic."""
     critic_weight_decay: float = 0.0
     """L2 weight decay on the critic only (the 2015 paper: 1e-2)."""
+    action_l2: float = 0.0
+    """Weight of the actor loss's action penalty, -E[Q(s, mu(s))] + action_l2 E[mu(s)^2] in
+    normalised action units (the HER baselines' action_l2, 1.0 there; keeps the tanh out of
+    saturation). 0: the lesson's loss. DDPG and TD3."""
     updates_per_step: int = 1
     """Gradient updates per environment step after warm-up."""
     num_envs: int = 1
@@ -293,6 +297,10 @@ def validate(c: Config) -> None:
          "use a positive learning rate such as 1e-3"),
         ("critic_weight_decay", c.critic_weight_decay, c.critic_weight_decay >= 0,
          "use a non-negative weight decay"),
+        ("action_l2", c.action_l2, c.action_l2 >= 0 and math.isfinite(c.action_l2),
+         "use a non-negative weight (the HER baselines use 1.0; 0 turns it off)"),
+        ("action_l2", c.action_l2, c.action_l2 == 0 or c.algo != "td7",
+         "TD7's actor loss has no action penalty; use 0 with --algo td7"),
         ("updates_per_step", c.updates_per_step, c.updates_per_step >= 1, "use 1 or more"),
         ("num_envs", c.num_envs, c.num_envs >= 1, "use 1 or more"),
         ("obs_norm_clip", c.obs_norm_clip, c.obs_norm_clip > 0, "use a positive bound such "

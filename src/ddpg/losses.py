@@ -138,9 +138,19 @@ def encoder_loss(predicted: torch.Tensor, next_zs: torch.Tensor) -> torch.Tensor
 
 
 # --8<-- [start:actor_loss]
-def actor_loss(q_pi: torch.Tensor) -> torch.Tensor:
-    """Deterministic policy gradient objective: -E[Q(s, mu(s))] (per member: (M,))."""
-    return -q_pi.mean(dim=(-2, -1))
+def actor_loss(q_pi: torch.Tensor, action: torch.Tensor | None = None,
+               action_l2: float = 0.0) -> torch.Tensor:
+    """Deterministic policy gradient objective: -E[Q(s, mu(s))] (per member: (M,)). With
+    `action_l2` > 0, plus action_l2 * E[mu(s)^2] over the batch and the action's dimensions,
+    `action` being mu(s): the HER baselines' action penalty (action_l2 = 1 there), which
+    keeps the tanh out of saturation. The trainer's actors act in normalised units [-1, 1], so
+    this is their (pi / max_u)^2."""
+    loss = -q_pi.mean(dim=(-2, -1))
+    if action_l2:
+        if action is None:
+            raise ValueError("action_l2 > 0 needs the action mu(s) the penalty is on.")
+        loss = loss + action_l2 * action.square().mean(dim=(-2, -1))
+    return loss
 # --8<-- [end:actor_loss]
 
 
@@ -148,6 +158,13 @@ def actor_loss(q_pi: torch.Tensor) -> torch.Tensor:
 def actor_loss_grad(q_pi: torch.Tensor) -> torch.Tensor:
     """actor_loss's gradient with respect to Q(s, mu(s)): dL/dQ = -1 / B for every sample."""
     return torch.full_like(q_pi, -1.0 / (q_pi.shape[-2] * q_pi.shape[-1]))
+
+
+def action_l2_grad(action: torch.Tensor, action_l2: float) -> torch.Tensor:
+    """actor_loss's action penalty's gradient with respect to mu(s):
+    2 action_l2 mu / (B * act), in either layout ((B, act) or (act, B), with or without a
+    member dimension in front)."""
+    return action.mul(2.0 * action_l2 / (action.shape[-2] * action.shape[-1]))
 # --8<-- [end:actor_loss_grad]
 
 

@@ -84,9 +84,10 @@ _TD7 = {
 # networks, batch 256, tau 0.05 (their polyak 0.95), replay 1e6, 'future' relabelling with
 # k = 4, observations and goals normalised and clipped at 5, Gaussian exploration 0.2, gamma
 # 0.98. FetchReach: gamma 0.95 and 1,000 steps before training, as rl-baselines3-zoo's
-# FetchReach entries (and the stable-baselines3 DDPG+HER run of issue 33). Not carried over:
-# their action L2 penalty, their 30 % uniformly random actions, and their 40 updates per
-# 2 episodes and worker (here one update per step).
+# FetchReach entries (and the stable-baselines3 DDPG+HER run of issue 33). Not set here (the
+# recorded runs used these presets without them): their action L2 penalty (--action-l2 1.0)
+# and their 30 % uniformly random actions (--noise.random-eps 0.3), both available as flags,
+# and their 40 updates per 2 episodes and worker (here one update per step).
 _FETCH = {
     "warmup_steps": 1_000,
     "batch_size": 256,

@@ -45,7 +45,7 @@ def td3_step(actor: nn.Module, critic: TwinCritic, actor_target: nn.Module,
              tau: float, gamma: float, *, update_actor: bool, target_noise: float,
              target_noise_clip: float, generator: torch.Generator | None = None,
              autocast: Callable[[], ContextManager] = nullcontext,
-             regression: Regression = MSE) -> dict[str, torch.Tensor]:
+             regression: Regression = MSE, action_l2: float = 0.0) -> dict[str, torch.Tensor]:
     """One TD3 update. The critics always step; the actor and all targets only when
     `update_actor` (every policy_delay-th update). Returns detached tensors."""
     states, actions, rewards, next_states, dones = batch
@@ -74,7 +74,8 @@ def td3_step(actor: nn.Module, critic: TwinCritic, actor_target: nn.Module,
         return info
 
     # Actor (delayed): maximise Q1(s, mu(s)); no gradient into either critic.
-    loss_pi = actor_step(actor, critic.q1, critic, actor_optimizer, states, autocast)
+    loss_pi = actor_step(actor, critic.q1, critic, actor_optimizer, states, autocast,
+                         action_l2)
 
     # Targets (delayed, with the actor).
     polyak_update(critic.parameters(), critic_target.parameters(), tau)

@@ -16,15 +16,18 @@ from ddpg.losses import MSE, Regression, actor_loss, polyak_update, td_target
 # --8<-- [start:actor_step]
 def actor_step(actor: nn.Module, q: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                critic: nn.Module, actor_optimizer, states: torch.Tensor,
-               autocast: Callable[[], ContextManager] = nullcontext) -> torch.Tensor:
-    """One deterministic-policy-gradient step: minimise -mean q(s, mu(s)) over the actor's
-    parameters. `critic` (the module holding q) gets no gradient here; the seed's code computes
-    one and discards it at the next zero_grad. Returns the detached actor loss."""
+               autocast: Callable[[], ContextManager] = nullcontext,
+               action_l2: float = 0.0) -> torch.Tensor:
+    """One deterministic-policy-gradient step: minimise -mean q(s, mu(s)) (+ action_l2 mean
+    mu(s)^2, losses.actor_loss) over the actor's parameters. `critic` (the module holding q)
+    gets no gradient here; the seed's code computes one and discards it at the next zero_grad.
+    Returns the detached actor loss."""
     critic.requires_grad_(False)
     try:
         with autocast():
-            q_pi = q(states, actor(states))
-        loss_pi = actor_loss(q_pi.float())
+            mu = actor(states)
+            q_pi = q(states, mu)
+        loss_pi = actor_loss(q_pi.float(), mu.float(), action_l2)
         actor_optimizer.zero_grad(set_to_none=True)
         loss_pi.backward()
     finally:
@@ -38,7 +41,7 @@ def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
               critic_target: nn.Module, actor_optimizer: torch.optim.Optimizer,
               critic_optimizer: torch.optim.Optimizer, batch: Batch, tau: float,
               gamma: float, autocast: Callable[[], ContextManager] = nullcontext,
-              regression: Regression = MSE) -> dict[str, torch.Tensor]:
+              regression: Regression = MSE, action_l2: float = 0.0) -> dict[str, torch.Tensor]:
     """The update on a given batch. Returns detached tensors (no host sync): critic_loss,
     actor_loss and q (the mean of Q(s, a) over the batch); with LAP's `regression`, priority
     (the sampled rows' new priorities). `autocast` wraps the networks' forward passes (e.g.
@@ -61,7 +64,7 @@ def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
 
     # --8<-- [start:actor_in_step]
     # Actor: maximise Q(s, mu(s)) through the updated critic.
-    loss_pi = actor_step(actor, critic, critic, actor_optimizer, states, autocast)
+    loss_pi = actor_step(actor, critic, critic, actor_optimizer, states, autocast, action_l2)
     # --8<-- [end:actor_in_step]
 
     # --8<-- [start:soft_update]

@@ -59,7 +59,8 @@ def sb3_differences(c: Config) -> dict[str, str]:
                    "network.init": (c.network.init, "default"),
                    "obs_norm": (c.obs_norm, False), "precision": (c.precision, "fp32"),
                    "compile": (c.compile, False), "device": (c.device, "cpu"),
-                   "noise.random_eps": (c.noise.random_eps, 0.0)}
+                   "noise.random_eps": (c.noise.random_eps, 0.0),
+                   "action_l2": (c.action_l2, 0.0)}
     for key, (value, sb3_value) in unsupported.items():
         if value != sb3_value:
             out[key] = f"{value!r} not available in SB3; ran with {sb3_value!r}"

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ddpg.fast.adam import FusedAdam
-from ddpg.losses import MSE, Regression, actor_loss, actor_loss_grad
+from ddpg.losses import MSE, Regression, action_l2_grad, actor_loss, actor_loss_grad
 
 # aten's backward kernels, looked up once (through torch.ops each call costs microseconds)
 _threshold_backward_into = torch.ops.aten.threshold_backward.grad_input
@@ -210,10 +210,11 @@ def regress(critic: MLP, x: torch.Tensor, y: torch.Tensor,
 
 
 def actor_step_cols(actor: MLP, max_action: torch.Tensor, critic: MLP, optimizer,
-                    states: torch.Tensor) -> torch.Tensor:
-    """Minimise losses.actor_loss, -mean Q(s, mu(s)), over states shaped (obs, batch) ((M, obs,
-    batch) for StackedMLPs): dL/dQ (losses.actor_loss_grad) carried back through the critic to
-    its action input only (the critic's parameters get no gradient), then through
+                    states: torch.Tensor, action_l2: float = 0.0) -> torch.Tensor:
+    """Minimise losses.actor_loss, -mean Q(s, mu(s)) (+ action_l2 mean mu^2), over states
+    shaped (obs, batch) ((M, obs, batch) for StackedMLPs): dL/dQ (losses.actor_loss_grad)
+    carried back through the critic to its action input only (the critic's parameters get no
+    gradient), plus the penalty's dL/dmu (losses.action_l2_grad), then through
     mu = max_action tanh(z) into the actor, and one step of `optimizer` (FusedAdam, a
     population's stacked over its members). Returns the loss."""
     kept_mu: list[torch.Tensor] = []
@@ -223,10 +224,12 @@ def actor_step_cols(actor: MLP, max_action: torch.Tensor, critic: MLP, optimizer
     q_pi = critic.forward_cols(torch.cat([states, mu], dim=-2), kept)
     d_action = critic.backward_cols(actor_loss_grad(q_pi), kept, weight_grads=False,
                                     input_rows=slice(states.shape[-2], None))
+    if action_l2:
+        d_action = d_action + action_l2_grad(mu, action_l2)
     d_z = _tanh_backward(d_action * max_action, tanh_out)
     actor.backward_cols(d_z, kept_mu, weight_grads=True)
     optimizer.step(actor.grads)
-    return actor_loss(q_pi)
+    return actor_loss(q_pi, mu, action_l2)
 
 
 def check_order(optimizer: FusedAdam, *seqs: nn.Sequential) -> None:

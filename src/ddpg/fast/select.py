@@ -47,8 +47,9 @@ def select_update(config: Config, device: torch.device, actor: nn.Module, critic
     if why_not is None and FastStep.supports(actor, critic):  # the one fast step, one member
         regression = Regression.of(c)  # the critics' loss: the lesson's, or LAP's
         fast = (FastTD3(*nets, c.td3.target_noise, c.td3.target_noise_clip, generator,
-                        regression=regression)
-                if c.algo == "td3" else FastDDPG(*nets, regression=regression))
+                        regression=regression, action_l2=c.action_l2)
+                if c.algo == "td3"
+                else FastDDPG(*nets, regression=regression, action_l2=c.action_l2))
     if fast is None:
         why = why_not or ("the network is not a plain ReLU MLP with the action at the critic's "
                           "input")

@@ -88,10 +88,11 @@ class FastStep:
     and returns the losses: scalars for one member, (M,) tensors for several."""
 
     def __init__(self, members: Sequence[Nets], td3: bool, stacked: bool | None = None,
-                 regression: Regression = MSE) -> None:
+                 regression: Regression = MSE, action_l2: float = 0.0) -> None:
         """`stacked`: hold the members with a member dimension in front, batches (M, B, ...)
         (default: for more than one member; a population of one passes True). `regression`:
-        the critics' loss (LAP's: the step also returns the rows' new priorities)."""
+        the critics' loss (LAP's: the step also returns the rows' new priorities).
+        `action_l2`: the actor loss's action penalty (losses.actor_loss)."""
         if not all(self.supports(n.actor, n.critic) for n in members):
             raise ValueError(f"{'FastTD3' if td3 else 'FastDDPG'} needs plain ReLU networks "
                              f"with the action entering the critic{'s' if td3 else ''} at "
@@ -102,6 +103,7 @@ class FastStep:
             raise ValueError(f"{'TD3' if td3 else 'DDPG'} updates "
                              f"{'a TwinCritic' if td3 else 'one Critic'}; got another critic.")
         self.td3, self.members, self.regression = td3, len(members), regression
+        self.action_l2 = action_l2
         one = not (self.members > 1 if stacked is None else stacked)
         if one and self.members > 1:
             raise ValueError(f"{self.members} members are updated stacked (stacked=True).")
@@ -168,7 +170,7 @@ class FastStep:
         stacked with a member dimension (a population's, of any size, one included)."""
         c = agents[0].config
         return cls([a.nets() for a in agents], td3=c.algo == "td3", stacked=True,
-                   regression=Regression.of(c))
+                   regression=Regression.of(c), action_l2=c.action_l2)
 
     @staticmethod
     def supports(actor: nn.Module, critic: nn.Module) -> bool:
@@ -225,7 +227,7 @@ class FastStep:
         # Actor: maximise Q(s, mu(s)) through the updated critic (TD3: Q1); then the targets,
         # theta' <- tau theta + (1 - tau) theta'.
         info["actor_loss"] = actor_step_cols(self.actor, self.max_action, self.critic,
-                                             self.actor_optimizer, s)
+                                             self.actor_optimizer, s, self.action_l2)
         self.polyak()
         info["actor_updated"] = torch.ones_like(loss_q)
         return info
@@ -239,9 +241,10 @@ class FastDDPG(FastStep):
     def __init__(self, actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
                  critic_target: nn.Module, actor_optimizer: FusedAdam,
                  critic_optimizer: FusedAdam, tau: float, gamma: float,
-                 regression: Regression = MSE) -> None:
+                 regression: Regression = MSE, action_l2: float = 0.0) -> None:
         super().__init__([Nets(actor, critic, actor_target, critic_target, actor_optimizer,
-                               critic_optimizer, tau, gamma)], td3=False, regression=regression)
+                               critic_optimizer, tau, gamma)], td3=False, regression=regression,
+                         action_l2=action_l2)
 
     def step(self, batch: Batch, update_actor: bool = True) -> dict[str, torch.Tensor]:
         info = super().step(batch)
@@ -257,7 +260,7 @@ class FastTD3(FastStep):
                  critic_target: nn.Module, actor_optimizer: FusedAdam,
                  critic_optimizer: FusedAdam, tau: float, gamma: float, target_noise: float,
                  target_noise_clip: float, generator: torch.Generator | None = None,
-                 regression: Regression = MSE) -> None:
+                 regression: Regression = MSE, action_l2: float = 0.0) -> None:
         super().__init__([Nets(actor, critic, actor_target, critic_target, actor_optimizer,
                                critic_optimizer, tau, gamma, target_noise, target_noise_clip,
-                               generator)], td3=True, regression=regression)
+                               generator)], td3=True, regression=regression, action_l2=action_l2)

@@ -93,6 +93,7 @@ class VmapStep:
     def __init__(self, agents: Sequence) -> None:
         self.td3 = agents[0].config.algo == "td3"
         self.regression = Regression.of(agents[0].config)  # the critics' loss
+        self.action_l2 = agents[0].config.action_l2  # the actor loss's action penalty
         self.actor = _Stacked.of([a.actor for a in agents])
         self.actor_target = _Stacked.of([a.actor_target for a in agents])
         self.critic = _Stacked.of([a.critic for a in agents])
@@ -146,7 +147,8 @@ class VmapStep:
 
         # the actor: minimise -mean Q(s, mu(s)) per member through the updated critic
         params = [p.detach().requires_grad_() for p in self.actor.params]
-        loss_pi = actor_loss(self.q_pi(states, self.actor(states, params=params)))
+        mu = self.actor(states, params=params)
+        loss_pi = actor_loss(self.q_pi(states, mu), mu, self.action_l2)
         grads = torch.autograd.grad(loss_pi.sum(), params)
         with torch.no_grad():
             self.actor_optimizer.step([g.contiguous() for g in grads])
