@@ -30,9 +30,9 @@ def batches(n: int, size: int, device: str):
             (torch.rand(size, 1, generator=g) < 0.2).float())))
 
 
-def agent_pair(device: str, algo: str = "ddpg"):
+def agent_pair(device: str, algo: str = "ddpg", action_l2: float = 0.0):
     cfg = Config(algo=algo, device=device, network=NetworkConfig(hidden_sizes=(64, 48)),
-                 tau=0.01, critic_weight_decay=1e-2, seed=3)
+                 tau=0.01, critic_weight_decay=1e-2, seed=3, action_l2=action_l2)
     graphed = Agent(S, A, cfg)
     eager = Agent(S, A, dataclasses.replace(cfg, cuda_graph=False))
     eager.load_state_dict(graphed.state_dict())
@@ -68,12 +68,13 @@ def test_cpu_agent_does_not_wrap_the_update():
 
 
 @cuda
-@pytest.mark.parametrize("algo", ["ddpg", "td3"])
-def test_graph_replays_leave_the_eager_parameters(algo):
+@pytest.mark.parametrize("algo,action_l2", [("ddpg", 0.0), ("td3", 0.0), ("ddpg", 1.0)])
+def test_graph_replays_leave_the_eager_parameters(algo, action_l2):
     """40 updates: 3 eager warm-ups, captures (TD3: with and without the delayed actor step),
     replays; every parameter, target and Adam moment matches the eager fast path's, and TD3's
-    target-noise generator advanced alike (the next draws agree)."""
-    graphed, eager = agent_pair("cuda", algo)
+    target-noise generator advanced alike (the next draws agree). Also with the action
+    penalty (its gradient is captured with the actor step)."""
+    graphed, eager = agent_pair("cuda", algo, action_l2)
     assert isinstance(graphed.fast_step, GraphedStep)
     outs = []
     for batch in batches(40, 32, "cuda"):
