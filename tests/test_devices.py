@@ -73,6 +73,27 @@ def test_graph_capture_and_gpu_costs_are_decided_from_the_canonical_device():
     assert gpu_cost(dataclasses.replace(Config(), compile=True)) is None  # a CPU: no such cost
 
 
+def test_host_data_goes_to_a_gpu_through_pinned_memory_and_may_be_reused_at_once(monkeypatch):
+    """`pins` is decided from the device; on a GPU `to_device` stages a copy of the array, so
+    the caller may overwrite it while the copy is still queued. The pinned branch runs here with
+    pinning stood in for (a CPU-only torch cannot pin)."""
+    assert devices.pins("cuda:0") and devices.pins(torch.device("cuda", 1))
+    assert not devices.pins("cpu") and not devices.pins("cpu:0")
+    staged = []
+    monkeypatch.setattr(torch.Tensor, "pin_memory",
+                        lambda self: staged.append(self) or self.clone())
+    monkeypatch.setattr(devices, "pins", lambda device: True)
+    for pinned in (True, False):
+        array = np.arange(6, dtype=np.int64).reshape(2, 3)
+        t = devices.to_device(array, "cpu")
+        array[:] = -1  # the caller reuses its array
+        if pinned:
+            assert torch.equal(t, torch.arange(6).reshape(2, 3)) and len(staged) == 1
+            monkeypatch.undo()
+        else:  # without pinning, the CPU tensor shares the array's memory, as from_numpy does
+            assert t.dtype == torch.int64 and torch.equal(t, torch.full((2, 3), -1))
+
+
 def test_a_buffer_accepts_storage_on_the_same_device_under_any_name():
     rows = torch.zeros(10, 2 * 3 + 1 + 2)
     buf = ReplayBuffer(10, 3, 1, device="cpu:0", storage=rows)

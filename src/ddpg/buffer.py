@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from ddpg.devices import canonical_device, same_device
+from ddpg.devices import canonical_device, same_device, to_device
 from ddpg.priorities import Priorities
 from ddpg.seeding import INDEX_LIMIT, IndexStream
 
@@ -112,7 +112,7 @@ class ReplayBuffer:
             self._host[self.pos:self.pos + first] = data[:first]
             self._host[:n - first] = data[first:]
         else:
-            t = torch.from_numpy(data).to(self.device)
+            t = to_device(data, self.device)
             self._data[self.pos:self.pos + first] = t[:first]
             self._data[:n - first] = t[first:]
         self.pos = (self.pos + n) % self.capacity
@@ -160,8 +160,7 @@ class ReplayBuffer:
         if isinstance(self.generator, torch.Generator):
             return torch.randint(0, self.size, (batch_size,), generator=self.generator,
                                  device=self.device)
-        idx = torch.from_numpy(self.generator.draw(self.size, batch_size))
-        return idx.to(self.device, non_blocking=True)  # (no wait for the device)
+        return to_device(self.generator.draw(self.size, batch_size), self.device)
     # --8<-- [end:sample]
 
     # --- saving: rows by absolute index, so checkpoints can store only what is new ---------

@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from ddpg.devices import to_device
 from ddpg.envs import drop_nonfinite, step_autoreset, to_env_action
 
 
@@ -167,7 +168,7 @@ def write_rows(members: Sequence[Any], stored: tuple[np.ndarray, ...], books: Bo
             books.host[which, pos:pos + first] = data[:, :first]
             books.host[which, :n - first] = data[:, first:]
         else:
-            t = torch.from_numpy(data).to(books.rows.device)
+            t = to_device(data, books.rows.device)  # pinned, no wait, on a GPU
             books.rows[which, pos:pos + first] = t[:, :first]
             books.rows[which, :n - first] = t[:, first:]
     for m in members:

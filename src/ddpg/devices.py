@@ -8,7 +8,8 @@ comparison of devices is made between canonical forms (`same_device`): comparing
 `cuda` with a tensor's `cuda:0`, or `cpu:0` with `cpu`, is what crashed populations on every GPU.
 
 What exists only on a GPU is decided here too, from the canonical device, so that a CPU test
-reaches the same decisions: `graphs_update` (the update replayed as a CUDA graph) and
+reaches the same decisions: `graphs_update` (the update replayed as a CUDA graph), `pins`
+(host-to-device copies from pinned memory, without waiting; `to_device` makes them) and
 `gpu_cost` (options that cost speed on a GPU, said in one line). `cuda_count` and
 `current_cuda` stand in for the machine's GPUs in tests.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from ddpg.errors import ConfigError
@@ -79,6 +81,24 @@ def resolve(config: Config, **gpus: int) -> Config:
     device is resolved; `gpus`: cuda_count / current_cuda, for tests."""
     device = str(canonical_device(config.device, **gpus))
     return config if device == config.device else dataclasses.replace(config, device=device)
+
+
+def pins(device: str | torch.device) -> bool:
+    """Whether host data goes to `device` through pinned memory without the host waiting for
+    the copy (a GPU); elsewhere the copy is a plain one."""
+    return torch.device(device).type == "cuda"
+
+
+def to_device(array: np.ndarray, device: str | torch.device) -> torch.Tensor:
+    """`array` as a tensor on `device`: on a GPU staged in pinned memory and copied without
+    the host waiting (torch's caching host allocator keeps the pinned block until the copy has
+    run, and work queued after it on the stream sees the data), so the caller may reuse
+    `array` at once; elsewhere torch.from_numpy(array).to(device) (on a CPU, the array's own
+    memory, as before)."""
+    t = torch.from_numpy(array)
+    if pins(device):
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def graphs_update(device: str | torch.device, config: Config) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ddpg.devices import to_device
 from ddpg.seeding import IndexStream, uniform_indices
 
 _BITS = 1 << 32
@@ -28,7 +29,7 @@ def priority_indices(priorities: torch.Tensor, keys: np.ndarray, counters: np.nd
     written holding 0, from each member's stream (keys, counters: (M,) uint64, advanced).
     Returns (M, n) int64 on the priorities' device."""
     bits = uniform_indices(keys, counters, np.full(len(keys), _BITS), n)
-    u = torch.from_numpy(bits).to(priorities.device, non_blocking=True).double() / _BITS
+    u = to_device(bits, priorities.device).double() / _BITS
     cumulative = priorities.double().cumsum(dim=1)
     idx = torch.searchsorted(cumulative, u * cumulative[:, -1:], right=True)
     held = (priorities > 0).sum(dim=1, keepdim=True)  # (float rounding never picks past them)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ddpg.buffer import Batch
-from ddpg.devices import graphs_update
+from ddpg.devices import graphs_update, to_device
 from ddpg.fast.cudagraph import GraphedStep
 from ddpg.fast.steps import FastStep
 from ddpg.normalization import RunningNorm
@@ -70,9 +70,9 @@ class Worker:
             idx = priority_indices(self.priorities, self._keys, self._counters, batch_size)
         else:
             sizes = np.array([m.buffer.size for m in self.members])
-            idx = torch.from_numpy(uniform_indices(self._keys, self._counters, sizes,
-                                                   batch_size))
-        idx = idx.to(self.rows.device, non_blocking=True) + self._offsets
+            idx = to_device(uniform_indices(self._keys, self._counters, sizes, batch_size),
+                            self.rows.device)
+        idx = idx + self._offsets
         data = self.rows.reshape(-1, self.rows.shape[2]).index_select(0, idx.view(-1))
         widths = self.members[0].buffer.widths
         rows = data.view(len(self.members), batch_size, -1)
