@@ -94,6 +94,15 @@ def test_host_data_goes_to_a_gpu_through_pinned_memory_and_may_be_reused_at_once
             assert t.dtype == torch.int64 and torch.equal(t, torch.full((2, 3), -1))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_the_pinned_copy_keeps_the_values_of_when_it_was_queued():
+    array = np.arange(1 << 16, dtype=np.float32)
+    t = devices.to_device(array, "cuda")
+    array[:] = -1  # before the copy is known to have run
+    torch.cuda.synchronize()
+    assert t.is_cuda and torch.equal(t.cpu(), torch.arange(1 << 16, dtype=torch.float32))
+
+
 def test_a_buffer_accepts_storage_on_the_same_device_under_any_name():
     rows = torch.zeros(10, 2 * 3 + 1 + 2)
     buf = ReplayBuffer(10, 3, 1, device="cpu:0", storage=rows)

@@ -283,10 +283,16 @@ def test_agent_fast_and_autograd_paths_agree(algo, action_l2):
     base = dataclasses.replace(Config(), network=NetworkConfig(hidden_sizes=(16, 16)),
                                critic_weight_decay=1e-2, algo=algo, action_l2=action_l2)
     fast, slow = Agent(S, A, base), Agent(S, A, dataclasses.replace(base, fast_path=False))
+    plain = Agent(S, A, dataclasses.replace(base, action_l2=0.0))
     slow.load_state_dict(fast.state_dict())
+    plain.load_state_dict(fast.state_dict())
     for batch in batches(10, 32):
         fast.update(batch)
         slow.update(batch)
+        plain.update(batch)
+    moved = [not torch.allclose(p, q) for p, q in zip(fast.actor.parameters(),
+                                                       plain.actor.parameters())]
+    assert any(moved) == (action_l2 > 0)  # the agent's flag reaches its update
     for m, n in ((fast.actor, slow.actor), (fast.critic_target, slow.critic_target)):
         for p, q in zip(m.parameters(), n.parameters()):
             assert torch.allclose(p, q, rtol=1e-5, atol=1e-7)

@@ -35,6 +35,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
+from ddpg.devices import to_device
 from ddpg.goals import GoalLayout
 from ddpg.seeding import IndexStream, uniform_indices
 
@@ -184,14 +185,14 @@ class Hindsight:
                 out[sel, cols] = goals
             out[sel, reward_at] = np.asarray(r, dtype=out.dtype).reshape(-1)
             return
-        sel_t = torch.from_numpy(np.flatnonzero(where)).to(rows.device)
-        goals_t = data.index_select(0, torch.from_numpy(goal_rows).to(data.device))[:, next_ag]
+        sel_t = to_device(np.flatnonzero(where), rows.device)
+        goals_t = data.index_select(0, to_device(goal_rows, data.device))[:, next_ag]
         r = self.compute_reward(rows[sel_t, next_ag].cpu().numpy(), goals_t.cpu().numpy(),
                                 infos)
         for cols in dgs:
             rows[sel_t, cols] = goals_t
-        rows[sel_t, reward_at] = torch.as_tensor(np.asarray(r, dtype=np.float32).reshape(-1),
-                                                 device=rows.device, dtype=rows.dtype)
+        rows[sel_t, reward_at] = to_device(np.asarray(r, dtype=np.float32).reshape(-1),
+                                           rows.device).to(rows.dtype)
 
     def state_dict(self) -> dict:
         return {"index": self.index.state_dict(), "stream": self.stream.state_dict()}

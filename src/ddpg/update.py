@@ -27,7 +27,7 @@ def actor_step(actor: nn.Module, q: Callable[[torch.Tensor, torch.Tensor], torch
         with autocast():
             mu = actor(states)
             q_pi = q(states, mu)
-        loss_pi = actor_loss(q_pi.float(), mu.float(), action_l2)
+        loss_pi = actor_loss(q_pi.float(), mu.float() if action_l2 else None, action_l2)
         actor_optimizer.zero_grad(set_to_none=True)
         loss_pi.backward()
     finally:
