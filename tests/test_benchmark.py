@@ -223,6 +223,28 @@ def test_td7_seeds_run_as_populations_and_have_no_sb3_baseline(tmp_path):
     assert all(j.config.algo == "td7" and j.config.total_steps == 100_000 for j in jobs)
 
 
+def test_entries_that_differ_in_their_overrides_are_reported_apart(tmp_path, capsys):
+    """Two entries of one env, preset and length that differ only in their overrides get a row
+    each (not one pooled over both), each with the settings it gives beyond the preset."""
+    suite = tmp_path / "apart.yaml"
+    suite.write_text("name: apart\nruns:\n"
+                     "  - {env: Pendulum-v1, algos: [ddpg], seeds: [0], steps: 300, "
+                     "eval_every: 300, eval_episodes: 2, overrides: {network.hidden-sizes: "
+                     "[16, 16], warmup-steps: 100}}\n"
+                     "  - {env: Pendulum-v1, algos: [ddpg], seeds: [1], steps: 300, "
+                     "eval_every: 300, eval_episodes: 2, overrides: {network.hidden-sizes: "
+                     "[16, 16], warmup-steps: 150}}\n")
+    report = tmp_path / "results.md"
+    assert benchmark_main([str(suite), "--results", str(tmp_path / "results"), "--report",
+                           str(report), "--no-population"]) == 0
+    capsys.readouterr()
+    text = report.read_text()
+    assert text.count("| ddpg | DDPG | pendulum | 300 | 1 |") == 2
+    for warmup in (100, 150):
+        assert (f"- DDPG (pendulum, 300 steps): beyond the preset, network.hidden-sizes "
+                f"[16, 16], warmup-steps {warmup}.") in text
+
+
 def test_report_sections_are_replaced_in_place():
     one = merge_section("", "a", "A1")
     assert one.startswith("# Benchmark results")

@@ -46,6 +46,12 @@ def _family(env: str) -> str:
     return env.split("-v")[0]
 
 
+def _overrides(job: Job) -> str:
+    """The settings a suite entry gives beyond its preset, as `ddpg train` flags, e.g.
+    'action-l2 1.0, noise.random-eps 0.3'; '' for none."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(job.entry.overrides.items()))
+
+
 def _estimate(scores: list[float]) -> tuple[float, float, float]:
     from ddpg.bench.stats import iqm, stratified_bootstrap_ci
 
@@ -120,12 +126,13 @@ def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str
         lines += [f"### {env}", "", "| library | algo | preset | steps | runs | final return "
                   "IQM [95 % CI] | AUC return IQM [95 % CI] |" + extra,
                   "|---|---|---|---|---|---|---|" + ("---|---|" if success else "")]
-        groups: dict[tuple[str, str, str, int], list[Job]] = {}
+        # entries that differ only in their overrides are not pooled
+        groups: dict[tuple[str, str, str, int, str], list[Job]] = {}
         for j in env_jobs:
-            groups.setdefault((j.library, j.algo, j.config.preset, j.config.total_steps),
-                              []).append(j)
-        final: dict[tuple[str, str, str, int], tuple[float, float, float]] = {}
-        done: dict[tuple[str, str, str, int], tuple[float, float, float]] = {}  # success
+            groups.setdefault((j.library, j.algo, j.config.preset, j.config.total_steps,
+                               _overrides(j)), []).append(j)
+        final: dict[tuple[str, str, str, int, str], tuple[float, float, float]] = {}
+        done: dict[tuple[str, str, str, int, str], tuple[float, float, float]] = {}  # success
         for key, members in groups.items():
             ms = [runs[j].metrics for j in members]
             final[key] = _estimate([m["eval_return_mean"][-1] for m in ms])
@@ -141,16 +148,20 @@ def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str
         if not groups:
             lines.append("| (no finished run) | | | | | | |")
         lines.append("")
-        for (lib, algo, preset, steps), est in final.items():
-            other = final.get(("sb3", algo, preset, steps))
+        for lib, algo, preset, steps, changed in dict.fromkeys(
+                k for k in groups if k[4] and k[0] == "ddpg"):
+            lines.append(f"- {algo.upper()} ({preset or 'no preset'}, {steps} steps): beyond "
+                         f"the preset, {changed}.")
+        for (lib, algo, preset, steps, changed), est in final.items():
+            other = final.get(("sb3", algo, preset, steps, changed))
             if lib != "ddpg" or other is None:
                 continue
             verdict = _verdict(est, other)
             lines.append(f"- {algo.upper()} ({preset}, {steps} steps): ddpg's final-return CI "
                          f"[{est[1]:.1f}, {est[2]:.1f}] {verdict} sb3's [{other[1]:.1f}, "
                          f"{other[2]:.1f}].")
-            ours, theirs = done.get((lib, algo, preset, steps)), done.get(("sb3", algo, preset,
-                                                                             steps))
+            ours = done.get((lib, algo, preset, steps, changed))
+            theirs = done.get(("sb3", algo, preset, steps, changed))
             if ours is not None and theirs is not None:
                 lines.append(f"- {algo.upper()} ({preset}, {steps} steps): ddpg's final-success "
                              f"CI [{ours[1]:.2f}, {ours[2]:.2f}] {_verdict(ours, theirs)} "
