@@ -68,6 +68,9 @@ def test_wrong_types_and_bad_yaml(tmp_path):
     ({"warmup_steps": 200, "total_steps": 100}, "warmup_steps=200"),
     ({"noise": C.NoiseConfig(random_eps=1.5)}, r"noise.random_eps=1.5 .*\[0, 1\]"),
     ({"action_l2": -1.0}, r"action_l2=-1.0 .*non-negative"),
+    ({"target_min": 0.0, "target_max": -50.0}, r"target_min=0.0 .*target_min < target_max"),
+    ({"target_max": float("nan")}, r"target_max=nan"),
+    ({"target_min": -50.0, "algo": "td7", "replay": "lap"}, r"target_min=-50.0 .*TD7"),
     ({"action_l2": float("nan")}, r"action_l2=nan"),
     ({"action_l2": 1.0, "algo": "td7", "replay": "lap"}, r"action_l2=1.0 .*TD7"),
 ])

@@ -14,6 +14,7 @@ from ddpg.agent import Agent
 from ddpg.buffer import Batch
 from ddpg.config import Config, NetworkConfig
 from ddpg.fast.steps import FastDDPG, FastTD3
+from ddpg.losses import Regression
 from ddpg.networks import Actor, Critic
 from ddpg.td3 import TwinCritic, td3_step
 from ddpg.update import ddpg_step
@@ -237,6 +238,36 @@ def test_action_penalty_same_as_autograd():
         got = fast_td3.step(batch, i % 2 == 1)
         assert torch.allclose(got["actor_loss"], want["actor_loss"], rtol=1e-5, atol=1e-7)
     for p, q in zip(ref[0].parameters(), fast[0].parameters()):
+        assert torch.allclose(p, q, rtol=1e-5, atol=1e-7)
+
+
+def test_target_clip_same_as_autograd():
+    """--target-min/--target-max (the HER baselines' clip_return) in the fast step, DDPG and
+    TD3: the clipped targets bind on these batches (rewards N(0, 1), range [-0.5, 0.5]: the
+    losses differ from an unclipped run), and the fast path follows autograd's update with
+    the same clip (DDPG: as close to a float64 run as autograd's float32 run; TD3: to float32
+    rounding)."""
+    clip = Regression(target_range=(-0.5, 0.5))
+    ref, fast, plain = setup(), setup(), setup()
+    exact = as_float64(setup())
+    fast_step = FastDDPG(*fast, tau=0.01, gamma=0.97, regression=clip)
+    for batch in batches(20, 48):
+        want = ddpg_step(*ref, batch, 0.01, 0.97, regression=clip)
+        ddpg_step(*exact, float64_batch(batch), 0.01, 0.97, regression=clip)
+        unclipped = ddpg_step(*plain, batch, 0.01, 0.97)
+        got = fast_step.step(batch)
+        assert torch.allclose(got["critic_loss"], want["critic_loss"], rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(got["critic_loss"], unclipped["critic_loss"])
+    assert_float32_rounding(fast, ref, exact)
+    ref, fast = td3_setup(), td3_setup()
+    g_ref, g_fast = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    fast_td3 = FastTD3(*fast, 0.01, 0.97, 0.2, 0.5, g_fast, regression=clip)
+    for i, batch in enumerate(batches(10, 40)):
+        want = td3_step(*ref, batch, 0.01, 0.97, update_actor=i % 2 == 1, target_noise=0.2,
+                        target_noise_clip=0.5, generator=g_ref, regression=clip)
+        got = fast_td3.step(batch, i % 2 == 1)
+        assert torch.allclose(got["critic_loss"], want["critic_loss"], rtol=1e-5, atol=1e-7)
+    for p, q in zip(ref[1].parameters(), fast[1].parameters()):
         assert torch.allclose(p, q, rtol=1e-5, atol=1e-7)
 
 

@@ -23,6 +23,17 @@ def test_td_target_terminated_stops_bootstrap_truncated_bootstraps():
     assert y.tolist() == [[1.0], [1.0 + 0.9 * 10.0]]
 
 
+def test_td_target_is_clipped_to_the_range_given():
+    """The HER baselines' clip_return: y clipped to [-1 / (1 - gamma), 0]; inside the range
+    the target is the lesson's."""
+    r = torch.tensor([[-1.0], [0.0], [-1.0]])
+    next_q = torch.tensor([[-100.0], [30.0], [-10.0]])
+    y = td_target(r, torch.zeros(3, 1), next_q, 0.98, (-50.0, 0.0))
+    assert torch.equal(y, torch.tensor([[-50.0], [0.0], [-1.0 - 0.98 * 10.0]]))
+    assert torch.equal(td_target(r, torch.zeros(3, 1), next_q, 0.98, None),
+                       r + 0.98 * next_q)
+
+
 def test_td_target_rejects_flat_rewards():
     with pytest.raises(ValueError, match=r"rewards has shape \(4,\).*\(4, 1\)"):
         td_target(torch.zeros(4), torch.zeros(4, 1), torch.zeros(4, 1), 0.99)

@@ -138,6 +138,21 @@ def test_the_action_penalty_reaches_every_update_path_of_a_population(algo):
     run_and_compare(configs, pop, VmapStep(pop), algo)
 
 
+@pytest.mark.parametrize("algo", ["ddpg", "td3"])
+def test_the_target_clip_reaches_every_update_path_of_a_population(algo):
+    """--target-min/--target-max in the stacked fast step and in VmapStep: each member equals
+    its single run, which clips (tests/test_fastpath.py); the range binds on these batches."""
+    from ddpg.population.functional import VmapStep
+
+    clip = dict(target_min=-0.3, target_max=0.3)
+    configs = member_configs(algo, **clip)
+    pop = agents(configs)
+    run_and_compare(configs, pop, FastStep.of_agents(pop), algo)
+    configs = member_configs(algo, network=dict(activation="tanh"), **clip)
+    pop = agents(configs)
+    run_and_compare(configs, pop, VmapStep(pop), algo)
+
+
 NETWORKS = {"tanh-layernorm": dict(activation="tanh", norm="layer"),
             "elu-action-at-layer-1": dict(activation="elu", critic_action_layer=1),
             "relu-no-fast-path": dict()}

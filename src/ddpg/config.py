@@ -177,6 +177,12 @@ class Config:
     """Adam learning rate of the critic."""
     critic_weight_decay: float = 0.0
     """L2 weight decay on the critic only (the 2015 paper: 1e-2)."""
+    target_min: float = -math.inf
+    """Clip the TD target y to [target_min, target_max] (the HER baselines' clip_return: -1 /
+    (1 - gamma) to 0 where rewards are -1 or 0, which keeps the critic from diverging past
+    values no return can have); -inf / inf: no clip (the lesson's). DDPG and TD3."""
+    target_max: float = math.inf
+    """The upper end of the TD target's clip (see target_min)."""
     action_l2: float = 0.0
     """Weight of the actor loss's action penalty, -E[Q(s, mu(s))] + action_l2 E[mu(s)^2] in
     normalised action units (the HER baselines' action_l2, 1.0 there; keeps the tanh out of
@@ -297,6 +303,13 @@ def validate(c: Config) -> None:
          "use a positive learning rate such as 1e-3"),
         ("critic_weight_decay", c.critic_weight_decay, c.critic_weight_decay >= 0,
          "use a non-negative weight decay"),
+        ("target_max", c.target_max, not math.isnan(c.target_max), "use a number or inf"),
+        ("target_min", c.target_min, c.target_min < c.target_max,
+         f"use target_min < target_max ({c.target_max}), e.g. --target-min -50 --target-max 0 "
+         f"for rewards of -1 or 0 and gamma 0.98"),
+        ("target_min", c.target_min, (c.target_min, c.target_max) == (-math.inf, math.inf)
+         or c.algo != "td7", "TD7 clips its target values to the range seen; leave the "
+         "target clip off with --algo td7"),
         ("action_l2", c.action_l2, c.action_l2 >= 0 and math.isfinite(c.action_l2),
          "use a non-negative weight (the HER baselines use 1.0; 0 turns it off)"),
         ("action_l2", c.action_l2, c.action_l2 == 0 or c.algo != "td7",

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple, Sequence
 
+import math
+
 import torch
 
 
@@ -28,13 +30,16 @@ def _check_column(name: str, t: torch.Tensor, like: torch.Tensor) -> None:
 
 # --8<-- [start:td_target]
 def td_target(rewards: torch.Tensor, dones: torch.Tensor, next_q: torch.Tensor,
-              gamma: float | torch.Tensor) -> torch.Tensor:
+              gamma: float | torch.Tensor,
+              target_range: tuple[float, float] | None = None) -> torch.Tensor:
     """y = r + gamma * (1 - done) * Q'(s', mu'(s')), all (B, 1) (or (M, B, 1) with gamma per
-    member as (M, 1, 1)); done means terminated."""
+    member as (M, 1, 1)); done means terminated. With `target_range` (low, high), y is clipped
+    to it (the HER baselines' clip_return: [-1 / (1 - gamma), 0] where rewards are -1 or 0)."""
     _check_column("next_q", next_q, next_q)
     _check_column("rewards", rewards, next_q)
     _check_column("dones", dones, next_q)
-    return rewards + gamma * (1.0 - dones) * next_q
+    y = rewards + gamma * (1.0 - dones) * next_q
+    return y if target_range is None else y.clamp(*target_range)
 # --8<-- [end:td_target]
 
 
@@ -97,11 +102,15 @@ class Regression(NamedTuple):
     lap: bool = False
     alpha: float = 0.4
     min_priority: float = 1.0
+    target_range: tuple[float, float] | None = None
+    """The range the TD target is clipped to (--target-min, --target-max); None: not clipped."""
 
     @classmethod
     def of(cls, config) -> Regression:
-        """The regression a Config asks for (--replay, --lap.*)."""
-        return cls(config.replay == "lap", config.lap.alpha, config.lap.min_priority)
+        """The regression a Config asks for (--replay, --lap.*, --target-min/--target-max)."""
+        clip = (config.target_min, config.target_max)
+        return cls(config.replay == "lap", config.lap.alpha, config.lap.min_priority,
+                   None if clip == (-math.inf, math.inf) else clip)
 
     def loss(self, q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return (lap_loss(q, target, self.min_priority) if self.lap
@@ -191,13 +200,15 @@ def polyak_update(params: Iterable[torch.Tensor], target_params: Iterable[torch.
 # --8<-- [start:clipped_double_q_target]
 def clipped_double_q_target(rewards: torch.Tensor, dones: torch.Tensor, next_q1: torch.Tensor,
                             next_q2: torch.Tensor, gamma: float | torch.Tensor,
-                            value_range: tuple[float, float] | None = None) -> torch.Tensor:
+                            value_range: tuple[float, float] | None = None,
+                            target_range: tuple[float, float] | None = None) -> torch.Tensor:
     """TD3's target: y = r + gamma * (1 - done) * min(Q1'(s', a'), Q2'(s', a')). TD7 clips the
-    target value min(Q1', Q2') to `value_range`, (low, high): the range of targets seen."""
+    target value min(Q1', Q2') to `value_range`, (low, high): the range of targets seen;
+    `target_range` clips y itself (td_target)."""
     next_q = torch.minimum(next_q1, next_q2)
     if value_range is not None:
         next_q = next_q.clamp(*value_range)
-    return td_target(rewards, dones, next_q, gamma)
+    return td_target(rewards, dones, next_q, gamma, target_range)
 # --8<-- [end:clipped_double_q_target]
 
 

@@ -57,7 +57,8 @@ def td3_step(actor: nn.Module, critic: TwinCritic, actor_target: nn.Module,
             next_action = smoothed_target_action(actor_target(next_states).float(), target_noise,
                                                  target_noise_clip, generator)
             next_q1, next_q2 = critic_target(next_states, next_action)
-        y = clipped_double_q_target(rewards, dones, next_q1.float(), next_q2.float(), gamma)
+        y = clipped_double_q_target(rewards, dones, next_q1.float(), next_q2.float(), gamma,
+                                    target_range=regression.target_range)
     with autocast():
         q1, q2 = critic(states, actions)
     loss_q = regression.loss(q1.float(), y) + regression.loss(q2.float(), y)

@@ -53,7 +53,7 @@ def ddpg_step(actor: nn.Module, critic: nn.Module, actor_target: nn.Module,
     with torch.no_grad():
         with autocast():
             next_q = critic_target(next_states, actor_target(next_states))
-        y = td_target(rewards, dones, next_q.float(), gamma)
+        y = td_target(rewards, dones, next_q.float(), gamma, regression.target_range)
     with autocast():
         q = critic(states, actions)
     loss_q = regression.loss(q.float(), y)  # the lesson's: mean (Q(s, a) - y)^2

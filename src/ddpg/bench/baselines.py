@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import math
 import shutil
 import sys
 import time
@@ -60,7 +61,9 @@ def sb3_differences(c: Config) -> dict[str, str]:
                    "obs_norm": (c.obs_norm, False), "precision": (c.precision, "fp32"),
                    "compile": (c.compile, False), "device": (c.device, "cpu"),
                    "noise.random_eps": (c.noise.random_eps, 0.0),
-                   "action_l2": (c.action_l2, 0.0)}
+                   "action_l2": (c.action_l2, 0.0),
+                   "target_min": (c.target_min, -math.inf),
+                   "target_max": (c.target_max, math.inf)}
     for key, (value, sb3_value) in unsupported.items():
         if value != sb3_value:
             out[key] = f"{value!r} not available in SB3; ran with {sb3_value!r}"

@@ -205,12 +205,13 @@ class FastStep:
                                             self.generator).transpose(-2, -1)
         next_x = torch.cat([next_s, next_a], -2)
         next_q = self.q1_target.forward_cols(next_x).transpose(-2, -1)  # (..., B, 1)
+        clip = self.regression.target_range  # --target-min/--target-max
         if self.td3:
             y = clipped_double_q_target(rewards, dones, next_q,
                                         self.q2_target.forward_cols(next_x).transpose(-2, -1),
-                                        self.gamma)
+                                        self.gamma, target_range=clip)
         else:
-            y = td_target(rewards, dones, next_q, self.gamma)
+            y = td_target(rewards, dones, next_q, self.gamma, clip)
         y = y.transpose(-2, -1)  # (..., 1, B), as Q is held
         q, loss_q = regress(self.q1, x, y, self.regression)
         qs = [q]

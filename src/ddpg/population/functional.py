@@ -128,8 +128,10 @@ class VmapStep:
             next_q = self.critic_target(next_states, next_a)
             # y = r + gamma (1 - done) Q'(s', a') (TD3: the smaller of the twin targets), each
             # member's gamma
-            y = (clipped_double_q_target(rewards, dones, *next_q, self.gamma) if self.td3
-                 else td_target(rewards, dones, next_q, self.gamma))
+            clip = self.regression.target_range
+            y = (clipped_double_q_target(rewards, dones, *next_q, self.gamma,
+                                         target_range=clip) if self.td3
+                 else td_target(rewards, dones, next_q, self.gamma, clip))
 
         params = [p.detach().requires_grad_() for p in self.critic.params]
         q = self.critic(states, actions, params=params)
