@@ -11,9 +11,8 @@ dimensions, so they read either layout alike.
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Sequence
-
 import math
+from typing import Iterable, NamedTuple, Sequence
 
 import torch
 

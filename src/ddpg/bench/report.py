@@ -148,10 +148,10 @@ def suite_section(suite: Suite, jobs: list[Job], report: Path, command_line: str
         if not groups:
             lines.append("| (no finished run) | | | | | | |")
         lines.append("")
-        for lib, algo, preset, steps, changed in dict.fromkeys(
-                k for k in groups if k[4] and k[0] == "ddpg"):
-            lines.append(f"- {algo.upper()} ({preset or 'no preset'}, {steps} steps): beyond "
-                         f"the preset, {changed}.")
+        for lib, algo, preset, steps, changed in groups:
+            if changed and lib == "ddpg":
+                lines.append(f"- {algo.upper()} ({preset or 'no preset'}, {steps} steps): "
+                             f"beyond the preset, {changed}.")
         for (lib, algo, preset, steps, changed), est in final.items():
             other = final.get(("sb3", algo, preset, steps, changed))
             if lib != "ddpg" or other is None:
